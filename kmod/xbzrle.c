@@ -1,0 +1,193 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * XBZRLE delta codec, byte-compatible with QEMU's migration/xbzrle.c.
+ *
+ * A delta is a list of (equal run, differing run) pairs.  Both lengths are
+ * LEB128 numbers of one or two bytes, and each differing run is followed by
+ * its bytes taken from the new page.  The trailing equal run is not written.
+ * The sizes, return values and overflow points below are QEMU's, so that a
+ * stock QEMU decodes what we encode and our decoder accepts exactly what
+ * QEMU's accepts; Documentation/xbzrle-format.rst has the details.
+ */
+#include <linux/errno.h>
+#include <linux/limits.h>
+#include <linux/string.h>
+
+#include "xbzrle.h"
+
+#define ONES	0x0101010101010101ULL
+#define HIGHS	0x8080808080808080ULL
+
+static inline u64 load64(const u8 *p)
+{
+	u64 v;
+
+	/* memcpy, because neither buffer need be 8-byte aligned */
+	memcpy(&v, p, sizeof(v));
+	return v;
+}
+
+/* Index of the lowest byte of @x that is zero; @x must have one. */
+static inline unsigned int first_zero_byte(u64 x)
+{
+	/*
+	 * The classic has-a-zero-byte test.  Borrows can set high bits only
+	 * above the first zero byte, so its lowest set bit is exact.
+	 */
+	return __builtin_ctzll((x - ONES) & ~x & HIGHS) / 8;
+}
+
+/* Length of the run of bytes equal in @a and @b, starting at 0, up to @len. */
+static size_t equal_run(const u8 *a, const u8 *b, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		u64 x = load64(a + i) ^ load64(b + i);
+
+		if (x)
+			return i + __builtin_ctzll(x) / 8;
+	}
+	while (i < len && a[i] == b[i])
+		i++;
+	return i;
+}
+
+/* Length of the run of bytes that differ in @a and @b, up to @len. */
+static size_t diff_run(const u8 *a, const u8 *b, size_t len)
+{
+	size_t i = 0;
+
+	for (; i + 8 <= len; i += 8) {
+		u64 x = load64(a + i) ^ load64(b + i);
+
+		if ((x - ONES) & ~x & HIGHS)
+			return i + first_zero_byte(x);
+	}
+	while (i < len && a[i] != b[i])
+		i++;
+	return i;
+}
+
+static size_t put_len(u8 *dst, size_t n)
+{
+	if (n < 0x80) {
+		dst[0] = n;
+		return 1;
+	}
+	dst[0] = (n & 0x7f) | 0x80;
+	dst[1] = n >> 7;
+	return 2;
+}
+
+/* Returns the bytes consumed, or 0 for a malformed number. */
+static size_t get_len(const u8 *src, size_t *n)
+{
+	if (!(src[0] & 0x80)) {
+		*n = src[0];
+		return 1;
+	}
+	if (src[1] & 0x80)
+		return 0;
+	*n = (src[0] & 0x7f) | (src[1] << 7);
+	return 2;
+}
+
+/**
+ * xbzrle_encode - encode @new as a delta against @old
+ * @old: the page as the receiver has it
+ * @new: the page to send
+ * @slen: page size
+ * @dst: output buffer
+ * @dlen: size of @dst; nothing is written at or past @dst + @dlen
+ *
+ * Return: the length of the delta; 0 if the pages are equal (and @dlen is
+ * at least 2, as in QEMU); -ENOSPC if the delta does not fit, following
+ * QEMU's rule that a page ending in equal bytes also needs 2 spare bytes;
+ * -ERANGE if a run is longer than the format can describe (only possible
+ * for pages over 16 KiB); -EINVAL if @slen is too large for an int result.
+ */
+int xbzrle_encode(const u8 *old, const u8 *new, size_t slen,
+		  u8 *dst, size_t dlen)
+{
+	size_t i = 0, d = 0, run;
+
+	if (slen > INT_MAX / 2)
+		return -EINVAL;
+
+	while (i < slen) {
+		if (d + 2 > dlen)
+			return -ENOSPC;
+
+		run = equal_run(old + i, new + i, slen - i);
+		if (run == slen)
+			return 0;
+		i += run;
+		if (i == slen)
+			break;
+		if (run > XBZRLE_MAX_RUN)
+			return -ERANGE;
+		d += put_len(dst + d, run);
+
+		if (d + 2 > dlen)
+			return -ENOSPC;
+		run = diff_run(old + i, new + i, slen - i);
+		if (run > XBZRLE_MAX_RUN)
+			return -ERANGE;
+		d += put_len(dst + d, run);
+		if (d + run > dlen)
+			return -ENOSPC;
+		memcpy(dst + d, new + i, run);
+		d += run;
+		i += run;
+	}
+	return d;
+}
+
+/**
+ * xbzrle_decode - apply a delta to a page
+ * @src: the delta, untrusted
+ * @slen: length of @src
+ * @dst: the page, holding the previous content
+ * @dlen: size of @dst
+ *
+ * Bytes the delta does not cover keep their content.  On error @dst may
+ * have been partly written, as with QEMU's decoder.
+ *
+ * Return: the end offset of the last run written (0 for an empty delta), or
+ * -EINVAL for a delta QEMU would reject.
+ */
+int xbzrle_decode(const u8 *src, size_t slen, u8 *dst, size_t dlen)
+{
+	size_t i = 0, d = 0, n, used;
+
+	if (slen > INT_MAX || dlen > INT_MAX)
+		return -EINVAL;
+
+	while (i < slen) {
+		/* equal run: at least 0 at the start, 1 anywhere else */
+		if (slen - i < 2)
+			return -EINVAL;
+		used = get_len(src + i, &n);
+		if (!used || (i && !n))
+			return -EINVAL;
+		i += used;
+		d += n;
+		if (d > dlen)
+			return -EINVAL;
+
+		/* differing run and its bytes */
+		if (slen - i < 2)
+			return -EINVAL;
+		used = get_len(src + i, &n);
+		if (!used || !n)
+			return -EINVAL;
+		i += used;
+		if (n > dlen - d || n > slen - i)
+			return -EINVAL;
+		memcpy(dst + d, src + i, n);
+		d += n;
+		i += n;
+	}
+	return d;
+}

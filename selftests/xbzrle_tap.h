@@ -1,0 +1,125 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Minimal TAP 13 reporting for the kvm_xbzrle selftests, with kselftest's
+ * exit codes (0 pass, 1 fail, 4 skip).  Kept self-contained so the tests
+ * build both here and as tools/testing/selftests/kvm_xbzrle in a kernel tree.
+ */
+#ifndef XBZRLE_TAP_H
+#define XBZRLE_TAP_H
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TAP_EXIT_PASS	0
+#define TAP_EXIT_FAIL	1
+#define TAP_EXIT_SKIP	4
+
+struct tap_state {
+	unsigned int planned;
+	unsigned int run;
+	unsigned int failed;
+	unsigned int skipped;
+};
+
+static struct tap_state tap;
+
+static inline void tap_plan(unsigned int n)
+{
+	printf("TAP version 13\n1..%u\n", n);
+	fflush(stdout);
+	tap.planned = n;
+}
+
+static inline void tap_vresult(const char *status, const char *directive,
+			       const char *fmt, va_list ap)
+{
+	printf("%s %u ", status, ++tap.run);
+	vprintf(fmt, ap);
+	if (directive)
+		printf(" # %s", directive);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Reports one test point; returns @ok so callers can chain on it. */
+static inline int tap_result(int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	tap_vresult(ok ? "ok" : "not ok", NULL, fmt, ap);
+	va_end(ap);
+	if (!ok)
+		tap.failed++;
+	return ok;
+}
+
+static inline void tap_skip(const char *why, const char *fmt, ...)
+{
+	char directive[256];
+	va_list ap;
+
+	snprintf(directive, sizeof(directive), "SKIP %s", why);
+	va_start(ap, fmt);
+	tap_vresult("ok", directive, fmt, ap);
+	va_end(ap);
+	tap.skipped++;
+}
+
+static inline void tap_diag(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("# ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	fflush(stdout);
+}
+
+/* Whole test cannot run: one plan line, one SKIP reason, exit 4. */
+static inline void __attribute__((noreturn)) tap_skip_all(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("TAP version 13\n1..0 # SKIP ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf("\n");
+	exit(TAP_EXIT_SKIP);
+}
+
+/* Setup failed before any result could be reported. */
+static inline void __attribute__((noreturn)) tap_bail_out(const char *fmt, ...)
+{
+	va_list ap;
+
+	printf("Bail out! ");
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	printf(" (errno %d: %s)\n", errno, strerror(errno));
+	exit(TAP_EXIT_FAIL);
+}
+
+static inline int __attribute__((noreturn)) tap_finish(void)
+{
+	if (tap.run != tap.planned) {
+		printf("# planned %u tests but ran %u\n", tap.planned, tap.run);
+		exit(TAP_EXIT_FAIL);
+	}
+	printf("# Totals: pass:%u fail:%u skip:%u\n",
+	       tap.run - tap.failed - tap.skipped, tap.failed, tap.skipped);
+	if (tap.failed)
+		exit(TAP_EXIT_FAIL);
+	if (tap.run && tap.skipped == tap.run)
+		exit(TAP_EXIT_SKIP);
+	exit(TAP_EXIT_PASS);
+}
+
+#endif /* XBZRLE_TAP_H */
