@@ -1,0 +1,75 @@
+# SPDX-License-Identifier: GPL-2.0
+#
+# kvm_xbzrle: XBZRLE delta encoding offload for KVM live migration.
+#
+#   make [KDIR=...|KVER=...]   build kmod/kvm_xbzrle.ko for the running kernel
+#   make install               install it (and the udev rule), run depmod
+#   make dkms-install          register, build and install it with dkms
+#   make check                 everything CI runs (installs its Debian deps)
+#   make demo                  boot a test VM and show the module beside KVM
+#   make conformance [VECTORS=file]   codec against QEMU's vectors
+#   make fuzz [FUZZ_SECONDS=n] run the fuzzers for longer
+#   make style                 checkpatch.pl on kmod/ and uapi/
+
+VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+KVER ?= $(shell uname -r)
+KDIR ?= /lib/modules/$(KVER)/build
+BUILD := $(CURDIR)/build
+VECTORS ?= $(CURDIR)/../shared/vectors/xbzrle-v1.bin.gz
+FUZZ_SECONDS ?= 600
+UDEV_RULES_DIR ?= /etc/udev/rules.d
+DKMS_SRC := /usr/src/kvm_xbzrle-$(VERSION)
+
+all: module
+
+module:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
+
+install: module
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules_install
+	depmod -a $(KVER)
+	install -D -m 0644 scripts/udev/60-kvm_xbzrle.rules $(UDEV_RULES_DIR)/60-kvm_xbzrle.rules
+
+dkms-install:
+	rm -rf $(DKMS_SRC)
+	mkdir -p $(DKMS_SRC)
+	cp -r dkms.conf kmod uapi $(DKMS_SRC)/
+	dkms add -m kvm_xbzrle -v $(VERSION) || true
+	dkms build -m kvm_xbzrle -v $(VERSION) -k $(KVER)
+	dkms install -m kvm_xbzrle -v $(VERSION) -k $(KVER) --force
+	install -D -m 0644 scripts/udev/60-kvm_xbzrle.rules $(UDEV_RULES_DIR)/60-kvm_xbzrle.rules
+
+dkms-uninstall:
+	dkms remove -m kvm_xbzrle -v $(VERSION) --all
+	rm -rf $(DKMS_SRC)
+
+userspace:
+	$(MAKE) -C userspace O=$(BUILD)/userspace
+
+selftests:
+	$(MAKE) -C selftests OUTPUT=$(BUILD)/selftests
+
+conformance: userspace
+	$(BUILD)/userspace/xbzrle-conformance $(VECTORS)
+
+fuzz:
+	scripts/fuzz.sh $(FUZZ_SECONDS)
+
+style:
+	scripts/checkpatch.sh
+
+deps:
+	scripts/install-deps.sh
+
+check:
+	scripts/check.sh
+
+demo:
+	scripts/demo.sh
+
+clean:
+	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean 2>/dev/null || true
+	rm -rf $(BUILD)
+
+.PHONY: all module install dkms-install dkms-uninstall userspace selftests \
+	conformance fuzz style deps check demo clean

@@ -1,0 +1,51 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Installs from Debian's archive what building and testing needs, when it
+# is missing: QEMU and busybox for the test VMs, the 6.1 and 6.12 kernels
+# (images to boot, headers to build against), dkms, clang for the fuzzers,
+# and linux-source for checkpatch.pl.  Kernel package names carry ABI
+# numbers that Debian bumps, so the newest ones are resolved here.
+set -euo pipefail
+
+[ "$(id -u)" = 0 ] || { echo "install-deps: must run as root (apt-get)" >&2; exit 1; }
+
+export DEBIAN_FRONTEND=noninteractive
+updated=
+apt_update() {
+	[ -n "$updated" ] && return
+	apt-get update -qq
+	updated=1
+}
+
+# newest linux-image-6.12.N+deb12-amd64 in the archive
+newest_612() {
+	apt-cache search --names-only '^linux-image-6\.12\.[0-9]+\+deb12-amd64$' |
+		awk '{print $1}' | sort -V | tail -n 1
+}
+
+pkgs="qemu-system-x86 busybox-static kmod cpio dkms dwarves gcc make
+      libc6-dev zlib1g-dev clang libclang-rt-14-dev perl xz-utils
+      linux-image-amd64 linux-headers-amd64 linux-source-6.12"
+
+missing=
+for p in $pkgs; do
+	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
+		missing="$missing $p"
+done
+
+# a 6.12 kernel with its headers counts if any is installed
+if ! ls /lib/modules/6.12.*/build/Makefile >/dev/null 2>&1 ||
+   ! ls /boot/vmlinuz-6.12.* >/dev/null 2>&1; then
+	apt_update
+	img=$(newest_612)
+	[ -n "$img" ] || { echo "install-deps: no 6.12 kernel in the archive" >&2; exit 1; }
+	missing="$missing $img ${img/linux-image/linux-headers}"
+fi
+
+if [ -n "$missing" ]; then
+	apt_update
+	echo "install-deps: installing$missing"
+	# shellcheck disable=SC2086
+	apt-get install -y -q --no-install-recommends $missing
+fi

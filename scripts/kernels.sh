@@ -1,0 +1,23 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Prints the kernels the tests run on: the newest installed Debian 6.1 and
+# 6.12 amd64 kernels that have both an image and headers.  Fails if either
+# series is missing, so a test run never silently covers only one.
+set -euo pipefail
+
+for series in 6.1 6.12; do
+	kver=$(
+		for d in /lib/modules/"$series".*-amd64; do
+			k=${d##*/}
+			case $k in *-cloud-amd64|*-rt-amd64) continue ;; esac
+			[ -f "/boot/vmlinuz-$k" ] && [ -f "$d/build/Makefile" ] && echo "$k"
+		done | sort -V | tail -n 1
+	)
+	if [ -z "$kver" ]; then
+		echo "kernels.sh: no Debian $series amd64 kernel with headers installed" \
+		     "(run scripts/install-deps.sh)" >&2
+		exit 1
+	fi
+	echo "$kver"
+done
