@@ -1,0 +1,69 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make check: everything CI runs, on a fresh Debian 12 machine as root.
+# Prints TAP 13: one test point per step and per kernel, with each step's
+# own output indented beneath it, then "N passed, N failed".  Every step
+# runs even after a failure; the exit status is non-zero if any failed.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+: "${VECTORS:=$PWD/../shared/vectors/xbzrle-v1.bin.gz}"
+: "${CHECK_FUZZ_SECONDS:=60}"
+
+start=$SECONDS
+n=0
+failed=0
+
+# step NAME CMD...: one TAP test point for CMD, its output indented
+step() {
+	local name=$1 rc t0=$SECONDS
+	shift
+	n=$((n + 1))
+	"$@" > >(sed 's/^/    /') 2>&1
+	rc=$?
+	wait
+	if [ "$rc" = 0 ]; then
+		echo "ok $n - $name # $((SECONDS - t0))s"
+	else
+		echo "not ok $n - $name # exit $rc after $((SECONDS - t0))s"
+		failed=$((failed + 1))
+	fi
+	return "$rc"
+}
+
+echo "TAP version 13"
+if ! scripts/install-deps.sh > >(sed 's/^/    /') 2>&1; then
+	echo "Bail out! cannot install the build and test dependencies"
+	exit 1
+fi
+if ! kernels=$(scripts/kernels.sh); then
+	echo "Bail out! no 6.1 and 6.12 kernels to test on"
+	exit 1
+fi
+# shellcheck disable=SC2086
+set -- $kernels
+echo "1..$((4 + 3 * $#))"
+
+step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
+step "userspace and selftests build" \
+	sh -c "make -s userspace && make -s selftests"
+step "conformance with QEMU's vectors ($(basename "$VECTORS"))" \
+	build/userspace/xbzrle-conformance "$VECTORS"
+step "fuzzing decode and round trip for ${CHECK_FUZZ_SECONDS}s" \
+	scripts/fuzz.sh "$CHECK_FUZZ_SECONDS"
+
+for kver in "$@"; do
+	root=build/vm/$kver/root
+	rm -rf "$root"
+	mkdir -p "$root/selftests"
+	step "module builds without warnings against $kver" \
+		scripts/build-module.sh "$kver" "$root"
+	step "dkms build for $kver" scripts/dkms-build.sh "$kver"
+	cp build/selftests/* selftests/settings "$root/selftests/"
+	step "selftests in a $kver guest" selftests/vm/run.sh "$kver" "$root"
+done
+
+echo "# make check took $((SECONDS - start))s"
+echo "$((n - failed)) passed, $failed failed"
+[ "$failed" = 0 ]
