@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * kvm-xbzrle-info: print what the loaded kvm_xbzrle module offers, as
- * QEMU will see it through KVM_XBZRLE_GET_CAPS.
+ * QEMU will see it through KVM_XBZRLE_GET_CAPS, and, when /dev/kvm is
+ * there, whether the module accepts a VM of this process.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -10,14 +11,45 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include <linux/kvm.h>
 #include <linux/kvm_xbzrle.h>
 
 #define DEVICE "/dev/kvm_xbzrle"
+
+/* Returns 0 if the module accepts a fresh VM, else 1, saying why. */
+static int check_vm(int fd)
+{
+	struct kvm_xbzrle_caps caps = {
+		.size = sizeof(caps),
+		.flags = KVM_XBZRLE_CAPS_VM_FD,
+	};
+	int kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	int ret = 1;
+
+	if (kvm < 0) {
+		printf("kvm vm:         /dev/kvm: %s\n", strerror(errno));
+		return 1;
+	}
+	caps.vm_fd = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (caps.vm_fd < 0) {
+		printf("kvm vm:         KVM_CREATE_VM: %s\n", strerror(errno));
+	} else if (ioctl(fd, KVM_XBZRLE_GET_CAPS, &caps)) {
+		printf("kvm vm:         refused: %s\n", strerror(errno));
+		close(caps.vm_fd);
+	} else {
+		printf("kvm vm:         accepted (fd %d)\n", caps.vm_fd);
+		close(caps.vm_fd);
+		ret = 0;
+	}
+	close(kvm);
+	return ret;
+}
 
 int main(void)
 {
 	struct kvm_xbzrle_caps caps = { .size = sizeof(caps) };
 	int fd = open(DEVICE, O_RDWR | O_CLOEXEC);
+	int ret;
 
 	if (fd < 0) {
 		fprintf(stderr, "kvm-xbzrle-info: %s: %s%s\n", DEVICE, strerror(errno),
@@ -35,6 +67,7 @@ int main(void)
 	       caps.formats & (1ULL << KVM_XBZRLE_FORMAT_QEMU_V1) ? " (QEMU XBZRLE v1)" : "");
 	printf("page_size:      %u\n", caps.page_size);
 	printf("max_delta_size: %u\n", caps.max_delta_size);
+	ret = check_vm(fd);
 	close(fd);
-	return 0;
+	return ret;
 }
