@@ -4,6 +4,7 @@
 #
 #   make [KDIR=...|KVER=...]   build kmod/kvm_xbzrle.ko for the running kernel
 #   make install               install it (and the udev rule), run depmod
+#   make uninstall             remove what make install installed
 #   make dkms-install          register, build and install it with dkms
 #   make check                 everything CI runs (installs its Debian deps)
 #   make demo                  boot a test VM and show the module beside KVM
@@ -30,11 +31,17 @@ install: module
 	depmod -a $(KVER)
 	install -D -m 0644 scripts/udev/60-kvm_xbzrle.rules $(UDEV_RULES_DIR)/60-kvm_xbzrle.rules
 
+uninstall:
+	rm -f /lib/modules/$(KVER)/extra/kvm_xbzrle.ko*
+	depmod -a $(KVER)
+	rm -f $(UDEV_RULES_DIR)/60-kvm_xbzrle.rules
+
 dkms-install:
 	rm -rf $(DKMS_SRC)
 	mkdir -p $(DKMS_SRC)
 	cp -r dkms.conf kmod uapi $(DKMS_SRC)/
-	dkms add -m kvm_xbzrle -v $(VERSION) || true
+	dkms status -m kvm_xbzrle -v $(VERSION) | grep -q . || \
+		dkms add -m kvm_xbzrle -v $(VERSION)
 	dkms build -m kvm_xbzrle -v $(VERSION) -k $(KVER)
 	dkms install -m kvm_xbzrle -v $(VERSION) -k $(KVER) --force
 	install -D -m 0644 scripts/udev/60-kvm_xbzrle.rules $(UDEV_RULES_DIR)/60-kvm_xbzrle.rules
@@ -42,6 +49,7 @@ dkms-install:
 dkms-uninstall:
 	dkms remove -m kvm_xbzrle -v $(VERSION) --all
 	rm -rf $(DKMS_SRC)
+	rm -f $(UDEV_RULES_DIR)/60-kvm_xbzrle.rules
 
 userspace:
 	$(MAKE) -C userspace O=$(BUILD)/userspace
@@ -71,5 +79,5 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean 2>/dev/null || true
 	rm -rf $(BUILD)
 
-.PHONY: all module install dkms-install dkms-uninstall userspace selftests \
+.PHONY: all module install uninstall dkms-install dkms-uninstall userspace selftests \
 	conformance fuzz style deps check demo clean
