@@ -15,7 +15,7 @@
  *
  * Classic mode: every round's KVM_GET_DIRTY_LOG shows exactly the pages
  * written since the previous call (plus, possibly, the code page: a read fault
- * may map it writable, see BRIEF §5).
+ * may map it writable).
  *
  * Manual-protect mode (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), the lazy clear
  * that kvm_xbzrle relies on: KVM_GET_DIRTY_LOG does not reset anything,

@@ -67,7 +67,7 @@ rm -f "$console" "$results"
 "$here/mkinitramfs.sh" "$kver" "$rootdir" "$initrd"
 
 # thread=single with 2 vCPUs: multi-threaded TCG hung guests under KVM
-# selftests, one vCPU starved nested guests (BRIEF.md section 5).  No
+# selftests, one vCPU starved nested guests (measured on these hosts).  No
 # oops=panic or panic_on_warn: a warning must show up in the report, and
 # panic=-1 turns a real panic into a reboot, which -no-reboot makes a QEMU
 # exit without the DONE marker.
