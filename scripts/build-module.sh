@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# build-module.sh KVER ROOT: builds kmod/ against KVER's headers with W=1,
+# build-module.sh KVER ROOT [KDIR]: builds kmod/ against KVER's headers
+# (or the kernel tree KDIR) with W=1,
 # failing on any compiler warning, and installs the module into the
 # staging tree ROOT (as `make install` does, with INSTALL_MOD_PATH).  Each
 # kernel gets its own copy of the sources, so builds never mix objects.
@@ -10,7 +11,7 @@ cd "$(dirname "$0")/.."
 
 kver=$1
 root=$2
-kdir=/lib/modules/$kver/build
+kdir=${3:-/lib/modules/$kver/build}
 src=build/kmod/$kver
 
 rm -rf "$src"

@@ -43,7 +43,7 @@ if ! kernels=$(scripts/kernels.sh); then
 fi
 # shellcheck disable=SC2086
 set -- $kernels
-echo "1..$((5 + 3 * $#))"
+echo "1..$((5 + 3 * $# + 3))"
 
 step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
 step "userspace and selftests build" \
@@ -64,6 +64,30 @@ for kver in "$@"; do
 	cp build/selftests/* selftests/settings "$root/selftests/"
 	step "selftests in a $kver guest" selftests/vm/run.sh "$kver" "$root"
 done
+
+# The same tests on a kernel with KASAN, kmemleak, lockdep and UBSAN, which
+# Debian's kernels lack; built once per machine and cached (8 min cold).
+debug_env=build/debug-kernel.env
+if step "debug kernel (KASAN, kmemleak, lockdep, UBSAN) built or cached" \
+	sh -c "scripts/debug-kernel.sh >$debug_env"; then
+	# shellcheck disable=SC1090
+	. "$debug_env"
+	root=build/vm/$KVER/root
+	rm -rf "$root"
+	mkdir -p "$root/selftests"
+	step "module builds without warnings against $KVER" \
+		scripts/build-module.sh "$KVER" "$root" "$KDIR"
+	cp build/selftests/* selftests/settings "$root/selftests/"
+	step "selftests in a $KVER guest" \
+		env VM_KERNEL="$KERNEL" VM_MODROOT="$MODROOT" \
+		selftests/vm/run.sh "$KVER" "$root"
+else
+	for what in "module build against the debug kernel" "selftests in a debug kernel guest"; do
+		n=$((n + 1))
+		failed=$((failed + 1))
+		echo "not ok $n - $what # no debug kernel"
+	done
+fi
 
 echo "# make check took $((SECONDS - start))s"
 echo "$((n - failed)) passed, $failed failed"

@@ -4,7 +4,8 @@
 # Installs from Debian's archive what building and testing needs, when it
 # is missing: QEMU and busybox for the test VMs, the 6.1 and 6.12 kernels
 # (images to boot, headers to build against), dkms, clang for the fuzzers,
-# and linux-source for checkpatch.pl.  Kernel package names carry ABI
+# linux-source for checkpatch.pl and for the debug kernel, and what
+# building that kernel needs.  Kernel package names carry ABI
 # numbers that Debian bumps, so the newest ones are resolved here.
 set -euo pipefail
 
@@ -26,6 +27,7 @@ newest_612() {
 
 pkgs="qemu-system-x86 busybox-static kmod cpio dkms dwarves gcc make
       libc6-dev zlib1g-dev clang libclang-rt-14-dev perl xz-utils openssl
+      flex bison bc libelf-dev
       linux-image-amd64 linux-headers-amd64 linux-source-6.12"
 
 missing=
