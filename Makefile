@@ -23,7 +23,11 @@ DKMS_SRC := /usr/src/kvm_xbzrle-$(VERSION)
 
 all: module
 
-module:
+kdir-check:
+	@test -f $(KDIR)/Makefile || { echo "no kernel build tree at $(KDIR):" \
+		"apt-get install linux-headers-$(KVER), or set KDIR= or KVER=" >&2; exit 1; }
+
+module: kdir-check
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod modules
 
 install: module
@@ -79,5 +83,5 @@ clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean 2>/dev/null || true
 	rm -rf $(BUILD)
 
-.PHONY: all module install uninstall dkms-install dkms-uninstall userspace selftests \
+.PHONY: all kdir-check module install uninstall dkms-install dkms-uninstall userspace selftests \
 	conformance fuzz style deps check demo clean
