@@ -13,6 +13,11 @@
 #   make style                 checkpatch.pl on kmod/ and uapi/
 
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
+# KDIR= alone: the release is the one the tree was configured for (its
+# utsrelease.h; Debian's 6.1 headers have a wrong kernel.release)
+ifneq ($(KDIR),)
+KVER ?= $(shell sed -n 's/^\#define UTS_RELEASE "\(.*\)"/\1/p' $(KDIR)/include/generated/utsrelease.h 2>/dev/null)
+endif
 KVER ?= $(shell uname -r)
 KDIR ?= /lib/modules/$(KVER)/build
 BUILD := $(CURDIR)/build

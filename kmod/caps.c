@@ -14,6 +14,9 @@
 
 #include "kvm_xbzrle.h"
 
+/* Room for the structure to grow, on every page size. */
+#define XBZRLE_MAX_ARG_SIZE	4096
+
 /*
  * The VM must belong to the caller, as for KVM's own VM ioctls: the pages
  * the offload reads are the caller's mappings of guest memory.
@@ -57,11 +60,13 @@ long xbzrle_ioctl_get_caps(void __user *uarg, unsigned int cmd)
 		return -EFAULT;
 	if (usize < KVM_XBZRLE_CAPS_SIZE_VER1 || usize != _IOC_SIZE(cmd))
 		return -EINVAL;
-	if (usize > PAGE_SIZE)
+	if (usize > XBZRLE_MAX_ARG_SIZE)
 		return -E2BIG;
 	ret = copy_struct_from_user(&caps, sizeof(caps), uarg, usize);
 	if (ret)
 		return ret;
+	/* userspace may have changed it since get_user(): keep what was checked */
+	caps.size = usize;
 
 	if (caps.flags & ~KVM_XBZRLE_CAPS_FLAGS_ALL)
 		return -EINVAL;

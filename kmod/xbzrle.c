@@ -9,6 +9,7 @@
  * stock QEMU decodes what we encode and our decoder accepts exactly what
  * QEMU's accepts; Documentation/xbzrle-format.rst has the details.
  */
+#include <asm/byteorder.h>
 #include <linux/errno.h>
 #include <linux/limits.h>
 #include <linux/string.h>
@@ -18,13 +19,16 @@
 #define ONES	0x0101010101010101ULL
 #define HIGHS	0x8080808080808080ULL
 
+/*
+ * Little-endian, so that byte i of the page is bits 8i..8i+7 of the word
+ * on every host; memcpy, because neither buffer need be 8-byte aligned.
+ */
 static inline u64 load64(const u8 *p)
 {
-	u64 v;
+	__le64 v;
 
-	/* memcpy, because neither buffer need be 8-byte aligned */
 	memcpy(&v, p, sizeof(v));
-	return v;
+	return le64_to_cpu(v);
 }
 
 /* Index of the lowest byte of @x that is zero; @x must have one. */

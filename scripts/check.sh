@@ -33,6 +33,11 @@ step() {
 }
 
 echo "TAP version 13"
+if [ ! -r "$VECTORS" ]; then
+	echo "Bail out! no vector file at $VECTORS: the shared folder is expected" \
+	     "beside the repository (../shared), or set VECTORS="
+	exit 1
+fi
 if ! scripts/install-deps.sh > >(sed 's/^/    /') 2>&1; then
 	echo "Bail out! cannot install the build and test dependencies"
 	exit 1

@@ -36,9 +36,22 @@ for p in $pkgs; do
 		missing="$missing $p"
 done
 
-# a 6.12 kernel with its headers counts if any is installed
-if ! ls /lib/modules/6.12.*/build/Makefile >/dev/null 2>&1 ||
-   ! ls /boot/vmlinuz-6.12.* >/dev/null 2>&1; then
+# true if some Debian SERIES amd64 kernel has both its image and headers
+have_kernel() {
+	local d
+	for d in /lib/modules/"$1".*-amd64; do
+		case $d in *-cloud-amd64|*-rt-amd64) continue ;; esac
+		[ -f "/boot/vmlinuz-${d##*/}" ] && [ -f "$d/build/Makefile" ] && return 0
+	done
+	return 1
+}
+
+# An old 6.1 image whose headers have left the archive: naming the
+# metapackages upgrades both to the same, current ABI.
+if ! have_kernel 6.1; then
+	missing="$missing linux-image-amd64 linux-headers-amd64"
+fi
+if ! have_kernel 6.12; then
 	apt_update
 	img=$(newest_612)
 	[ -n "$img" ] || { echo "install-deps: no 6.12 kernel in the archive" >&2; exit 1; }

@@ -97,13 +97,14 @@ static inline void __attribute__((noreturn)) tap_skip_all(const char *fmt, ...)
 /* Setup failed before any result could be reported. */
 static inline void __attribute__((noreturn)) tap_bail_out(const char *fmt, ...)
 {
+	int err = errno;	/* before printf can change it */
 	va_list ap;
 
 	printf("Bail out! ");
 	va_start(ap, fmt);
 	vprintf(fmt, ap);
 	va_end(ap);
-	printf(" (errno %d: %s)\n", errno, strerror(errno));
+	printf(" (errno %d: %s)\n", err, strerror(err));
 	exit(TAP_EXIT_FAIL);
 }
 

@@ -10,68 +10,20 @@
  * "N passed, N failed" last; exits 0 if all pass, 1 if any fails, 2 if the
  * file is unreadable or malformed.
  */
-#include <errno.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <zlib.h>
 
+#include "vector_file.h"
 #include "xbzrle.h"
 
 #define MAGIC		"XBZRLEV1"
 #define MAX_PAGE	(1U << 20)	/* sanity bounds, far above any real page */
-#define MAX_BUF		(16U << 20)
+#define MAX_DELTA	(1U << 30)
 #define GUARD		64
 #define GUARD_BYTE	0xa5
-
-static const char *path;
-static gzFile in;
-static unsigned long long offset;
-
-static void __attribute__((noreturn, format(printf, 1, 2))) corrupt(const char *fmt, ...)
-{
-	va_list ap;
-
-	fprintf(stderr, "error: %s: malformed vector file at byte %llu: ", path, offset);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fprintf(stderr, "\n");
-	exit(2);
-}
-
-static void read_exact(void *buf, size_t len, const char *what)
-{
-	size_t done = 0;
-
-	while (done < len) {
-		unsigned int chunk = len - done > (1U << 30) ? 1U << 30 : len - done;
-		int n = gzread(in, (char *)buf + done, chunk);
-		int zerr;
-
-		if (n < 0)
-			corrupt("cannot read %s: %s", what, gzerror(in, &zerr));
-		if (n == 0) {
-			const char *msg = gzerror(in, &zerr);
-
-			if (zerr != Z_OK && zerr != Z_BUF_ERROR)
-				corrupt("cannot read %s: %s", what, msg);
-			corrupt("file ends inside %s (%zu of %zu bytes)", what, done, len);
-		}
-		done += n;
-		offset += n;
-	}
-}
-
-static uint32_t read_u32(const char *what)
-{
-	uint8_t b[4];
-
-	read_exact(b, 4, what);
-	return b[0] | b[1] << 8 | b[2] << 16 | (uint32_t)b[3] << 24;
-}
 
 static void *xmalloc(size_t len)
 {
@@ -112,37 +64,50 @@ static int as_qemu(int ret)
 	return ret < 0 ? -1 : ret;
 }
 
-/* Encodes at the given misalignment; returns 0 if it matched @want. */
+/*
+ * The encoder never writes more than this, whatever dlen says: a 2-byte
+ * length pair per run of at least one byte, and the differing bytes.
+ */
+static size_t encode_bound(uint32_t psize)
+{
+	return 2 * (size_t)psize + 16;
+}
+
+/*
+ * Encodes with @old and @new at the given misalignments, into a buffer of
+ * min(dlen, bound) bytes followed by guard bytes; returns 0 if it matched.
+ */
 static int encode_matches(unsigned long idx, const uint8_t *old, const uint8_t *new,
 			  uint32_t psize, uint32_t dlen, int32_t want,
-			  const uint8_t *want_bytes, unsigned int misalign)
+			  const uint8_t *want_bytes, unsigned int mis_old, unsigned int mis_new)
 {
-	uint8_t *o = xmalloc(psize + misalign), *n = xmalloc(psize + misalign);
-	uint8_t *dst = xmalloc((size_t)dlen + GUARD);
+	size_t cap = dlen < encode_bound(psize) ? dlen : encode_bound(psize);
+	uint8_t *o = xmalloc(psize + mis_old), *n = xmalloc(psize + mis_new);
+	uint8_t *dst = xmalloc(cap + GUARD);
 	int ret, bad = 0;
 	long at;
 
-	memcpy(o + misalign, old, psize);
-	memcpy(n + misalign, new, psize);
-	memset(dst, GUARD_BYTE, (size_t)dlen + GUARD);
-	ret = as_qemu(xbzrle_encode(o + misalign, n + misalign, psize, dst, dlen));
+	memcpy(o + mis_old, old, psize);
+	memcpy(n + mis_new, new, psize);
+	memset(dst, GUARD_BYTE, cap + GUARD);
+	ret = as_qemu(xbzrle_encode(o + mis_old, n + mis_new, psize, dst, dlen));
 
-	for (size_t i = dlen; i < (size_t)dlen + GUARD; i++) {
+	for (size_t i = cap; i < cap + GUARD; i++) {
 		if (dst[i] != GUARD_BYTE) {
-			fail(idx, 'E', "encoder wrote past dlen %u (byte %zu), misalign %u",
-			     dlen, i, misalign);
+			fail(idx, 'E', "encoder wrote past byte %zu (dlen %u, page %u)",
+			     cap, dlen, psize);
 			bad = 1;
 			break;
 		}
 	}
 	if (!bad && ret != want) {
-		fail(idx, 'E', "encode returned %d, QEMU %d (page %u, dlen %u, misalign %u)",
-		     ret, want, psize, dlen, misalign);
+		fail(idx, 'E', "encode returned %d, QEMU %d (page %u, dlen %u, misalign %u/%u)",
+		     ret, want, psize, dlen, mis_old, mis_new);
 		bad = 1;
 	}
 	if (!bad && ret > 0 && (at = first_diff(dst, want_bytes, ret)) >= 0) {
-		fail(idx, 'E', "encoded byte %ld is 0x%02x, QEMU 0x%02x (misalign %u)",
-		     at, dst[at], want_bytes[at], misalign);
+		fail(idx, 'E', "encoded byte %ld is 0x%02x, QEMU 0x%02x (misalign %u/%u)",
+		     at, dst[at], want_bytes[at], mis_old, mis_new);
 		bad = 1;
 	}
 	free(o);
@@ -158,19 +123,21 @@ static void encode_case(unsigned long idx, uint32_t psize, uint32_t dlen)
 	int bad;
 	long at;
 
-	read_exact(old, psize, "old page");
-	read_exact(new, psize, "new page");
-	want = (int32_t)read_u32("encode result");
-	if (want < -1 || (want > 0 && (uint32_t)want > dlen))
-		corrupt("case %lu: encode result %d is impossible for dlen %u", idx, want, dlen);
+	vf_read(old, psize, "old page");
+	vf_read(new, psize, "new page");
+	want = (int32_t)vf_read_u32("encode result");
+	if (want < -1 || (want > 0 && ((uint32_t)want > dlen ||
+					(size_t)want > encode_bound(psize))))
+		vf_corrupt("case %lu: encode result %d is impossible for page %u, dlen %u",
+			   idx, want, psize, dlen);
 	if (want > 0) {
 		enc = xmalloc(want);
-		read_exact(enc, want, "encoded bytes");
+		vf_read(enc, want, "encoded bytes");
 	}
 
-	bad = encode_matches(idx, old, new, psize, dlen, want, enc, 0);
+	bad = encode_matches(idx, old, new, psize, dlen, want, enc, 0, 0);
 	if (!bad)
-		bad = encode_matches(idx, old, new, psize, dlen, want, enc, 3);
+		bad = encode_matches(idx, old, new, psize, dlen, want, enc, 3, 5);
 
 	/* QEMU's delta must take our decoder from old to new. */
 	if (!bad && want > 0) {
@@ -190,7 +157,7 @@ static void encode_case(unsigned long idx, uint32_t psize, uint32_t dlen)
 		free(page);
 	}
 	if (!bad && want == 0 && memcmp(old, new, psize))
-		corrupt("case %lu: result 0 (pages equal) but the pages differ", idx);
+		vf_corrupt("case %lu: result 0 (pages equal) but the pages differ", idx);
 
 	bad ? failed++ : passed++;
 	free(old);
@@ -201,40 +168,49 @@ static void encode_case(unsigned long idx, uint32_t psize, uint32_t dlen)
 static void decode_case(unsigned long idx, uint32_t psize, uint32_t dlen)
 {
 	size_t room = dlen > psize ? dlen : psize;
-	uint8_t *base = xmalloc(psize), *src, *page = xmalloc(room), *want_page = NULL;
+	uint8_t *base = xmalloc(psize), *src, *page, *want_page = NULL, guard[GUARD];
 	uint32_t slen;
 	int32_t want;
-	int ret;
+	int ret, ok = 0;
 	long at;
 
-	read_exact(base, psize, "base page");
-	slen = read_u32("delta length");
-	if (slen > MAX_BUF)
-		corrupt("case %lu: delta length %u is implausible", idx, slen);
+	vf_read(base, psize, "base page");
+	slen = vf_read_u32("delta length");
+	if (slen > MAX_DELTA)
+		vf_corrupt("case %lu: delta length %u is implausible", idx, slen);
 	src = xmalloc(slen);
-	read_exact(src, slen, "delta");
-	want = (int32_t)read_u32("decode result");
+	vf_read(src, slen, "delta");
+	want = (int32_t)vf_read_u32("decode result");
 	if (want < -1 || (want >= 0 && (uint32_t)want > dlen))
-		corrupt("case %lu: decode result %d is impossible for dlen %u", idx, want, dlen);
+		vf_corrupt("case %lu: decode result %d is impossible for dlen %u", idx, want, dlen);
 	if (want >= 0) {
 		want_page = xmalloc(psize);
-		read_exact(want_page, psize, "result page");
+		vf_read(want_page, psize, "result page");
 	}
 
-	memset(page, 0, room);
+	/* calloc: a huge dlen costs only the pages the decoder touches */
+	page = calloc(room + GUARD, 1);
+	if (!page) {
+		fprintf(stderr, "error: out of memory (%zu bytes)\n", room + GUARD);
+		exit(2);
+	}
 	memcpy(page, base, psize);
+	memset(page + room, GUARD_BYTE, GUARD);
+	memset(guard, GUARD_BYTE, GUARD);
 	ret = as_qemu(xbzrle_decode(src, slen, page, dlen));
-	if (ret != want) {
+
+	at = first_diff(page + room, guard, GUARD);
+	if (at >= 0)
+		fail(idx, 'D', "decoder wrote past dlen %u (byte %zu)", dlen, room + at);
+	else if (ret != want)
 		fail(idx, 'D', "decode returned %d, QEMU %d (delta %u bytes, dlen %u)",
 		     ret, want, slen, dlen);
-		failed++;
-	} else if (want >= 0 && (at = first_diff(page, want_page, psize)) >= 0) {
+	else if (want >= 0 && (at = first_diff(page, want_page, psize)) >= 0)
 		fail(idx, 'D', "page byte %ld is 0x%02x, QEMU 0x%02x",
 		     at, page[at], want_page[at]);
-		failed++;
-	} else {
-		passed++;
-	}
+	else
+		ok = 1;
+	ok ? passed++ : failed++;
 	free(base);
 	free(src);
 	free(page);
@@ -245,48 +221,40 @@ int main(int argc, char **argv)
 {
 	char magic[8];
 	uint32_t count;
-	int zerr;
 
 	if (argc != 2) {
 		fprintf(stderr, "usage: %s VECTOR-FILE[.gz]\n", argv[0]);
 		return 2;
 	}
-	path = argv[1];
-	in = gzopen(path, "rb");
-	if (!in) {
-		fprintf(stderr, "error: %s: %s\n", path, strerror(errno));
-		return 2;
-	}
-	read_exact(magic, sizeof(magic), "file header");
+	vf_open(argv[1]);
+	vf_read(magic, sizeof(magic), "file header");
 	if (memcmp(magic, MAGIC, sizeof(magic)))
-		corrupt("not an XBZRLEV1 file (bad magic)");
-	count = read_u32("case count");
+		vf_corrupt("not an XBZRLEV1 file (bad magic)");
+	count = vf_read_u32("case count");
+	if (!count)
+		vf_corrupt("the file holds no cases");
 
 	for (unsigned long idx = 0; idx < count; idx++) {
 		uint8_t head[4];
 		uint32_t psize, dlen;
 
-		read_exact(head, sizeof(head), "case header");
+		vf_read(head, sizeof(head), "case header");
 		if ((head[0] != 'E' && head[0] != 'D') || head[1] || head[2] || head[3])
-			corrupt("case %lu: bad type/padding %02x %02x %02x %02x",
-				idx, head[0], head[1], head[2], head[3]);
-		psize = read_u32("page size");
-		dlen = read_u32("dlen");
+			vf_corrupt("case %lu: bad type/padding %02x %02x %02x %02x",
+				   idx, head[0], head[1], head[2], head[3]);
+		psize = vf_read_u32("page size");
+		dlen = vf_read_u32("dlen");
 		if (!psize || psize > MAX_PAGE)
-			corrupt("case %lu: page size %u is implausible", idx, psize);
-		if (dlen > MAX_BUF)
-			corrupt("case %lu: dlen %u is implausible", idx, dlen);
+			vf_corrupt("case %lu: page size %u is implausible", idx, psize);
+		/* QEMU's dlen is an int */
+		if (dlen > INT32_MAX)
+			vf_corrupt("case %lu: dlen %u is not an int", idx, dlen);
 		if (head[0] == 'E')
 			encode_case(idx, psize, dlen);
 		else
 			decode_case(idx, psize, dlen);
 	}
-	if (gzread(in, magic, 1) != 0)
-		corrupt("data after the last of %u cases", count);
-	gzerror(in, &zerr);
-	if (zerr != Z_OK && zerr != Z_BUF_ERROR)
-		corrupt("%s", gzerror(in, &zerr));
-	gzclose(in);
+	vf_close();
 
 	printf("%lu passed, %lu failed\n", passed, failed);
 	return failed ? 1 : 0;

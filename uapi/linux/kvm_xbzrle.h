@@ -19,7 +19,7 @@
 /* Delta format: QEMU's XBZRLE (migration/xbzrle.c), unchanged since QEMU 2.x. */
 #define KVM_XBZRLE_FORMAT_QEMU_V1	1
 
-#define KVM_XBZRLE_IOCTL_TYPE		0xBA
+#define KVM_XBZRLE_IOCTL_TYPE		0xBD
 
 /* struct kvm_xbzrle_caps.flags */
 #define KVM_XBZRLE_CAPS_VM_FD		(1U << 0)	/* vm_fd is valid */
