@@ -40,7 +40,8 @@ static const struct file_operations xbzrle_dev_fops = {
 
 /*
  * No .mode: like /dev/kvm, the node is created 0600 root and udev applies
- * the host's policy (kvm_xbzrle.rules mirrors the one for /dev/kvm).
+ * the host's policy (scripts/udev/60-kvm_xbzrle.rules mirrors Debian's
+ * rule for /dev/kvm).
  */
 static struct miscdevice xbzrle_dev = {
 	.minor	= MISC_DYNAMIC_MINOR,

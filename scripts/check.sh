@@ -59,15 +59,23 @@ step "conformance with QEMU's vectors ($(basename "$VECTORS"))" \
 step "fuzzing decode and round trip for ${CHECK_FUZZ_SECONDS}s" \
 	scripts/fuzz.sh "$CHECK_FUZZ_SECONDS"
 
-for kver in "$@"; do
-	root=build/vm/$kver/root
+# guest_steps KVER [KDIR]: the module built for KVER (against KDIR, default
+# its headers), installed into a guest of that kernel, selftests run there.
+# VM_KERNEL and VM_MODROOT, if set, say where the kernel and its modules are.
+guest_steps() {
+	local kver=$1 root=build/vm/$1/root
+
 	rm -rf "$root"
 	mkdir -p "$root/selftests"
 	step "module builds without warnings against $kver" \
-		scripts/build-module.sh "$kver" "$root"
-	step "dkms build for $kver" scripts/dkms-build.sh "$kver"
+		scripts/build-module.sh "$kver" "$root" ${2:+"$2"}
 	cp build/selftests/* selftests/settings "$root/selftests/"
 	step "selftests in a $kver guest" selftests/vm/run.sh "$kver" "$root"
+}
+
+for kver in "$@"; do
+	guest_steps "$kver"
+	step "dkms build for $kver" scripts/dkms-build.sh "$kver"
 done
 
 # The same tests on a kernel with KASAN, kmemleak, lockdep and UBSAN, which
@@ -77,20 +85,12 @@ if step "debug kernel (KASAN, kmemleak, lockdep, UBSAN) built or cached" \
 	sh -c "scripts/debug-kernel.sh >$debug_env"; then
 	# shellcheck disable=SC1090
 	. "$debug_env"
-	root=build/vm/$KVER/root
-	rm -rf "$root"
-	mkdir -p "$root/selftests"
-	step "module builds without warnings against $KVER" \
-		scripts/build-module.sh "$KVER" "$root" "$KDIR"
-	cp build/selftests/* selftests/settings "$root/selftests/"
-	step "selftests in a $KVER guest" \
-		env VM_KERNEL="$KERNEL" VM_MODROOT="$MODROOT" \
-		selftests/vm/run.sh "$KVER" "$root"
+	VM_KERNEL=$KERNEL VM_MODROOT=$MODROOT guest_steps "$KVER" "$KDIR"
 else
-	for what in "module build against the debug kernel" "selftests in a debug kernel guest"; do
+	for what in "module build" "selftests"; do
 		n=$((n + 1))
 		failed=$((failed + 1))
-		echo "not ok $n - $what # no debug kernel"
+		echo "not ok $n - $what on the debug kernel # no debug kernel"
 	done
 fi
 

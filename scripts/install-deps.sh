@@ -38,12 +38,7 @@ done
 
 # true if some Debian SERIES amd64 kernel has both its image and headers
 have_kernel() {
-	local d
-	for d in /lib/modules/"$1".*-amd64; do
-		case $d in *-cloud-amd64|*-rt-amd64) continue ;; esac
-		[ -f "/boot/vmlinuz-${d##*/}" ] && [ -f "$d/build/Makefile" ] && return 0
-	done
-	return 1
+	"$(dirname "$0")/kernels.sh" "$1" >/dev/null 2>&1
 }
 
 # An old 6.1 image whose headers have left the archive: naming the

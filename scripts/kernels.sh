@@ -1,12 +1,14 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Prints the kernels the tests run on: the newest installed Debian 6.1 and
-# 6.12 amd64 kernels that have both an image and headers.  Fails if either
-# series is missing, so a test run never silently covers only one.
+# kernels.sh [SERIES...]: prints the kernels the tests run on, the newest
+# installed Debian amd64 kernel of each series (default 6.1 and 6.12) that
+# has both an image and headers.  Fails if a series has none, so a test run
+# never silently covers only one.
 set -euo pipefail
 
-for series in 6.1 6.12; do
+[ $# -gt 0 ] || set -- 6.1 6.12
+for series in "$@"; do
 	kver=$(
 		for d in /lib/modules/"$series".*-amd64; do
 			k=${d##*/}

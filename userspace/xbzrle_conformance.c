@@ -65,8 +65,9 @@ static int as_qemu(int ret)
 }
 
 /*
- * The encoder never writes more than this, whatever dlen says: a 2-byte
- * length pair per run of at least one byte, and the differing bytes.
+ * No delta is longer than this, whatever dlen says: each pair costs at most
+ * 4 bytes of lengths plus its differing bytes, and covers at least one
+ * differing and (but for the first) one equal byte of the page.
  */
 static size_t encode_bound(uint32_t psize)
 {
