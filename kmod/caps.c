@@ -6,7 +6,6 @@
  */
 #include <linux/file.h>
 #include <linux/kvm_host.h>
-#include <linux/minmax.h>
 #include <linux/sched.h>
 #include <linux/uaccess.h>
 
@@ -14,30 +13,38 @@
 
 #include "kvm_xbzrle.h"
 
-/* Room for the structure to grow, on every page size. */
-#define XBZRLE_MAX_ARG_SIZE	4096
-
 /*
- * The VM must belong to the caller, as for KVM's own VM ioctls: the pages
- * the offload reads are the caller's mappings of guest memory.
+ * Returns a reference on the VM file @fd, which must be a KVM VM of the
+ * caller, as for KVM's own VM ioctls: the pages the offload reads are the
+ * caller's mappings of guest memory.
  */
-static int xbzrle_check_vm(int fd)
+struct file *xbzrle_get_vm_file(int fd)
 {
 	struct file *file = fget(fd);
 	struct kvm *kvm;
-	int ret = 0;
 
 	if (!file)
-		return -EBADF;
+		return ERR_PTR(-EBADF);
 	if (!file_is_kvm(file)) {
-		ret = -EINVAL;
-	} else {
-		kvm = file->private_data;
-		if (kvm->mm != current->mm)
-			ret = -EIO;
+		fput(file);
+		return ERR_PTR(-EINVAL);
 	}
+	kvm = file->private_data;
+	if (kvm->mm != current->mm) {
+		fput(file);
+		return ERR_PTR(-EIO);
+	}
+	return file;
+}
+
+static int xbzrle_check_vm(int fd)
+{
+	struct file *file = xbzrle_get_vm_file(fd);
+
+	if (IS_ERR(file))
+		return PTR_ERR(file);
 	fput(file);
-	return ret;
+	return 0;
 }
 
 static bool xbzrle_reserved_clear(const struct kvm_xbzrle_caps *caps)
@@ -53,20 +60,12 @@ static bool xbzrle_reserved_clear(const struct kvm_xbzrle_caps *caps)
 long xbzrle_ioctl_get_caps(void __user *uarg, unsigned int cmd)
 {
 	struct kvm_xbzrle_caps caps;
-	u32 usize;
 	int ret;
 
-	if (get_user(usize, (u32 __user *)uarg))
-		return -EFAULT;
-	if (usize < KVM_XBZRLE_CAPS_SIZE_VER1 || usize != _IOC_SIZE(cmd))
-		return -EINVAL;
-	if (usize > XBZRLE_MAX_ARG_SIZE)
-		return -E2BIG;
-	ret = copy_struct_from_user(&caps, sizeof(caps), uarg, usize);
+	ret = xbzrle_get_arg(&caps, sizeof(caps), uarg, cmd,
+			     KVM_XBZRLE_CAPS_SIZE_VER1);
 	if (ret)
 		return ret;
-	/* userspace may have changed it since get_user(): keep what was checked */
-	caps.size = usize;
 
 	if (caps.flags & ~KVM_XBZRLE_CAPS_FLAGS_ALL)
 		return -EINVAL;
@@ -81,13 +80,12 @@ long xbzrle_ioctl_get_caps(void __user *uarg, unsigned int cmd)
 	}
 
 	caps.api_version = KVM_XBZRLE_API_VERSION;
-	caps.capabilities = KVM_XBZRLE_CAP_CODEC;
+	caps.capabilities = KVM_XBZRLE_CAP_CODEC | KVM_XBZRLE_CAP_OFFLOAD |
+			    KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG;
 	caps.formats = 1ULL << KVM_XBZRLE_FORMAT_QEMU_V1;
 	caps.page_size = PAGE_SIZE;
 	/* QEMU's receiver refuses a delta longer than a page */
 	caps.max_delta_size = PAGE_SIZE;
 
-	if (copy_to_user(uarg, &caps, min_t(size_t, usize, sizeof(caps))))
-		return -EFAULT;
-	return 0;
+	return xbzrle_put_arg(uarg, &caps, sizeof(caps));
 }

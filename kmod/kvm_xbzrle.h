@@ -3,7 +3,141 @@
 #define _KVM_XBZRLE_H
 
 #include <linux/compiler_types.h>
+#include <linux/list.h>
+#include <linux/mutex.h>
+#include <linux/types.h>
+#include <linux/xarray.h>
 
+struct file;
+struct mm_struct;
+struct page;
+
+/* Argument structures may grow up to this size, on every page size. */
+#define XBZRLE_MAX_ARG_SIZE	4096
+
+/* Pages read from the page list, cleared and encoded as one group. */
+#define XBZRLE_CHUNK		64
+
+/* Counters of a context and of the module (struct kvm_xbzrle_stats order). */
+enum xbzrle_stat {
+	XS_PAGES,
+	XS_CACHE_HITS,
+	XS_CACHE_MISSES,
+	XS_OVERFLOWS,
+	XS_ZERO_PAGES,
+	XS_UNCHANGED_PAGES,
+	XS_XBZRLE_PAGES,
+	XS_RAW_PAGES,
+	XS_DELTA_BYTES,
+	XS_EVICTIONS,
+	XS_RECLAIMED,
+	XS_NR
+};
+
+extern const char *const xbzrle_stat_names[XS_NR];
+
+/* One KVM memslot of guest RAM, as the caller maps it. */
+struct xbzrle_region {
+	u32 slot;
+	u64 gfn;		/* first guest frame */
+	u64 npages;
+	unsigned long hva;	/* caller's address of the first page */
+};
+
+/* A page of the ENCODE call's current chunk, checked against the regions. */
+struct xbzrle_page_ref {
+	u64 gpa;
+	u64 offset;			/* page index in its region */
+	const struct xbzrle_region *region;
+};
+
+/*
+ * Copies of the pages last returned, by guest frame.  @index's lock
+ * protects @index, @lru and @nr_pages, so the shrinker can take pages while
+ * an ENCODE call is running.  A page the encoder is using is off @lru: the
+ * shrinker only frees pages it finds there.
+ */
+struct xbzrle_cache {
+	struct xarray index;		/* gfn -> struct page * */
+	struct list_head lru;		/* most recently sent first */
+	unsigned long nr_pages;
+	unsigned long max_pages;
+};
+
+struct xbzrle_ctx {
+	struct mutex lock;		/* serialises the context's ioctls */
+	struct file *vm_file;		/* the bound VM, or NULL */
+	struct mm_struct *mm;		/* the VM's; alive while vm_file is */
+	bool vm_gone;			/* the VM's owner closed it */
+
+	struct xbzrle_region *regions;
+	unsigned int nr_regions;
+	unsigned int last_region;	/* lookup hint */
+
+	struct xbzrle_cache cache;
+	struct page *spare;		/* receives the next snapshot */
+	u8 *delta;			/* encoder output, one page */
+	struct xbzrle_page_ref *refs;	/* XBZRLE_CHUNK entries */
+
+	u64 stat[XS_NR];		/* read racily by debugfs */
+	struct list_head node;		/* in xbzrle_contexts */
+	unsigned int id;
+	pid_t pid;
+};
+
+/* All open contexts, for debugfs and the shrinker. */
+extern struct list_head xbzrle_contexts;
+extern spinlock_t xbzrle_contexts_lock;
+
+/* main.c */
+int xbzrle_get_arg(void *karg, size_t ksize, const void __user *uarg,
+		   unsigned int cmd, u32 min_size);
+int xbzrle_put_arg(void __user *uarg, const void *karg, size_t ksize);
+
+/* caps.c */
 long xbzrle_ioctl_get_caps(void __user *uarg, unsigned int cmd);
+struct file *xbzrle_get_vm_file(int fd);
+
+/* context.c */
+struct xbzrle_ctx *xbzrle_ctx_create(void);
+void xbzrle_ctx_destroy(struct xbzrle_ctx *ctx);
+int xbzrle_ctx_check_vm(struct xbzrle_ctx *ctx);
+const struct xbzrle_region *xbzrle_find_region(struct xbzrle_ctx *ctx,
+						u64 gfn);
+long xbzrle_ioctl_bind(struct xbzrle_ctx *ctx, void __user *uarg,
+		       unsigned int cmd);
+long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
+			     unsigned int cmd);
+long xbzrle_ioctl_set_cache(struct xbzrle_ctx *ctx, void __user *uarg,
+			    unsigned int cmd);
+long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
+			    unsigned int cmd);
+
+/* encode.c */
+long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
+			 unsigned int cmd);
+
+/* cache.c */
+extern unsigned int cache_size_mb;
+extern unsigned long max_cache_mb;
+extern atomic64_t xbzrle_global_stat[XS_NR];
+extern atomic_long_t xbzrle_cached_pages;
+
+void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n);
+void xbzrle_cache_init(struct xbzrle_cache *c, unsigned long max_pages);
+struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, u64 gfn);
+void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base);
+void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base);
+void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, u64 gfn, u64 npages);
+void xbzrle_cache_destroy(struct xbzrle_ctx *ctx);
+void xbzrle_cache_resize(struct xbzrle_ctx *ctx, unsigned long max_pages);
+int xbzrle_cache_get_spare(struct xbzrle_ctx *ctx);
+unsigned long xbzrle_max_cache_pages(void);
+int xbzrle_shrinker_init(void);
+void xbzrle_shrinker_exit(void);
+
+/* debugfs.c */
+void xbzrle_debugfs_init(void);
+void xbzrle_debugfs_exit(void);
 
 #endif /* _KVM_XBZRLE_H */

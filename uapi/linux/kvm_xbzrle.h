@@ -27,6 +27,10 @@
 
 /* struct kvm_xbzrle_caps.capabilities: what this module can do */
 #define KVM_XBZRLE_CAP_CODEC		(1ULL << 0)	/* XBZRLE encoder and decoder */
+/* KVM_XBZRLE_BIND, _SET_REGION, _ENCODE, _SET_CACHE, _GET_STATS */
+#define KVM_XBZRLE_CAP_OFFLOAD		(1ULL << 1)
+/* KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG */
+#define KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG	(1ULL << 2)
 
 /**
  * struct kvm_xbzrle_caps - argument of KVM_XBZRLE_GET_CAPS
@@ -63,5 +67,191 @@ struct kvm_xbzrle_caps {
  * against; the module matches type, number and direction and reads @size.
  */
 #define KVM_XBZRLE_GET_CAPS	_IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x00, struct kvm_xbzrle_caps)
+
+/**
+ * struct kvm_xbzrle_bind - argument of KVM_XBZRLE_BIND
+ * @size: sizeof(struct kvm_xbzrle_bind); at least KVM_XBZRLE_BIND_SIZE_VER1.
+ * @flags: none defined, must be zero.
+ * @vm_fd: a KVM VM file descriptor (from KVM_CREATE_VM) of the calling
+ *	process.  The context keeps the VM alive until it is closed.
+ * @reserved0: must be zero.
+ * @reserved: must be zero.
+ */
+struct kvm_xbzrle_bind {
+	__u32 size;
+	__u32 flags;
+	__s32 vm_fd;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+#define KVM_XBZRLE_BIND_SIZE_VER1	32
+
+/**
+ * struct kvm_xbzrle_region - argument of KVM_XBZRLE_SET_REGION
+ * @size: sizeof(struct kvm_xbzrle_region); at least
+ *	KVM_XBZRLE_REGION_SIZE_VER1.
+ * @flags: none defined, must be zero.
+ * @slot: the KVM memslot (as_id << 16 | id) that maps this guest RAM, as
+ *	passed to KVM_SET_USER_MEMORY_REGION; one region per memslot.
+ * @reserved0: must be zero.
+ * @guest_phys_addr: first guest physical address of the memslot.
+ * @memory_size: bytes; 0 removes the region of @slot.
+ * @userspace_addr: where the caller maps the memslot's memory.
+ * @reserved: must be zero.
+ *
+ * The module reads guest pages only through @userspace_addr in the
+ * caller's own address space.
+ */
+struct kvm_xbzrle_region {
+	__u32 size;
+	__u32 flags;
+	__u32 slot;
+	__u32 reserved0;
+	__u64 guest_phys_addr;
+	__u64 memory_size;
+	__u64 userspace_addr;
+	__u64 reserved[2];
+};
+
+#define KVM_XBZRLE_REGION_SIZE_VER1	56
+#define KVM_XBZRLE_MAX_REGIONS		512
+
+/* struct kvm_xbzrle_encode.flags */
+/* KVM_CLEAR_DIRTY_LOG each page through the bound VM before reading it */
+#define KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG	(1U << 0)
+#define KVM_XBZRLE_ENCODE_FLAGS_ALL	(KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG)
+
+/* Pages one KVM_XBZRLE_ENCODE call handles at most; it returns after them. */
+#define KVM_XBZRLE_MAX_BATCH		4096
+
+/**
+ * struct kvm_xbzrle_encode - argument of KVM_XBZRLE_ENCODE
+ * @size: sizeof(struct kvm_xbzrle_encode); at least
+ *	KVM_XBZRLE_ENCODE_SIZE_VER1.
+ * @flags: KVM_XBZRLE_ENCODE_* flags.
+ * @pages: in, user pointer to @npages __u64 page-aligned guest physical
+ *	addresses, each inside a region.
+ * @records: in, user pointer to the record buffer.
+ * @npages: in, entries in @pages.
+ * @records_size: in, bytes at @records; at least KVM_XBZRLE_RECORD_MAX_SIZE
+ *	(with a 4 KiB page size), 8-byte aligned pointer.
+ * @max_delta: in, longest XBZRLE delta to return, 1 to the page size;
+ *	a page whose delta would be longer is returned RAW.
+ * @npages_done: out, pages of @pages handled, from the first; one record
+ *	each.
+ * @records_used: out, bytes of @records written.
+ * @reserved0: must be zero.
+ * @reserved: must be zero.
+ */
+struct kvm_xbzrle_encode {
+	__u32 size;
+	__u32 flags;
+	__u64 pages;
+	__u64 records;
+	__u32 npages;
+	__u32 records_size;
+	__u32 max_delta;
+	__u32 npages_done;
+	__u32 records_used;
+	__u32 reserved0;
+	__u64 reserved[2];
+};
+
+#define KVM_XBZRLE_ENCODE_SIZE_VER1	64
+
+/* struct kvm_xbzrle_record.type */
+#define KVM_XBZRLE_RECORD_ZERO		1	/* all zeros, no data */
+#define KVM_XBZRLE_RECORD_UNCHANGED	2	/* equal to the base, no data */
+#define KVM_XBZRLE_RECORD_XBZRLE	3	/* data: XBZRLE delta on the base */
+#define KVM_XBZRLE_RECORD_RAW		4	/* data: the whole page */
+
+/**
+ * struct kvm_xbzrle_record - one page's result in the record buffer
+ * @gpa: the page, as given in kvm_xbzrle_encode.pages.
+ * @type: KVM_XBZRLE_RECORD_*.
+ * @reserved: zero.
+ * @len: bytes of data that follow the header.
+ *
+ * The next record starts at the next 8-byte boundary after the data.
+ */
+struct kvm_xbzrle_record {
+	__u64 gpa;
+	__u16 type;
+	__u16 reserved;
+	__u32 len;
+};
+
+#define KVM_XBZRLE_RECORD_ALIGN		8
+#define KVM_XBZRLE_RECORD_MAX_SIZE	(sizeof(struct kvm_xbzrle_record) + 4096)
+
+/* struct kvm_xbzrle_cache.flags */
+#define KVM_XBZRLE_CACHE_RESET		(1U << 0)	/* drop all bases, zero stats */
+#define KVM_XBZRLE_CACHE_SET_SIZE	(1U << 1)	/* cache_size is valid */
+#define KVM_XBZRLE_CACHE_FLAGS_ALL	(KVM_XBZRLE_CACHE_RESET | \
+					 KVM_XBZRLE_CACHE_SET_SIZE)
+
+/**
+ * struct kvm_xbzrle_cache - argument of KVM_XBZRLE_SET_CACHE
+ * @size: sizeof(struct kvm_xbzrle_cache); at least KVM_XBZRLE_CACHE_SIZE_VER1.
+ * @flags: KVM_XBZRLE_CACHE_* flags.
+ * @cache_size: in with KVM_XBZRLE_CACHE_SET_SIZE: bytes of page copies the
+ *	context may keep (rounded down to pages, at most the module's
+ *	max_cache_mb); out: the size in effect.
+ * @reserved: must be zero.
+ */
+struct kvm_xbzrle_cache {
+	__u32 size;
+	__u32 flags;
+	__u64 cache_size;
+	__u64 reserved[2];
+};
+
+#define KVM_XBZRLE_CACHE_SIZE_VER1	32
+
+/**
+ * struct kvm_xbzrle_stats - argument of KVM_XBZRLE_GET_STATS
+ * @size: in, sizeof(struct kvm_xbzrle_stats); at least
+ *	KVM_XBZRLE_STATS_SIZE_VER1.
+ * @flags: in, none defined, must be zero.
+ * @pages: pages handled (records returned).
+ * @cache_hits: pages that had a base in the cache and were not all zeros.
+ * @cache_misses: pages that had no base and were not all zeros (sent RAW).
+ * @overflows: pages with a base whose delta did not fit max_delta (RAW).
+ * @zero_pages: ZERO records.
+ * @unchanged_pages: UNCHANGED records.
+ * @xbzrle_pages: XBZRLE records.
+ * @raw_pages: RAW records.
+ * @delta_bytes: bytes of XBZRLE deltas returned.
+ * @evictions: bases dropped to stay within the cache size.
+ * @reclaimed: bases given back to the kernel by the shrinker.
+ * @cache_bytes: bytes of page copies cached now.
+ * @cache_size: the cache size in effect, bytes.
+ */
+struct kvm_xbzrle_stats {
+	__u32 size;
+	__u32 flags;
+	__u64 pages;
+	__u64 cache_hits;
+	__u64 cache_misses;
+	__u64 overflows;
+	__u64 zero_pages;
+	__u64 unchanged_pages;
+	__u64 xbzrle_pages;
+	__u64 raw_pages;
+	__u64 delta_bytes;
+	__u64 evictions;
+	__u64 reclaimed;
+	__u64 cache_bytes;
+	__u64 cache_size;
+};
+
+#define KVM_XBZRLE_STATS_SIZE_VER1	112
+
+#define KVM_XBZRLE_BIND		_IOW(KVM_XBZRLE_IOCTL_TYPE, 0x01, struct kvm_xbzrle_bind)
+#define KVM_XBZRLE_SET_REGION	_IOW(KVM_XBZRLE_IOCTL_TYPE, 0x02, struct kvm_xbzrle_region)
+#define KVM_XBZRLE_ENCODE	_IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x03, struct kvm_xbzrle_encode)
+#define KVM_XBZRLE_SET_CACHE	_IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x04, struct kvm_xbzrle_cache)
+#define KVM_XBZRLE_GET_STATS	_IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x05, struct kvm_xbzrle_stats)
 
 #endif /* _UAPI_LINUX_KVM_XBZRLE_H */

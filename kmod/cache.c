@@ -1,0 +1,338 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The per-context cache of page copies: the bytes each page had when it was
+ * last returned, i.e. what the destination holds.  An LRU by guest frame,
+ * charged to the memory cgroup of the process that fills it, with a
+ * module-wide ceiling and a shrinker.  Losing a copy is always safe: the
+ * page is then sent whole (RAW) the next time.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/gfp.h>
+#include <linux/mm.h>
+#include <linux/module.h>
+#include <linux/shrinker.h>
+#include <linux/spinlock.h>
+
+#include "kvm_xbzrle.h"
+
+unsigned int cache_size_mb = 64;
+module_param(cache_size_mb, uint, 0644);
+MODULE_PARM_DESC(cache_size_mb, "Cache size of a new context, MiB (default 64, as QEMU's xbzrle-cache-size)");
+
+unsigned long max_cache_mb;
+module_param(max_cache_mb, ulong, 0644);
+MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (default: a quarter of RAM)");
+
+atomic64_t xbzrle_global_stat[XS_NR];
+atomic_long_t xbzrle_cached_pages;
+
+/*
+ * Charged to the caller's memory cgroup.  NORETRY: at a cgroup's limit the
+ * cache stops growing (the page goes out RAW) instead of invoking the OOM
+ * killer on the VM's process.
+ */
+#define XBZRLE_PAGE_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NORETRY | __GFP_NOWARN)
+
+void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n)
+{
+	WRITE_ONCE(ctx->stat[s], ctx->stat[s] + n);
+	atomic64_add(n, &xbzrle_global_stat[s]);
+}
+
+unsigned long xbzrle_max_cache_pages(void)
+{
+	unsigned long mb = READ_ONCE(max_cache_mb);
+
+	if (!mb)
+		return totalram_pages() / 4;
+	return mb << (20 - PAGE_SHIFT);
+}
+
+void xbzrle_cache_init(struct xbzrle_cache *c, unsigned long max_pages)
+{
+	xa_init_flags(&c->index, XA_FLAGS_ACCOUNT);
+	INIT_LIST_HEAD(&c->lru);
+	c->nr_pages = 0;
+	c->max_pages = max_pages;
+}
+
+/* Caller holds the index lock; the page is returned off the cache. */
+static struct page *xbzrle_cache_pop_lru(struct xbzrle_cache *c)
+{
+	struct page *page;
+
+	if (list_empty(&c->lru))
+		return NULL;
+	page = list_last_entry(&c->lru, struct page, lru);
+	list_del(&page->lru);
+	__xa_erase(&c->index, page_private(page));
+	set_page_private(page, 0);
+	c->nr_pages--;
+	atomic_long_dec(&xbzrle_cached_pages);
+	return page;
+}
+
+/*
+ * Takes @gfn's base off the LRU for the encoder; it stays in the index, so
+ * the slot can be replaced without allocating.  NULL: no base.
+ */
+struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, u64 gfn)
+{
+	struct xbzrle_cache *c = &ctx->cache;
+	struct page *page;
+
+	xa_lock(&c->index);
+	page = xa_load(&c->index, gfn);
+	if (page)
+		list_del_init(&page->lru);
+	xa_unlock(&c->index);
+	return page;
+}
+
+/* The record for @base's page was not returned: the base stays valid. */
+void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base)
+{
+	struct xbzrle_cache *c = &ctx->cache;
+
+	if (!base)
+		return;
+	xa_lock(&c->index);
+	list_add(&base->lru, &c->lru);
+	xa_unlock(&c->index);
+}
+
+static bool xbzrle_cache_full(struct xbzrle_cache *c)
+{
+	return c->nr_pages >= c->max_pages ||
+	       atomic_long_read(&xbzrle_cached_pages) >= xbzrle_max_cache_pages();
+}
+
+/*
+ * The snapshot in ctx->spare was returned for @gfn: it becomes the page's
+ * base.  @base, the previous base from xbzrle_cache_take(), becomes the
+ * spare.  Without a previous base a slot is made by evicting the least
+ * recently sent page, whose page becomes the spare; if there is none the
+ * page is not cached.  ctx->spare may be NULL afterwards.
+ */
+void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base)
+{
+	struct xbzrle_cache *c = &ctx->cache;
+	struct page *snap = ctx->spare;
+	struct page *victim = NULL;
+	int ret;
+
+	set_page_private(snap, gfn);
+	xa_lock(&c->index);
+	if (base) {
+		/*
+		 * The slot exists: no allocation, cannot fail.  ctx->lock
+		 * keeps resizes out, so the cache is within its size.
+		 */
+		__xa_store(&c->index, gfn, snap, 0);
+		list_add(&snap->lru, &c->lru);
+		ctx->spare = base;
+		xa_unlock(&c->index);
+		return;
+	}
+	while (xbzrle_cache_full(c)) {
+		struct page *old = xbzrle_cache_pop_lru(c);
+
+		if (!old)
+			break;
+		xbzrle_count(ctx, XS_EVICTIONS, 1);
+		if (victim)
+			__free_page(old);
+		else
+			victim = old;
+	}
+	if (xbzrle_cache_full(c)) {
+		ctx->spare = snap;	/* not cached: stays the spare */
+		set_page_private(snap, 0);
+		goto out_free;
+	}
+	/* may drop the lock to allocate; the shrinker cannot see @snap yet */
+	ret = xa_err(__xa_store(&c->index, gfn, snap, GFP_KERNEL_ACCOUNT | __GFP_NOWARN));
+	if (ret) {
+		ctx->spare = snap;
+		set_page_private(snap, 0);
+		goto out_free;
+	}
+	list_add(&snap->lru, &c->lru);
+	c->nr_pages++;
+	atomic_long_inc(&xbzrle_cached_pages);
+	ctx->spare = victim;
+	victim = NULL;
+out_free:
+	xa_unlock(&c->index);
+	if (victim)
+		__free_page(victim);
+}
+
+/* Makes sure ctx->spare can take the next snapshot. */
+int xbzrle_cache_get_spare(struct xbzrle_ctx *ctx)
+{
+	struct xbzrle_cache *c = &ctx->cache;
+
+	if (ctx->spare)
+		return 0;
+	ctx->spare = alloc_page(XBZRLE_PAGE_GFP);
+	if (ctx->spare)
+		return 0;
+	/* at the memory cgroup's limit: reuse the oldest base */
+	xa_lock(&c->index);
+	ctx->spare = xbzrle_cache_pop_lru(c);
+	xa_unlock(&c->index);
+	if (!ctx->spare)
+		return -ENOMEM;
+	xbzrle_count(ctx, XS_EVICTIONS, 1);
+	return 0;
+}
+
+/* Caller holds ctx->lock, so no page is taken by the encoder. */
+static void xbzrle_cache_drop(struct xbzrle_ctx *ctx, unsigned long first,
+			      unsigned long last)
+{
+	struct xbzrle_cache *c = &ctx->cache;
+	struct page *page;
+	unsigned long i;
+	LIST_HEAD(dropped);
+
+	xa_lock(&c->index);
+	xa_for_each_range(&c->index, i, page, first, last) {
+		__xa_erase(&c->index, i);
+		list_move(&page->lru, &dropped);
+		c->nr_pages--;
+		atomic_long_dec(&xbzrle_cached_pages);
+	}
+	xa_unlock(&c->index);
+	while ((page = list_first_entry_or_null(&dropped, struct page, lru))) {
+		list_del(&page->lru);
+		set_page_private(page, 0);
+		__free_page(page);
+		cond_resched();
+	}
+}
+
+/* Drops the bases of [@gfn, @gfn + @npages), a region's pages. */
+void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, u64 gfn, u64 npages)
+{
+	if (npages)
+		xbzrle_cache_drop(ctx, gfn, gfn + npages - 1);
+}
+
+/* Drops every base and the spare page. */
+void xbzrle_cache_destroy(struct xbzrle_ctx *ctx)
+{
+	xbzrle_cache_drop(ctx, 0, ULONG_MAX);
+	if (ctx->spare) {
+		__free_page(ctx->spare);
+		ctx->spare = NULL;
+	}
+}
+
+/* Sets the size and evicts down to it.  The caller holds ctx->lock. */
+void xbzrle_cache_resize(struct xbzrle_ctx *ctx, unsigned long max_pages)
+{
+	struct xbzrle_cache *c = &ctx->cache;
+	struct page *page;
+
+	xa_lock(&c->index);
+	c->max_pages = max_pages;
+	xa_unlock(&c->index);
+	for (;;) {
+		xa_lock(&c->index);
+		page = c->nr_pages > c->max_pages ? xbzrle_cache_pop_lru(c) : NULL;
+		xa_unlock(&c->index);
+		if (!page)
+			break;
+		xbzrle_count(ctx, XS_EVICTIONS, 1);
+		__free_page(page);
+		cond_resched();
+	}
+}
+
+/*
+ * The shrinker is not memcg aware: an out-of-tree module cannot mark its
+ * shrinker in a cgroup's map without list_lru.  Global reclaim (and
+ * drop_caches) reaches it; inside a cgroup, NORETRY allocations keep the
+ * cache within the limit instead.
+ */
+static unsigned long xbzrle_shrink_count(struct shrinker *s,
+					 struct shrink_control *sc)
+{
+	unsigned long n = atomic_long_read(&xbzrle_cached_pages);
+
+	return n ? n : SHRINK_EMPTY;
+}
+
+static unsigned long xbzrle_shrink_scan(struct shrinker *s,
+					struct shrink_control *sc)
+{
+	struct xbzrle_ctx *ctx;
+	unsigned long freed = 0;
+	LIST_HEAD(pages);
+	struct page *page;
+
+	spin_lock(&xbzrle_contexts_lock);
+	list_for_each_entry(ctx, &xbzrle_contexts, node) {
+		struct xbzrle_cache *c = &ctx->cache;
+
+		xa_lock(&c->index);
+		while (freed < sc->nr_to_scan &&
+		       (page = xbzrle_cache_pop_lru(c))) {
+			list_add(&page->lru, &pages);
+			xbzrle_count(ctx, XS_RECLAIMED, 1);
+			freed++;
+		}
+		xa_unlock(&c->index);
+		if (freed >= sc->nr_to_scan)
+			break;
+	}
+	/* start with the next context the next time */
+	if (!list_empty(&xbzrle_contexts))
+		list_rotate_left(&xbzrle_contexts);
+	spin_unlock(&xbzrle_contexts_lock);
+
+	while ((page = list_first_entry_or_null(&pages, struct page, lru))) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+	return freed ? freed : SHRINK_STOP;
+}
+
+#ifdef XBZRLE_HAVE_SHRINKER_ALLOC
+static struct shrinker *xbzrle_shrinker;
+
+int xbzrle_shrinker_init(void)
+{
+	xbzrle_shrinker = shrinker_alloc(0, "kvm_xbzrle");
+	if (!xbzrle_shrinker)
+		return -ENOMEM;
+	xbzrle_shrinker->count_objects = xbzrle_shrink_count;
+	xbzrle_shrinker->scan_objects = xbzrle_shrink_scan;
+	shrinker_register(xbzrle_shrinker);
+	return 0;
+}
+
+void xbzrle_shrinker_exit(void)
+{
+	shrinker_free(xbzrle_shrinker);
+}
+#else
+static struct shrinker xbzrle_shrinker = {
+	.count_objects	= xbzrle_shrink_count,
+	.scan_objects	= xbzrle_shrink_scan,
+	.seeks		= DEFAULT_SEEKS,
+};
+
+int xbzrle_shrinker_init(void)
+{
+	return register_shrinker(&xbzrle_shrinker, "kvm_xbzrle");
+}
+
+void xbzrle_shrinker_exit(void)
+{
+	unregister_shrinker(&xbzrle_shrinker);
+}
+#endif

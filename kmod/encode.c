@@ -1,0 +1,302 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * KVM_XBZRLE_ENCODE: one record per page about to be sent.
+ *
+ * The destination applies a delta to the bytes it received last, so the
+ * base of every delta is the snapshot returned last time, never the page
+ * as it is now.  Each page is read once, into the spare page; the record
+ * is made from that snapshot and the snapshot becomes the page's base.
+ * With KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG the page's dirty bit is cleared
+ * (and the page write-protected) before that read, so a guest write that
+ * the snapshot may have missed dirties the page again.
+ */
+#include <linux/kvm_host.h>
+#include <linux/mm.h>
+#include <linux/sched/signal.h>
+#include <linux/uaccess.h>
+
+#include <linux/kvm_xbzrle.h>
+
+#include "kvm_xbzrle.h"
+#include "xbzrle.h"
+
+/* KVM_CLEAR_DIRTY_LOG's bitmap is limited so it fits the record buffer. */
+#define XBZRLE_CLEAR_SPAN	(8 * 256)
+
+struct xbzrle_clear_arg {
+	struct kvm_clear_dirty_log log;
+	u64 bitmap[XBZRLE_CLEAR_SPAN / 64];
+};
+
+static_assert(sizeof(struct xbzrle_clear_arg) <= KVM_XBZRLE_RECORD_MAX_SIZE);
+
+/*
+ * Reads up to @n entries of the page list and finds their regions.
+ * Returns how many are valid from the first; *err says why the next one
+ * is not.
+ */
+static unsigned int xbzrle_read_chunk(struct xbzrle_ctx *ctx,
+				      const u64 __user *upages, unsigned int n,
+				      struct xbzrle_page_ref *refs, int *err)
+{
+	const struct xbzrle_region *r;
+	unsigned int i;
+	u64 gpa;
+
+	for (i = 0; i < n; i++) {
+		if (get_user(gpa, upages + i)) {
+			*err = -EFAULT;
+			break;
+		}
+		if (!PAGE_ALIGNED(gpa)) {
+			*err = -EINVAL;
+			break;
+		}
+		r = xbzrle_find_region(ctx, gpa >> PAGE_SHIFT);
+		if (!r) {
+			*err = -ENOENT;
+			break;
+		}
+		refs[i].gpa = gpa;
+		refs[i].offset = (gpa >> PAGE_SHIFT) - r->gfn;
+		refs[i].region = r;
+	}
+	return i;
+}
+
+/*
+ * One KVM_CLEAR_DIRTY_LOG call for pages arg->log.first_page to @last of
+ * region @r, through the VM file: KVM offers no other way in, and takes
+ * its argument from user memory, so it is built in @scratch.
+ */
+static int xbzrle_clear_span(struct xbzrle_ctx *ctx,
+			     const struct xbzrle_region *r,
+			     struct xbzrle_clear_arg *arg, u64 last,
+			     void __user *scratch)
+{
+	struct xbzrle_clear_arg __user *uarg = scratch;
+	struct file *vm = ctx->vm_file;
+	u64 first = arg->log.first_page;
+	size_t len;
+
+	/* whole 64-page words, or up to the end of the memslot */
+	arg->log.num_pages = min(round_up(last + 1 - first, 64),
+				 r->npages - first);
+	arg->log.dirty_bitmap = &uarg->bitmap;
+	len = offsetof(struct xbzrle_clear_arg, bitmap) +
+	      round_up(arg->log.num_pages, 64) / 8;
+	if (copy_to_user(uarg, arg, len))
+		return -EFAULT;
+	return vm->f_op->unlocked_ioctl(vm, KVM_CLEAR_DIRTY_LOG,
+					(unsigned long)uarg);
+}
+
+/*
+ * Clears the dirty bits of the chunk's pages, grouping pages of the same
+ * memslot that lie within XBZRLE_CLEAR_SPAN pages of each other into one
+ * call (one TLB flush).  KVM only accepts a range that starts on a 64-page
+ * boundary and is a multiple of 64 pages, or ends with the memslot.
+ */
+static int xbzrle_clear_dirty(struct xbzrle_ctx *ctx,
+			      const struct xbzrle_page_ref *refs,
+			      unsigned int n, void __user *scratch)
+{
+	struct xbzrle_clear_arg arg;
+	const struct xbzrle_region *r = NULL;
+	u64 first = 0, last = 0, bit;
+	unsigned int i;
+	int ret;
+
+	for (i = 0; i <= n; i++) {
+		if (r && (i == n || refs[i].region != r ||
+			  refs[i].offset < first ||
+			  refs[i].offset >= first + XBZRLE_CLEAR_SPAN)) {
+			ret = xbzrle_clear_span(ctx, r, &arg, last, scratch);
+			if (ret)
+				return ret;
+			r = NULL;
+		}
+		if (i == n)
+			break;
+		if (!r) {
+			r = refs[i].region;
+			first = round_down(refs[i].offset, 64);
+			last = refs[i].offset;
+			memset(&arg, 0, sizeof(arg));
+			arg.log.slot = r->slot;
+			arg.log.first_page = first;
+		}
+		bit = refs[i].offset - first;
+		arg.bitmap[bit / 64] |= 1ULL << (bit % 64);
+		last = max(last, refs[i].offset);
+	}
+	return 0;
+}
+
+/*
+ * Snapshot, record, new base, for one page.  Returns the record's size in
+ * the buffer, or an error; on error nothing changed for the page.
+ */
+static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
+			       const struct xbzrle_page_ref *ref,
+			       void __user *urec, u32 max_delta)
+{
+	struct kvm_xbzrle_record rec = { .gpa = ref->gpa };
+	const void __user *src;
+	const void *data = NULL;
+	struct page *base;
+	void *snap;
+	int ret;
+
+	ret = xbzrle_cache_get_spare(ctx);
+	if (ret)
+		return ret;
+	snap = page_address(ctx->spare);
+	src = (const void __user *)(ref->region->hva + (ref->offset << PAGE_SHIFT));
+	if (copy_from_user(snap, src, PAGE_SIZE))
+		return -EFAULT;
+
+	base = xbzrle_cache_take(ctx, ref->region->gfn + ref->offset);
+	if (!memchr_inv(snap, 0, PAGE_SIZE)) {
+		rec.type = KVM_XBZRLE_RECORD_ZERO;
+	} else if (!base) {
+		rec.type = KVM_XBZRLE_RECORD_RAW;
+	} else {
+		ret = xbzrle_encode(page_address(base), snap, PAGE_SIZE,
+				    ctx->delta, max_delta);
+		if (ret == 0) {
+			rec.type = KVM_XBZRLE_RECORD_UNCHANGED;
+		} else if (ret > 0) {
+			rec.type = KVM_XBZRLE_RECORD_XBZRLE;
+			rec.len = ret;
+			data = ctx->delta;
+		} else {
+			/* -ENOSPC or -ERANGE: send the snapshot */
+			rec.type = KVM_XBZRLE_RECORD_RAW;
+		}
+	}
+	if (rec.type == KVM_XBZRLE_RECORD_RAW) {
+		rec.len = PAGE_SIZE;
+		data = snap;
+	}
+
+	if (copy_to_user(urec, &rec, sizeof(rec)) ||
+	    (rec.len && copy_to_user(urec + sizeof(rec), data, rec.len))) {
+		xbzrle_cache_untake(ctx, base);
+		return -EFAULT;
+	}
+
+	xbzrle_count(ctx, XS_PAGES, 1);
+	switch (rec.type) {
+	case KVM_XBZRLE_RECORD_ZERO:
+		xbzrle_count(ctx, XS_ZERO_PAGES, 1);
+		break;
+	case KVM_XBZRLE_RECORD_UNCHANGED:
+		xbzrle_count(ctx, XS_CACHE_HITS, 1);
+		xbzrle_count(ctx, XS_UNCHANGED_PAGES, 1);
+		break;
+	case KVM_XBZRLE_RECORD_XBZRLE:
+		xbzrle_count(ctx, XS_CACHE_HITS, 1);
+		xbzrle_count(ctx, XS_XBZRLE_PAGES, 1);
+		xbzrle_count(ctx, XS_DELTA_BYTES, rec.len);
+		break;
+	case KVM_XBZRLE_RECORD_RAW:
+		xbzrle_count(ctx, XS_RAW_PAGES, 1);
+		xbzrle_count(ctx, base ? XS_CACHE_HITS : XS_CACHE_MISSES, 1);
+		if (base)
+			xbzrle_count(ctx, XS_OVERFLOWS, 1);
+		break;
+	}
+	/* what the record makes the destination hold is the snapshot */
+	xbzrle_cache_commit(ctx, ref->region->gfn + ref->offset, base);
+	return ALIGN(sizeof(rec) + rec.len, KVM_XBZRLE_RECORD_ALIGN);
+}
+
+static int xbzrle_check_encode(const struct kvm_xbzrle_encode *arg)
+{
+	if (arg->flags & ~KVM_XBZRLE_ENCODE_FLAGS_ALL || arg->reserved0 ||
+	    arg->reserved[0] || arg->reserved[1])
+		return -EINVAL;
+	/* outputs: userspace must not pass anything in them */
+	if (arg->npages_done || arg->records_used)
+		return -EINVAL;
+	if (!arg->max_delta || arg->max_delta > PAGE_SIZE)
+		return -EINVAL;
+	if (arg->records_size < KVM_XBZRLE_RECORD_MAX_SIZE ||
+	    !IS_ALIGNED(arg->records, KVM_XBZRLE_RECORD_ALIGN))
+		return -EINVAL;
+	return 0;
+}
+
+long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
+			 unsigned int cmd)
+{
+	struct xbzrle_page_ref *refs = ctx->refs;
+	struct kvm_xbzrle_encode arg;
+	struct kvm_xbzrle_encode __user *uenc = uarg;
+	const u64 __user *upages;
+	void __user *urecs;
+	u32 npages, done = 0, used = 0;
+	unsigned int chunk, valid, i;
+	int err = 0, ret;
+	long len;
+
+	ret = xbzrle_get_arg(&arg, sizeof(arg), uarg, cmd,
+			     KVM_XBZRLE_ENCODE_SIZE_VER1);
+	if (ret)
+		return ret;
+	ret = xbzrle_check_encode(&arg);
+	if (ret)
+		return ret;
+	/* fail now, not after the cache has moved on without userspace */
+	if (put_user(0, &uenc->npages_done) || put_user(0, &uenc->records_used))
+		return -EFAULT;
+	upages = u64_to_user_ptr(arg.pages);
+	urecs = u64_to_user_ptr(arg.records);
+	npages = min_t(u32, arg.npages, KVM_XBZRLE_MAX_BATCH);
+
+	mutex_lock(&ctx->lock);
+	ret = xbzrle_ctx_check_vm(ctx);
+	if (ret)
+		goto out;
+
+	while (done < npages && !err) {
+		/* never clear a page that has no room for its record */
+		chunk = min3(npages - done, (u32)XBZRLE_CHUNK,
+			     (arg.records_size - used) /
+			     (u32)KVM_XBZRLE_RECORD_MAX_SIZE);
+		if (!chunk)
+			break;
+		valid = xbzrle_read_chunk(ctx, upages + done, chunk, refs, &err);
+		if (valid && arg.flags & KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG) {
+			ret = xbzrle_clear_dirty(ctx, refs, valid, urecs + used);
+			if (ret) {
+				err = ret;
+				break;
+			}
+		}
+		for (i = 0; i < valid; i++) {
+			if (fatal_signal_pending(current)) {
+				err = -EINTR;
+				break;
+			}
+			len = xbzrle_encode_page(ctx, &refs[i], urecs + used,
+						 arg.max_delta);
+			if (len < 0) {
+				err = len;
+				break;
+			}
+			used += len;
+			done++;
+			cond_resched();
+		}
+	}
+	/* an error after some pages is reported by the next call */
+	ret = done ? 0 : err;
+out:
+	mutex_unlock(&ctx->lock);
+	if (put_user(done, &uenc->npages_done) ||
+	    put_user(used, &uenc->records_used))
+		return -EFAULT;
+	return ret;
+}
