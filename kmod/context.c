@@ -5,6 +5,7 @@
  * cache and its counters.
  */
 #include <linux/file.h>
+#include <linux/kvm_host.h>
 #include <linux/mm.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
@@ -199,6 +200,31 @@ static int xbzrle_check_region(const struct kvm_xbzrle_region *arg)
 	return 0;
 }
 
+/*
+ * A region must be exactly one of the VM's user memslots as KVM has it
+ * now, so the module reads nothing but guest RAM.  KVM's memslots are read
+ * under its SRCU with kvm_host.h's inline helpers; no exported symbol is
+ * needed.
+ */
+static int xbzrle_region_is_memslot(struct xbzrle_ctx *ctx,
+				    const struct xbzrle_region *r)
+{
+	struct kvm *kvm = ctx->vm_file->private_data;
+	u32 as_id = r->slot >> 16, id = (u16)r->slot;
+	struct kvm_memory_slot *ms;
+	int idx, ret = -EINVAL;
+
+	if (as_id >= ARRAY_SIZE(kvm->memslots) || id >= KVM_USER_MEM_SLOTS)
+		return -EINVAL;
+	idx = srcu_read_lock(&kvm->srcu);
+	ms = id_to_memslot(__kvm_memslots(kvm, as_id), id);
+	if (ms && ms->base_gfn == r->gfn && ms->npages == r->npages &&
+	    ms->userspace_addr == r->hva)
+		ret = 0;
+	srcu_read_unlock(&kvm->srcu, idx);
+	return ret;
+}
+
 long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 			     unsigned int cmd)
 {
@@ -229,6 +255,9 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 		ret = xbzrle_remove_region(ctx, new.slot);
 		goto out;
 	}
+	ret = xbzrle_region_is_memslot(ctx, &new);
+	if (ret)
+		goto out;
 	for (i = 0; i < ctx->nr_regions; i++) {
 		r = &ctx->regions[i];
 		if (r->slot != new.slot && new.gfn < r->gfn + r->npages &&

@@ -45,6 +45,34 @@ static int check_vm(int fd)
 	return ret;
 }
 
+/* "0x7 (codec, offload, clear_dirty_log)"; bits this tool does not know in hex */
+static void print_capabilities(__u64 caps)
+{
+	static const struct {
+		__u64 bit;
+		const char *name;
+	} names[] = {
+		{ KVM_XBZRLE_CAP_CODEC, "codec" },
+		{ KVM_XBZRLE_CAP_OFFLOAD, "offload" },
+		{ KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG, "clear_dirty_log" },
+	};
+	const char *sep = " (";
+	__u64 rest = caps;
+	size_t i;
+
+	printf("capabilities:   0x%llx", (unsigned long long)caps);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		if (!(caps & names[i].bit))
+			continue;
+		printf("%s%s", sep, names[i].name);
+		sep = ", ";
+		rest &= ~names[i].bit;
+	}
+	if (rest)
+		printf("%sunknown 0x%llx", sep, (unsigned long long)rest);
+	printf("%s\n", caps ? ")" : "");
+}
+
 int main(void)
 {
 	struct kvm_xbzrle_caps caps = { .size = sizeof(caps) };
@@ -61,8 +89,7 @@ int main(void)
 		return 1;
 	}
 	printf("api_version:    %u\n", caps.api_version);
-	printf("capabilities:   0x%llx%s\n", (unsigned long long)caps.capabilities,
-	       caps.capabilities & KVM_XBZRLE_CAP_CODEC ? " (codec)" : "");
+	print_capabilities(caps.capabilities);
 	printf("formats:        0x%llx%s\n", (unsigned long long)caps.formats,
 	       caps.formats & (1ULL << KVM_XBZRLE_FORMAT_QEMU_V1) ? " (QEMU XBZRLE v1)" : "");
 	printf("page_size:      %u\n", caps.page_size);
