@@ -225,6 +225,40 @@ static int xbzrle_region_is_memslot(struct xbzrle_ctx *ctx,
 	return ret;
 }
 
+/* Changes whenever KVM changes any memslot of the VM (generations grow). */
+static u64 xbzrle_memslots_gen(struct kvm *kvm)
+{
+	u64 gen = 0;
+	int as_id, idx;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	for (as_id = 0; as_id < ARRAY_SIZE(kvm->memslots); as_id++)
+		gen += __kvm_memslots(kvm, as_id)->generation;
+	srcu_read_unlock(&kvm->srcu, idx);
+	return gen;
+}
+
+/*
+ * Before reading pages, with ctx->lock held: if KVM's memslots changed
+ * since the regions were checked, drops the regions that no longer match
+ * a memslot (their pages then get -ENOENT) with their bases.
+ */
+void xbzrle_revalidate_regions(struct xbzrle_ctx *ctx)
+{
+	u64 gen = xbzrle_memslots_gen(ctx->vm_file->private_data);
+	unsigned int i = 0;
+
+	if (gen == ctx->memslots_gen)
+		return;
+	ctx->memslots_gen = gen;
+	while (i < ctx->nr_regions) {
+		if (xbzrle_region_is_memslot(ctx, &ctx->regions[i]))
+			xbzrle_remove_region(ctx, ctx->regions[i].slot);
+		else
+			i++;
+	}
+}
+
 long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 			     unsigned int cmd)
 {
@@ -255,6 +289,8 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 		ret = xbzrle_remove_region(ctx, new.slot);
 		goto out;
 	}
+	/* first the other regions, then this one, against the same memslots */
+	xbzrle_revalidate_regions(ctx);
 	ret = xbzrle_region_is_memslot(ctx, &new);
 	if (ret)
 		goto out;

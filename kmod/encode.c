@@ -259,6 +259,7 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 	ret = xbzrle_ctx_check_vm(ctx);
 	if (ret)
 		goto out;
+	xbzrle_revalidate_regions(ctx);
 
 	while (done < npages && !err) {
 		/* never clear a page that has no room for its record */

@@ -73,6 +73,7 @@ struct xbzrle_ctx {
 	struct xbzrle_region *regions;
 	unsigned int nr_regions;
 	unsigned int last_region;	/* lookup hint */
+	u64 memslots_gen;		/* KVM's, when the regions were checked */
 
 	struct xbzrle_cache cache;
 	struct page *spare;		/* receives the next snapshot */
@@ -102,6 +103,7 @@ struct file *xbzrle_get_vm_file(int fd);
 struct xbzrle_ctx *xbzrle_ctx_create(void);
 void xbzrle_ctx_destroy(struct xbzrle_ctx *ctx);
 int xbzrle_ctx_check_vm(struct xbzrle_ctx *ctx);
+void xbzrle_revalidate_regions(struct xbzrle_ctx *ctx);
 const struct xbzrle_region *xbzrle_find_region(struct xbzrle_ctx *ctx,
 						u64 gfn);
 long xbzrle_ioctl_bind(struct xbzrle_ctx *ctx, void __user *uarg,
