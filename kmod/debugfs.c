@@ -38,8 +38,8 @@ static int xbzrle_stats_show(struct seq_file *m, void *v)
 
 	seq_printf(m, "contexts %u\n", n);
 	for (i = 0; i < XS_NR; i++)
-		seq_printf(m, "%s %lld\n", xbzrle_stat_names[i],
-			   (long long)atomic64_read(&xbzrle_global_stat[i]));
+		seq_printf(m, "%s %llu\n", xbzrle_stat_names[i],
+			   (u64)atomic64_read(&xbzrle_global_stat[i]));
 	seq_printf(m, "cache_bytes %lu\n",
 		   atomic_long_read(&xbzrle_cached_pages) << PAGE_SHIFT);
 	seq_printf(m, "max_cache_bytes %lu\n",

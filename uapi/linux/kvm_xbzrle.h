@@ -140,7 +140,8 @@ struct kvm_xbzrle_region {
  *	a page whose delta would be longer is returned RAW.
  * @npages_done: out, pages of @pages handled, from the first; one record
  *	each.
- * @records_used: out, bytes of @records written.
+ * @records_used: out, bytes of @records used: up to the 8-byte boundary
+ *	after the last record (padding bytes are left as they were).
  * @reserved0: must be zero.
  * @reserved: must be zero.
  */
