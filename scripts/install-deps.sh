@@ -27,7 +27,7 @@ newest_612() {
 
 pkgs="qemu-system-x86 busybox-static kmod cpio dkms dwarves gcc make
       libc6-dev zlib1g-dev clang libclang-rt-14-dev perl xz-utils openssl
-      flex bison bc libelf-dev libssl-dev
+      flex bison bc libelf-dev libssl-dev python3 util-linux
       linux-image-amd64 linux-headers-amd64 linux-source-6.12"
 
 missing=
