@@ -22,7 +22,7 @@ MODULE_PARM_DESC(cache_size_mb, "Cache size of a new context, MiB (default 64, a
 
 unsigned long max_cache_mb;
 module_param(max_cache_mb, ulong, 0644);
-MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (default: a quarter of RAM)");
+MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (0, the default: a quarter of RAM)");
 
 atomic64_t xbzrle_global_stat[XS_NR];
 atomic_long_t xbzrle_cached_pages;

@@ -217,9 +217,6 @@ static int xbzrle_check_encode(const struct kvm_xbzrle_encode *arg)
 	if (arg->flags & ~KVM_XBZRLE_ENCODE_FLAGS_ALL || arg->reserved0 ||
 	    arg->reserved[0] || arg->reserved[1])
 		return -EINVAL;
-	/* outputs: userspace must not pass anything in them */
-	if (arg->npages_done || arg->records_used)
-		return -EINVAL;
 	if (!arg->max_delta || arg->max_delta > PAGE_SIZE)
 		return -EINVAL;
 	if (arg->records_size < KVM_XBZRLE_RECORD_MAX_SIZE ||
@@ -248,7 +245,11 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 	ret = xbzrle_check_encode(&arg);
 	if (ret)
 		return ret;
-	/* fail now, not after the cache has moved on without userspace */
+	/*
+	 * The outputs are overwritten, whatever they held: a caller may
+	 * continue with the same structure.  Writing them first fails now,
+	 * not after the cache has moved on without userspace.
+	 */
 	if (put_user(0, &uenc->npages_done) || put_user(0, &uenc->records_used))
 		return -EFAULT;
 	upages = u64_to_user_ptr(arg.pages);

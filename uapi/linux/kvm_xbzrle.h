@@ -93,7 +93,8 @@ struct kvm_xbzrle_bind {
  *	KVM_XBZRLE_REGION_SIZE_VER1.
  * @flags: none defined, must be zero.
  * @slot: the KVM memslot (as_id << 16 | id) that maps this guest RAM, as
- *	passed to KVM_SET_USER_MEMORY_REGION; one region per memslot.
+ *	passed to KVM_SET_USER_MEMORY_REGION; one region per memslot, equal
+ *	to the memslot KVM has (-EINVAL otherwise).
  * @reserved0: must be zero.
  * @guest_phys_addr: first guest physical address of the memslot.
  * @memory_size: bytes; 0 removes the region of @slot.
@@ -196,9 +197,9 @@ struct kvm_xbzrle_record {
  * struct kvm_xbzrle_cache - argument of KVM_XBZRLE_SET_CACHE
  * @size: sizeof(struct kvm_xbzrle_cache); at least KVM_XBZRLE_CACHE_SIZE_VER1.
  * @flags: KVM_XBZRLE_CACHE_* flags.
- * @cache_size: in with KVM_XBZRLE_CACHE_SET_SIZE: bytes of page copies the
- *	context may keep (rounded down to pages, at most the module's
- *	max_cache_mb); out: the size in effect.
+ * @cache_size: in with KVM_XBZRLE_CACHE_SET_SIZE (else must be zero):
+ *	bytes of page copies the context may keep (rounded down to pages,
+ *	at most the module's ceiling, max_cache_mb); out: the size in effect.
  * @reserved: must be zero.
  */
 struct kvm_xbzrle_cache {
