@@ -44,29 +44,6 @@ static unsigned long caps_cmd(unsigned int size)
 	return _IOC(_IOC_READ | _IOC_WRITE, KVM_XBZRLE_IOCTL_TYPE, 0, size);
 }
 
-static const char *errname(int e)
-{
-	switch (e) {
-	case 0:		return "success";
-	case EPERM:	return "EPERM";
-	case ENOENT:	return "ENOENT";
-	case EIO:	return "EIO";
-	case E2BIG:	return "E2BIG";
-	case EBADF:	return "EBADF";
-	case EAGAIN:	return "EAGAIN";
-	case ENOMEM:	return "ENOMEM";
-	case EACCES:	return "EACCES";
-	case EFAULT:	return "EFAULT";
-	case EBUSY:	return "EBUSY";
-	case ENODEV:	return "ENODEV";
-	case EINVAL:	return "EINVAL";
-	case ENOTTY:	return "ENOTTY";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	case ENOSYS:	return "ENOSYS";
-	default:	return "E?";
-	}
-}
-
 /* Outcome of one call: 0 on success, else errno (-1 if a non-zero success). */
 static int do_ioctl(int fd, unsigned long cmd, void *arg)
 {

@@ -131,35 +131,6 @@ static uint8_t argbuf[BIG_SIZE] __attribute__((aligned(4096)));
 
 /* -------------------------------------------------------------------------- */
 
-static const char *errname(int e)
-{
-	switch (e) {
-	case 0:		return "success";
-	case -1:	return "a positive return value";
-	case EPERM:	return "EPERM";
-	case ENOENT:	return "ENOENT";
-	case EINTR:	return "EINTR";
-	case EIO:	return "EIO";
-	case ENXIO:	return "ENXIO";
-	case E2BIG:	return "E2BIG";
-	case EBADF:	return "EBADF";
-	case EAGAIN:	return "EAGAIN/EWOULDBLOCK";
-	case ENOMEM:	return "ENOMEM";
-	case EACCES:	return "EACCES";
-	case EFAULT:	return "EFAULT";
-	case EBUSY:	return "EBUSY";
-	case EEXIST:	return "EEXIST";
-	case ENODEV:	return "ENODEV";
-	case EINVAL:	return "EINVAL";
-	case ENOSPC:	return "ENOSPC";
-	case ENOTTY:	return "ENOTTY";
-	case ERANGE:	return "ERANGE";
-	case ENOTCONN:	return "ENOTCONN";
-	case EOPNOTSUPP: return "EOPNOTSUPP";
-	default:	return "E?";
-	}
-}
-
 /* 0 on success, else errno; -1 for a positive return value. */
 static int xioctl(int fd, unsigned long cmd, void *arg)
 {

@@ -26,6 +26,14 @@ struct tap_state {
 
 static struct tap_state tap;
 
+/* "EINVAL" for EINVAL; glibc knows every name. */
+static inline const char *errname(int e)
+{
+	const char *name = e ? strerrorname_np(e) : "success";
+
+	return name ? name : "E?";
+}
+
 static inline void tap_plan(unsigned int n)
 {
 	printf("TAP version 13\n1..%u\n", n);
