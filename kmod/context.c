@@ -312,7 +312,10 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 		}
 	}
 	r = xbzrle_region_of_slot(ctx, new.slot);
-	if (r) {
+	if (r && r->gfn == new.gfn && r->npages == new.npages &&
+	    r->hva == new.hva) {
+		/* the same memory again (KVM flags changed): bases stay valid */
+	} else if (r) {
 		/* the bases belong to the memory the slot mapped before */
 		xbzrle_cache_drop_range(ctx, r->gfn, r->npages);
 	} else if (ctx->nr_regions == KVM_XBZRLE_MAX_REGIONS) {
