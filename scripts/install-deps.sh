@@ -4,9 +4,12 @@
 # Installs from Debian's archive what building and testing needs, when it
 # is missing: QEMU and busybox for the test VMs, the 6.1 and 6.12 kernels
 # (images to boot, headers to build against), dkms, clang for the fuzzers,
-# linux-source for checkpatch.pl and for the debug kernel, and what
-# building that kernel needs.  Kernel package names carry ABI
-# numbers that Debian bumps, so the newest ones are resolved here.
+# linux-source for checkpatch.pl and for the debug kernel, what building
+# that kernel needs, and what building the patched QEMU needs
+# (userspace/qemu/build-qemu.sh: dpkg-dev for apt-get source, meson and
+# the libraries of a minimal x86_64-softmmu build, the firmware it links).
+# Kernel package names carry ABI numbers that Debian bumps, so the newest
+# ones are resolved here.
 set -euo pipefail
 
 [ "$(id -u)" = 0 ] || { echo "install-deps: must run as root (apt-get)" >&2; exit 1; }
@@ -28,7 +31,10 @@ newest_612() {
 pkgs="qemu-system-x86 busybox-static kmod cpio dkms dwarves gcc make
       libc6-dev zlib1g-dev clang libclang-rt-14-dev perl xz-utils openssl
       flex bison bc libelf-dev libssl-dev python3 util-linux
-      linux-image-amd64 linux-headers-amd64 linux-source-6.12"
+      linux-image-amd64 linux-headers-amd64 linux-source-6.12
+      dpkg-dev patch git meson ninja-build pkg-config libglib2.0-dev
+      libpixman-1-dev libfdt-dev libslirp-dev libzstd-dev python3-tomli
+      seabios ipxe-qemu qemu-system-data"
 
 missing=
 for p in $pkgs; do
