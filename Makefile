@@ -7,10 +7,13 @@
 #   make uninstall             remove what make install installed
 #   make dkms-install          register, build and install it with dkms
 #   make check                 everything CI runs (installs its Debian deps)
-#   make demo                  boot a test VM and show the module beside KVM
+#   make demo                  boot a test VM, live-migrate a guest with and without the offload
+#   make check-e2e             the same migrations as checks (TAP), in a test VM
 #   make conformance [VECTORS=file]   codec against QEMU's vectors
 #   make fuzz [FUZZ_SECONDS=n] run the fuzzers for longer
 #   make style                 checkpatch.pl on kmod/ and uapi/
+#   make qemu                  QEMU 7.2 from Debian's source + userspace/qemu/patches
+#   make qemu-check            that QEMU's own XBZRLE unit test and migration qtest
 
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 # KDIR= alone: the release is the one the tree was configured for (its
@@ -81,12 +84,22 @@ deps:
 check:
 	scripts/check.sh
 
+check-e2e:
+	scripts/install-deps.sh
+	e2e/run.sh
+
 demo:
 	scripts/demo.sh
+
+qemu:
+	userspace/qemu/build-qemu.sh
+
+qemu-check:
+	userspace/qemu/build-qemu.sh --check
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean 2>/dev/null || true
 	rm -rf $(BUILD)
 
 .PHONY: all kdir-check module install uninstall dkms-install dkms-uninstall userspace selftests \
-	conformance fuzz style deps check demo clean
+	conformance fuzz style deps check check-e2e demo qemu qemu-check clean

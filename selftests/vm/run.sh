@@ -27,6 +27,7 @@
 #   VM_MEM      guest RAM (default 2G)
 #   VM_APPEND   extra kernel command line
 #   VM_MODROOT, VM_MODULES   passed to mkinitramfs.sh
+#   VM_QEMU_ARGS  extra QEMU arguments, split at blanks (e.g. a -virtfs)
 #   QEMU        QEMU binary (default qemu-system-x86_64)
 set -euo pipefail
 
@@ -77,6 +78,8 @@ qemu_args=(
 	-kernel "$kernel" -initrd "$initrd"
 	-append "console=ttyS0 panic=-1 xbzrle.mode=$mode ${VM_APPEND:-}"
 )
+read -ra extra_args <<<"${VM_QEMU_ARGS:-}"
+qemu_args+=("${extra_args[@]}")
 
 # --foreground keeps QEMU in the terminal's process group, so Ctrl-C stops
 # it instead of only this script.

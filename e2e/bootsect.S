@@ -1,0 +1,70 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Guest of the end-to-end migration test: a 512-byte boot sector that
+ * switches to 32-bit protected mode and then, forever, adds 1 to one byte
+ * every 1 KiB of [DIRTY_START, DIRTY_END) (4 bytes in each 4 KiB page, the
+ * pattern of the load generator XBZRLE was first posted with) and writes
+ * one '.' to COM1 after each pass, so a host sees both the RAM changing
+ * and the guest making progress on its serial port.
+ *
+ * Build: gcc -m32 -c bootsect.S; ld -m elf_i386 -Ttext 0x7c00
+ *        --oformat binary -e _start -o bootsect.bin bootsect.o
+ * Boot:  qemu-system-x86_64 -drive file=bootsect.bin,format=raw ...
+ */
+#ifndef DIRTY_START
+#define DIRTY_START	0x00100000	/* 1 MiB: above the BIOS and us */
+#endif
+#ifndef DIRTY_END
+#define DIRTY_END	0x02100000	/* 33 MiB: 32 MiB, 8192 pages */
+#endif
+#define STRIDE		1024
+#define COM1		0x3f8
+
+	.code16
+	.text
+	.globl	_start
+_start:
+	cli
+	xorw	%ax, %ax
+	movw	%ax, %ds
+	/* Fast A20 gate: addresses above 1 MiB must not wrap. */
+	inb	$0x92, %al
+	orb	$2, %al
+	andb	$0xfe, %al	/* bit 0 would reset the machine */
+	outb	%al, $0x92
+	lgdtl	gdt_desc
+	movl	%cr0, %eax
+	orl	$1, %eax
+	movl	%eax, %cr0
+	ljmpl	$0x08, $pm
+
+	.code32
+pm:
+	movw	$0x10, %ax
+	movw	%ax, %ds
+	movw	%ax, %es
+	movw	%ax, %ss
+	movl	$0x7c00, %esp
+	movw	$COM1, %dx
+pass:
+	movl	$DIRTY_START, %ebx
+1:
+	incb	(%ebx)
+	addl	$STRIDE, %ebx
+	cmpl	$DIRTY_END, %ebx
+	jb	1b
+	movb	$'.', %al
+	outb	%al, %dx
+	jmp	pass
+
+	.p2align 3
+gdt:
+	.quad	0				/* null */
+	.quad	0x00cf9a000000ffff		/* 0x08: code, flat 4 GiB */
+	.quad	0x00cf92000000ffff		/* 0x10: data, flat 4 GiB */
+gdt_desc:
+	.word	gdt_desc - gdt - 1
+	.long	gdt
+
+	.org	510
+	.byte	0x55, 0xaa

@@ -1,0 +1,131 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# e2e/run.sh [--demo] [KVER]: the end-to-end migration test (make check-e2e)
+# and demo (make demo).
+#
+# Boots Debian's kernel KVER (default: the newest installed 6.12) in the
+# test VM of selftests/vm/run.sh (TCG, -cpu max -smp 2, nested KVM) with
+# the host's root shared read-only over 9p; e2e/init loads kvm_amd and the
+# freshly built kvm_xbzrle, chroots into the host root and runs
+# e2e/migrate.py, which live-migrates a boot-sector guest (e2e/bootsect.S,
+# dirtying 32 MiB) between two nested QEMUs with XBZRLE:
+#   (a) offload on, the patched QEMU on both sides
+#   (b) offload on, Debian's QEMU as the destination (wire compatibility)
+#   (c) offload off, QEMU's own XBZRLE (the patched QEMU, else Debian's)
+# and checks completion, identical RAM, the destination running on, the
+# XBZRLE statistics and the module's counters, then prints a comparison.
+#
+# The patched QEMU is $E2E_QEMU if set (empty: none), else the last line
+# printed by `make -s qemu`; without one, (a) and (b) are skipped.
+#
+# Check mode prints TAP 13 and fails on any failed point or kernel warning;
+# --demo shows the VM's console (the migrations and the table) instead and
+# fails if any point failed.  Logs: build/e2e/KVER/{console.log,results.tap}.
+#
+# Environment: E2E_QEMU, E2E_ARGS (extra migrate.py options, e.g.
+# "--cases c --warm-syncs 8"; see migrate.py --help), E2E_DRIVER (another
+# script to run in the VM's chroot instead of migrate.py, with the same
+# arguments; for experiments), VM_TIMEOUT (default 600), VM_MEM (default
+# 3G), VM_APPEND, and the others of selftests/vm/run.sh.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+top=$PWD
+
+mode=
+if [ "${1:-}" = --demo ]; then
+	mode=--demo
+	shift
+fi
+kver=${1:-$(scripts/kernels.sh 6.12)}
+work=$top/build/e2e/$kver
+root=$work/root
+plain_qemu=/usr/bin/qemu-system-x86_64
+offload_skip=
+
+rm -rf "$root"
+mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"
+
+# The module, as make check builds it.
+scripts/build-module.sh "$kver" "$root"
+
+# The guest: a boot sector, assembled here (no binary in the tree).
+gcc -m32 -c e2e/bootsect.S -o "$work/bootsect.o"
+ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start -o "$work/bootsect.bin" "$work/bootsect.o"
+size=$(stat -c %s "$work/bootsect.bin")
+[ "$size" -eq 512 ] || { echo "e2e: boot sector is $size bytes, not 512" >&2; exit 1; }
+
+# The patched QEMU: built by `make qemu`, whose last line is its path.
+if [ -n "${E2E_QEMU+set}" ]; then
+	patched=$E2E_QEMU
+else
+	patched=
+	mkdir -p "$work"
+	if out=$(make -s qemu 2> >(tee "$work/make-qemu.log" >&2)); then
+		patched=$(tail -n 1 <<<"$out")
+	else
+		echo "e2e: \`make qemu\` failed or does not exist yet (log in" \
+		     "$work/make-qemu.log): the offload cases are skipped" >&2
+	fi
+fi
+if [ -n "$patched" ]; then
+	patched=$(realpath "$patched")
+	[ -x "$patched" ] || { echo "e2e: patched QEMU $patched is not executable" >&2; exit 1; }
+	echo "e2e: patched QEMU $patched"
+	# Until the patch series is applied, `make qemu` builds QEMU as it is:
+	# it then runs case (c) only.
+	if ! grep -qa xbzrle-offload "$patched"; then
+		offload_skip="QEMU $patched has no xbzrle-offload (patch series not applied yet)"
+		echo "e2e: $offload_skip: the offload cases are skipped" >&2
+	fi
+fi
+
+# The demo also shows what the module offers (not worth failing for).
+if [ -n "$mode" ]; then
+	if make -s -C userspace O="$top/build/userspace" "$top/build/userspace/kvm-xbzrle-info"; then
+		cp build/userspace/kvm-xbzrle-info "$root/usr/bin/"
+	else
+		echo "e2e: kvm-xbzrle-info does not build; the demo goes on without it" >&2
+	fi
+fi
+
+# What e2e/init runs; paths are the host's, seen through the 9p share.
+{
+	printf 'E2E_DRIVER=%q\n' "${E2E_DRIVER:-$top/e2e/migrate.py}"
+	printf 'E2E_BOOTSECT=%q\n' "$work/bootsect.bin"
+	printf 'E2E_PATCHED_QEMU=%q\n' "$patched"
+	printf 'E2E_PLAIN_QEMU=%q\n' "$plain_qemu"
+	printf 'E2E_BAD_PATTERNS=%q\n' "$top/selftests/vm/bad-patterns"
+	printf 'E2E_OFFLOAD_SKIP=%q\n' "$offload_skip"
+	printf 'E2E_ARGS=%q\n' "${E2E_ARGS:-}"
+} >"$root/e2e.conf"
+install -m 755 e2e/init "$root/e2e/init"
+: >"$root/selftests/tests.list"
+
+export VM_WORKDIR=$work
+export VM_MEM=${VM_MEM:-3G}
+export VM_TIMEOUT=${VM_TIMEOUT:-600}
+export VM_MODULES="9p 9pnet_virtio virtio_pci ${VM_MODULES:-}"
+export VM_APPEND="rdinit=/e2e/init ${mode:+quiet} ${VM_APPEND:-}"
+export VM_QEMU_ARGS="-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap ${VM_QEMU_ARGS:-}"
+
+if [ -z "$mode" ]; then
+	exec selftests/vm/run.sh "$kver" "$root"
+fi
+
+rc=0
+selftests/vm/run.sh --demo "$kver" "$root" || rc=$?
+results=$work/results.tap
+if [ "$rc" -ne 0 ]; then
+	echo "e2e demo: the VM failed (status $rc)" >&2
+	exit "$rc"
+fi
+if ! grep -qx XBZRLE-VM-DONE <(tr -d '\r' <"$results"); then
+	echo "e2e demo: the VM did not finish; see $work/console.log" >&2
+	exit 1
+fi
+if tr -d '\r' <"$results" | grep '^not ok' >&2; then
+	echo "e2e demo: checks failed; TAP in $results" >&2
+	exit 1
+fi
+echo "e2e demo: all checks passed ($(tr -d '\r' <"$results" | grep -c '^ok') ok; TAP in $results)"
