@@ -98,6 +98,9 @@ fi
 	printf 'E2E_BAD_PATTERNS=%q\n' "$top/selftests/vm/bad-patterns"
 	printf 'E2E_OFFLOAD_SKIP=%q\n' "$offload_skip"
 	printf 'E2E_ARGS=%q\n' "${E2E_ARGS:-}"
+	# Host directories the VM needs even if they sit under /tmp, /run,
+	# /var/tmp or /dev/shm, which get a tmpfs there (a CI clone in /tmp).
+	printf 'E2E_KEEP_DIRS=%q\n' "$top${patched:+ $(dirname "$(realpath "$patched")")}"
 } >"$root/e2e.conf"
 install -m 755 e2e/init "$root/e2e/init"
 : >"$root/selftests/tests.list"
