@@ -290,8 +290,8 @@ def run_case(case, args, tap):
         "migration completes",
         "destination RAM equals source RAM at switch-over",
         "destination guest runs on after migration",
-        "XBZRLE pages in query-migrate%s" % (
-            ", offload reported" if case.offload else ""),
+        "XBZRLE pages and cache-size %d MiB in query-migrate%s" % (
+            args.cache_mb, ", offload reported" if case.offload else ""),
         "module counters grew (pages, xbzrle_pages, delta_bytes)"
         if case.offload else "module counters unchanged (offload off)",
     ]
@@ -429,7 +429,13 @@ def run_case(case, args, tap):
         offload_ok = xb.get("offload", False) == case.offload
         if not offload_ok:
             tap.diag("xbzrle-cache offload is %s, expected %s" % (xb.get("offload"), case.offload))
-        tap.point(xb.get("pages", 0) > 0 and offload_ok, "%s %s" % (desc, checks[3]))
+        # with the offload, cache-size is the module's: set through
+        # migrate-set-parameters xbzrle-cache-size
+        size_ok = xb.get("cache-size") == args.cache_mb * MIB
+        if not size_ok:
+            tap.diag("xbzrle-cache cache-size %s, expected %d" % (xb.get("cache-size"), args.cache_mb * MIB))
+        tap.point(xb.get("pages", 0) > 0 and offload_ok and size_ok,
+                  "%s %s" % (desc, checks[3]))
     except Exception as e:  # noqa: BLE001 - every failure becomes a test point
         tap.diag("%s %s: %s" % (desc, type(e).__name__, e))
         for g in (src, dst):
@@ -529,7 +535,8 @@ def main():
     ap.add_argument("--workdir", default="/tmp/e2e")
     ap.add_argument("--mem-mb", type=int, default=128)
     ap.add_argument("--dirty-mb", type=int, default=32, help="for the report only")
-    ap.add_argument("--cache-mb", type=int, default=64)
+    # not QEMU's or the module's default (64), so the size is seen to arrive
+    ap.add_argument("--cache-mb", type=int, default=128)
     ap.add_argument("--warm-downtime-ms", type=int, default=1,
                     help="downtime limit until --warm-syncs dirty syncs")
     ap.add_argument("--warm-syncs", type=int, default=4)
