@@ -9,6 +9,7 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/gfp.h>
+#include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/shrinker.h>
@@ -102,9 +103,40 @@ void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base)
 	xa_unlock(&c->index);
 }
 
-static bool xbzrle_cache_full(struct xbzrle_cache *c)
+/*
+ * The shrinker is not memcg aware, so reclaim in the caller's cgroup cannot
+ * take cache pages back: a cache that filled the cgroup would leave the
+ * VM's own next allocation there no room but the OOM killer's.  The cache
+ * grows only while every cgroup up the hierarchy keeps an eighth of its
+ * limit (memory.high or memory.max) free.
+ */
+static bool xbzrle_memcg_has_room(void)
 {
-	return c->nr_pages >= c->max_pages ||
+	bool room = true;
+#ifdef CONFIG_MEMCG
+	struct mem_cgroup *memcg, *m;
+	unsigned long limit;
+
+	if (mem_cgroup_disabled())
+		return true;
+	memcg = get_mem_cgroup_from_mm(current->mm);
+	/* the root cgroup's limit is PAGE_COUNTER_MAX: never a stop */
+	for (m = memcg; m; m = parent_mem_cgroup(m)) {
+		limit = min(READ_ONCE(m->memory.max), READ_ONCE(m->memory.high));
+		if (limit != PAGE_COUNTER_MAX &&
+		    page_counter_read(&m->memory) + limit / 8 >= limit) {
+			room = false;
+			break;
+		}
+	}
+	mem_cgroup_put(memcg);
+#endif
+	return room;
+}
+
+static bool xbzrle_cache_full(struct xbzrle_cache *c, bool memcg_room)
+{
+	return c->nr_pages >= c->max_pages || !memcg_room ||
 	       atomic_long_read(&xbzrle_cached_pages) >= xbzrle_max_cache_pages();
 }
 
@@ -120,8 +152,11 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base)
 	struct xbzrle_cache *c = &ctx->cache;
 	struct page *snap = ctx->spare;
 	struct page *victim = NULL;
+	bool room;
 	int ret;
 
+	/* a page already charged (the victim) replaces the one it frees */
+	room = base || xbzrle_memcg_has_room();
 	set_page_private(snap, gfn);
 	xa_lock(&c->index);
 	if (base) {
@@ -135,7 +170,7 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base)
 		xa_unlock(&c->index);
 		return;
 	}
-	while (xbzrle_cache_full(c)) {
+	while (xbzrle_cache_full(c, room)) {
 		struct page *old = xbzrle_cache_pop_lru(c);
 
 		if (!old)
@@ -145,14 +180,15 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base)
 			__free_page(old);
 		else
 			victim = old;
+		room = true;
 	}
-	if (xbzrle_cache_full(c)) {
+	if (xbzrle_cache_full(c, room)) {
 		ctx->spare = snap;	/* not cached: stays the spare */
 		set_page_private(snap, 0);
 		goto out_free;
 	}
 	/* may drop the lock to allocate; the shrinker cannot see @snap yet */
-	ret = xa_err(__xa_store(&c->index, gfn, snap, GFP_KERNEL_ACCOUNT | __GFP_NOWARN));
+	ret = xa_err(__xa_store(&c->index, gfn, snap, XBZRLE_PAGE_GFP));
 	if (ret) {
 		ctx->spare = snap;
 		set_page_private(snap, 0);

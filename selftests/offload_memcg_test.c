@@ -1,0 +1,893 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * offload_memcg_test - the module's cache under memory pressure.
+ *
+ * (a) A memory cgroup (v2) smaller than the cache asked for.  A child
+ *     process sets up a VM with a 48 MiB working set, its destination copy
+ *     and its buffers (all touched while it is still in the parent's
+ *     cgroup, so they are charged there), then moves itself into a new
+ *     cgroup with memory.max 24 MiB and sends every page four times: once
+ *     without a cache, then three times with a 64 MiB cache.  The cache
+ *     pages are allocated with __GFP_ACCOUNT | __GFP_NORETRY in the
+ *     caller's context, so they must show up in the cgroup's
+ *     memory.current, the cache must stop growing an eighth short of the
+ *     limit (the module leaves that headroom, since its shrinker cannot
+ *     act for a cgroup) instead of invoking the OOM killer, the process
+ *     must still be able to allocate in the cgroup afterwards (oom and
+ *     oom_kill 0, the child exits normally), pages without a base go RAW,
+ *     and the destination must equal guest memory after every round.
+ *     Closing the context must give the charge back.
+ *
+ * (b) The whole (test) machine short of memory.  The test fills a large
+ *     cache (128 MiB of guest RAM sent once, within the module's ceiling
+ *     max_cache_mb), then a child allocates and touches anonymous memory
+ *     until it holds what was available plus half the cache.  It can only
+ *     get there if the module's shrinker gives cached pages back; it stops
+ *     short of the low watermarks if the cache does not shrink, so that a
+ *     broken shrinker fails the test instead of OOMing the machine (and it
+ *     runs with oom_score_adj 1000 in case).  Then: the context's
+ *     reclaimed counter grew by what cache_bytes lost, no process was
+ *     OOM-killed (/proc/vmstat oom_kill), and the next round is exact, with
+ *     exactly the reclaimed pages sent RAW.
+ *
+ * cgroup2 is mounted at /sys/fs/cgroup if nothing is mounted there (the
+ * test VM's initramfs does not mount it), and unmounted afterwards.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "xbzrle.h"
+#include "xbzrle_tap.h"
+
+#ifndef CGROUP2_SUPER_MAGIC
+#define CGROUP2_SUPER_MAGIC	0x63677270
+#endif
+#ifndef MADV_POPULATE_WRITE
+#define MADV_POPULATE_WRITE	23
+#endif
+
+#define PAGE		GUEST_PAGE_SIZE
+#define REC_MAX		KVM_XBZRLE_RECORD_MAX_SIZE
+#define REC_PAGES	64
+#define TIMEOUT_S	110
+#define MiB		(1ULL << 20)
+
+#define CG_ROOT		"/sys/fs/cgroup"
+#define CG_MAX		(24 * MiB)
+#define CG_CACHE	(64 * MiB)
+#define CG_WS		(48 * MiB)
+#define CG_ROUNDS	3	/* with the cache */
+
+#define BIG_SIZE	(128 * MiB)
+#define HOG_STEP	(1 * MiB)
+
+/* ------------------------------- helpers ---------------------------------- */
+
+struct mig {
+	struct kvm_vm vm;
+	struct xbz_dest dest;
+	int xfd;
+	uint64_t *gpas;
+	uint32_t npages;
+	uint8_t *records;
+	uint64_t raw, xbzrle, zero, unchanged, calls;
+	char why[384];
+};
+
+static int __attribute__((format(printf, 2, 3)))
+why(struct mig *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(m->why, sizeof(m->why), fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+static bool all_zero(const uint8_t *p, size_t len)
+{
+	return !p[0] && !memcmp(p, p + 1, len - 1);
+}
+
+/* Touches (faults in) @len bytes: charged to the cgroup we are in now. */
+static void populate(void *p, size_t len)
+{
+	size_t off;
+
+	if (!madvise(p, len, MADV_POPULATE_WRITE))
+		return;
+	for (off = 0; off < len; off += PAGE)
+		((volatile uint8_t *)p)[off] = ((volatile uint8_t *)p)[off];
+}
+
+/* Distinct pages, a word every 256 bytes; every @zero-th page stays zero. */
+static void fill_pages(uint8_t *mem, uint64_t npages, uint64_t salt,
+		       unsigned int zero)
+{
+	uint64_t i, k;
+
+	for (i = 0; i < npages; i++) {
+		if (zero && i % zero == zero - 1)
+			continue;
+		for (k = 0; k < PAGE; k += 256)
+			*(uint64_t *)(mem + i * PAGE + k) =
+				(i * 0x9e3779b97f4a7c15ULL) ^ (k << 40) ^ salt;
+	}
+}
+
+/* A few bytes of every non-zero page change: deltas. */
+static void touch_pages(uint8_t *mem, uint64_t npages, uint8_t salt,
+			unsigned int zero)
+{
+	uint64_t i;
+
+	for (i = 0; i < npages; i++)
+		if (!zero || i % zero != zero - 1)
+			mem[i * PAGE + 8 + salt] ^= 0x5a;
+}
+
+/* A VM (no vCPU) with one memslot of @size, its destination and a context. */
+static int mig_setup(struct mig *m, uint64_t size, unsigned int zero)
+{
+	uint32_t i;
+
+	memset(m, 0, sizeof(*m));
+	m->xfd = -1;
+	m->vm.fd = -1;
+	m->npages = size / PAGE;
+	if (vm_create(&m->vm, 0) || vm_add_memslot(&m->vm, 0, 0, size) ||
+	    xbz_dest_init(&m->dest, &m->vm))
+		return why(m, "%s", kvm_util_error());
+	m->gpas = calloc(m->npages, sizeof(*m->gpas));
+	m->records = aligned_alloc(PAGE, REC_PAGES * REC_MAX);
+	if (!m->gpas || !m->records)
+		return why(m, "out of memory");
+	for (i = 0; i < m->npages; i++)
+		m->gpas[i] = (uint64_t)i * PAGE;
+	populate(vm_gpa_to_hva(&m->vm, 0), size);
+	populate(m->dest.slots[0].mem, size);
+	populate(m->records, REC_PAGES * REC_MAX);
+	fill_pages(vm_gpa_to_hva(&m->vm, 0), m->npages, 1, zero);
+	m->xfd = xbz_open_bound(&m->vm);
+	if (m->xfd < 0)
+		return why(m, "%s", kvm_util_error());
+	return 0;
+}
+
+static void mig_destroy(struct mig *m)
+{
+	if (m->xfd >= 0)
+		close(m->xfd);
+	m->xfd = -1;
+	vm_destroy(&m->vm);
+	xbz_dest_free(&m->dest);
+	free(m->gpas);
+	free(m->records);
+	m->gpas = NULL;
+	m->records = NULL;
+}
+
+/*
+ * Checks and applies one call's records: the right gpa, ZERO only for an
+ * all-zero snapshot, XBZRLE byte-identical to the delta from the
+ * destination's copy.
+ */
+static int apply_call(struct mig *m, const uint64_t *gpas, uint32_t n,
+		      uint32_t used)
+{
+	/* on the stack touch_stack() faulted in: no new page in the cgroup */
+	uint8_t snap[PAGE], delta[PAGE];
+	struct xbz_record rec;
+	uint32_t off = 0, i = 0;
+	uint8_t *page;
+	int r, enc;
+
+	while ((r = xbz_next_record(m->records, used, &off, &rec)) > 0) {
+		if (i >= n || rec.gpa != gpas[i])
+			return why(m, "record %u: gpa 0x%llx, not page %u of the call",
+				   i, (unsigned long long)rec.gpa, i);
+		page = xbz_dest_page(&m->dest, rec.gpa);
+		if (!page)
+			return why(m, "gpa 0x%llx outside the VM",
+				   (unsigned long long)rec.gpa);
+		memcpy(snap, page, PAGE);
+		if (xbz_apply_record(&rec, snap))
+			return why(m, "%s", kvm_util_error());
+		if (all_zero(snap, PAGE) != (rec.type == KVM_XBZRLE_RECORD_ZERO))
+			return why(m, "gpa 0x%llx: %s record for a%s snapshot",
+				   (unsigned long long)rec.gpa,
+				   xbz_record_type_name(rec.type),
+				   all_zero(snap, PAGE) ? "n all-zero" : " non-zero");
+		switch (rec.type) {
+		case KVM_XBZRLE_RECORD_XBZRLE:
+			enc = xbzrle_encode(page, snap, PAGE, delta, PAGE);
+			if (enc != (int)rec.len || memcmp(delta, rec.data, rec.len))
+				return why(m, "gpa 0x%llx: XBZRLE delta is not the one from the destination's copy",
+					   (unsigned long long)rec.gpa);
+			m->xbzrle++;
+			break;
+		case KVM_XBZRLE_RECORD_RAW:
+			m->raw++;
+			break;
+		case KVM_XBZRLE_RECORD_ZERO:
+			m->zero++;
+			break;
+		default:
+			m->unchanged++;
+			break;
+		}
+		memcpy(page, snap, PAGE);
+		i++;
+	}
+	if (r < 0)
+		return why(m, "%s", kvm_util_error());
+	if (i != n)
+		return why(m, "%u records for npages_done %u", i, n);
+	return 0;
+}
+
+/*
+ * Sends every page (the host wrote them, nothing else runs: a paused
+ * round), then compares the destination with guest memory.
+ */
+static int mig_round(struct mig *m)
+{
+	struct xbz_encode_result res;
+	uint32_t done = 0;
+	int bad;
+
+	m->raw = m->xbzrle = m->zero = m->unchanged = 0;
+	while (done < m->npages) {
+		if (xbz_encode(m->xfd, 0, m->gpas + done, m->npages - done,
+			       m->records, REC_PAGES * REC_MAX, PAGE, &res))
+			return why(m, "after %u of %u pages: %s", done,
+				   m->npages, kvm_util_error());
+		m->calls++;
+		if (!res.npages_done)
+			return why(m, "ENCODE did no page");
+		if (apply_call(m, m->gpas + done, res.npages_done,
+			       res.records_used))
+			return -1;
+		done += res.npages_done;
+	}
+	bad = xbz_dest_compare(&m->dest, &m->vm);
+	if (bad)
+		return why(m, "destination differs: %s", kvm_util_error());
+	return 0;
+}
+
+static int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
+}
+
+static int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+/* The value after "@key " in a "key value" file; -1 if absent. */
+static long long read_key(const char *path, const char *key)
+{
+	char buf[8192], *p;
+	size_t kl = strlen(key);
+
+	if (read_file(path, buf, sizeof(buf)))
+		return -1;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, kl) && (p[kl] == ' ' || p[kl] == ':'))
+			return strtoll(p + kl + 1, NULL, 10);
+	return -1;
+}
+
+static long long read_u64(const char *path)
+{
+	char buf[64];
+
+	if (read_file(path, buf, sizeof(buf)))
+		return -1;
+	return strtoll(buf, NULL, 10);
+}
+
+/* ------------------------------ (a) cgroup -------------------------------- */
+
+static char cg_dir[128];
+static bool cg_mounted_here;
+
+/*
+ * Shared with the child that does the rounds.  The parent (outside the
+ * cgroup) reads the cgroup's files, so that nothing the child does but
+ * ENCODE allocates inside the cgroup: at the limit, an allocation without
+ * __GFP_NORETRY there would invoke the OOM killer.
+ */
+enum { S_IN = 1, S_NOCACHE, S_CACHE, S_CLOSED, S_NR };
+struct cg_result {
+	int stage;		/* points the child got through */
+	int want, done;		/* sample requests: child -> parent */
+	char why[512];
+	long long cur[S_NR], kernel[S_NR], slab[S_NR], percpu[S_NR], anon[S_NR];
+	long long cur_max;
+	uint64_t cache_size, cache_bytes, evictions;
+	uint64_t raw[CG_ROUNDS], xbzrle[CG_ROUNDS];
+	uint32_t npages;
+};
+
+static char cg_path_buf[256];
+
+static const char *cg_path(const char *file)
+{
+	snprintf(cg_path_buf, sizeof(cg_path_buf), "%s/%s", cg_dir, file);
+	return cg_path_buf;
+}
+
+/* Child: waits until the parent has sampled the cgroup for stage @k. */
+static void cg_sync(struct cg_result *res, int k)
+{
+	struct timespec ts = { 0, 1000 * 1000 };
+
+	__atomic_store_n(&res->want, k, __ATOMIC_SEQ_CST);
+	while (__atomic_load_n(&res->done, __ATOMIC_SEQ_CST) != k)
+		nanosleep(&ts, NULL);
+}
+
+/* Parent: samples memory.current; answers the child's requests. */
+static void cg_poll(struct cg_result *res)
+{
+	long long cur = read_u64(cg_path("memory.current"));
+	int k = __atomic_load_n(&res->want, __ATOMIC_SEQ_CST);
+
+	if (cur > res->cur_max)
+		res->cur_max = cur;
+	if (k > 0 && k < S_NR && k != __atomic_load_n(&res->done, __ATOMIC_SEQ_CST)) {
+		res->cur[k] = cur;
+		res->kernel[k] = read_key(cg_path("memory.stat"), "kernel");
+		res->slab[k] = read_key(cg_path("memory.stat"), "slab");
+		res->percpu[k] = read_key(cg_path("memory.stat"), "percpu");
+		res->anon[k] = read_key(cg_path("memory.stat"), "anon");
+		__atomic_store_n(&res->done, k, __ATOMIC_SEQ_CST);
+	}
+}
+
+/* Maps and touches @len new bytes of anonymous memory (then unmaps). */
+static int touch_new_memory(size_t len)
+{
+	uint8_t *p = mmap(NULL, len, PROT_READ | PROT_WRITE,
+			  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	size_t i;
+
+	if (p == MAP_FAILED)
+		return -1;
+	for (i = 0; i < len; i += 4096)
+		p[i] = 1;
+	munmap(p, len);
+	return 0;
+}
+
+/* The stack the rounds will use, faulted in before moving. */
+static void __attribute__((noinline)) touch_stack(void)
+{
+	volatile uint8_t buf[256 * 1024];
+	size_t i;
+
+	for (i = 0; i < sizeof(buf); i += 1024)
+		buf[i] = 0;
+}
+
+static int cg_child(struct cg_result *res)
+{
+	struct kvm_xbzrle_stats st;
+	struct mig m;
+	char pid[32], path[256];
+	int k;
+
+	if (mig_setup(&m, CG_WS, 8)) {
+		snprintf(res->why, sizeof(res->why), "setup: %s", m.why);
+		return 1;
+	}
+	res->npages = m.npages;
+	if (xbz_set_cache(m.xfd, KVM_XBZRLE_CACHE_SET_SIZE, 0, NULL) ||
+	    xbz_get_stats(m.xfd, &st)) {
+		snprintf(res->why, sizeof(res->why), "%s", kvm_util_error());
+		return 1;
+	}
+	touch_stack();
+	/* everything above is charged where we were; the cache will be here */
+	snprintf(pid, sizeof(pid), "%d\n", getpid());
+	snprintf(path, sizeof(path), "%s/cgroup.procs", cg_dir);
+	if (write_file(path, pid)) {
+		snprintf(res->why, sizeof(res->why),
+			 "moving into %s: %s", cg_dir, strerror(errno));
+		return 1;
+	}
+	cg_sync(res, S_IN);
+	res->stage = 1;
+
+	if (mig_round(&m)) {
+		snprintf(res->why, sizeof(res->why), "round without cache: %s",
+			 m.why);
+		return 1;
+	}
+	cg_sync(res, S_NOCACHE);
+	res->stage = 2;
+
+	if (xbz_set_cache(m.xfd, KVM_XBZRLE_CACHE_SET_SIZE, CG_CACHE,
+			  &res->cache_size)) {
+		snprintf(res->why, sizeof(res->why), "%s", kvm_util_error());
+		return 1;
+	}
+	for (k = 0; k < CG_ROUNDS; k++) {
+		uint32_t i;
+
+		/*
+		 * The cache holds half the pages: sweeping the other way each
+		 * round, the pages sent last are the first ones sent again.
+		 */
+		for (i = 0; k && i < m.npages / 2; i++) {
+			uint64_t t = m.gpas[i];
+
+			m.gpas[i] = m.gpas[m.npages - 1 - i];
+			m.gpas[m.npages - 1 - i] = t;
+		}
+		if (k)
+			touch_pages(vm_gpa_to_hva(&m.vm, 0), m.npages, k, 8);
+		if (mig_round(&m)) {
+			snprintf(res->why, sizeof(res->why),
+				 "round %d with the cache: %s", k + 1, m.why);
+			return 1;
+		}
+		res->raw[k] = m.raw;
+		res->xbzrle[k] = m.xbzrle;
+	}
+	if (xbz_get_stats(m.xfd, &st)) {
+		snprintf(res->why, sizeof(res->why), "%s", kvm_util_error());
+		return 1;
+	}
+	cg_sync(res, S_CACHE);
+	res->cache_bytes = st.cache_bytes;
+	res->evictions = st.evictions;
+	res->stage = 3;
+
+	/*
+	 * The VM's process allocates after the cache filled what it could:
+	 * the headroom the cache left takes it (without it: an OOM kill).
+	 */
+	if (touch_new_memory(CG_MAX / 16)) {
+		snprintf(res->why, sizeof(res->why), "allocating %llu KiB after the cache: %s",
+			 (unsigned long long)CG_MAX / 16 / 1024, strerror(errno));
+		return 1;
+	}
+
+	close(m.xfd);
+	m.xfd = -1;
+	cg_sync(res, S_CLOSED);
+	res->stage = 4;
+	mig_destroy(&m);
+	return 0;
+}
+
+#define CG_POINTS	7
+
+static void test_cgroup(void)
+{
+	struct cg_result *res;
+	long long ev_max, ev_oom, ev_kill, peak;
+	unsigned int start = tap.run;
+	int status = 0, k;
+	pid_t pid;
+	char buf[32];
+	bool ok;
+
+	snprintf(cg_dir, sizeof(cg_dir), CG_ROOT "/kvm_xbzrle_memcg_test.%d",
+		 getpid());
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		tap_bail_out("mmap");
+	memset(res, 0, sizeof(*res));
+	snprintf(buf, sizeof(buf), "%llu\n", CG_MAX);
+	if (mkdir(cg_dir, 0755) || write_file(cg_path("memory.max"), buf)) {
+		tap_result(0, "cgroup %s with memory.max %llu: %s", cg_dir,
+			   CG_MAX, strerror(errno));
+		goto out;
+	}
+	/* no swap in the test VM; where there is, keep the cache honest */
+	write_file(cg_path("memory.swap.max"), "0\n");
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		tap_bail_out("fork");
+	if (!pid)
+		_exit(cg_child(res));
+	while (waitpid(pid, &status, WNOHANG) == 0) {
+		struct timespec ts = { 0, 5 * 1000 * 1000 };
+
+		cg_poll(res);
+		nanosleep(&ts, NULL);
+	}
+
+	tap_result(res->stage >= 1,
+		   "cgroup: child with a %u-page (48 MiB) working set moved into a cgroup with memory.max %llu MiB (memory.current %lld)%s%s",
+		   res->npages, CG_MAX / MiB, res->cur[S_IN],
+		   res->stage < 1 ? ": " : "", res->stage < 1 ? res->why : "");
+	tap_result(res->stage >= 2,
+		   "cgroup: round without a cache: destination == guest memory (memory.current %lld)%s%s",
+		   res->cur[S_NOCACHE], res->stage < 2 ? ": " : "",
+		   res->stage < 2 ? res->why : "");
+	tap_result(res->stage >= 3 && res->xbzrle[1] && res->xbzrle[2],
+		   "cgroup: %d rounds with a %llu MiB cache (in effect %llu MiB): destination == guest memory after each; RAW/XBZRLE %llu/%llu, %llu/%llu, %llu/%llu%s%s",
+		   CG_ROUNDS, CG_CACHE / MiB,
+		   (unsigned long long)res->cache_size / MiB,
+		   (unsigned long long)res->raw[0], (unsigned long long)res->xbzrle[0],
+		   (unsigned long long)res->raw[1], (unsigned long long)res->xbzrle[1],
+		   (unsigned long long)res->raw[2], (unsigned long long)res->xbzrle[2],
+		   res->stage < 3 ? ": " : "", res->stage < 3 ? res->why : "");
+
+	ev_max = read_key(cg_path("memory.events"), "max");
+	ev_oom = read_key(cg_path("memory.events"), "oom");
+	ev_kill = read_key(cg_path("memory.events"), "oom_kill");
+	peak = read_u64(cg_path("memory.peak"));
+	if (peak < 0)
+		peak = res->cur_max;	/* before 5.19: sampled */
+
+	/*
+	 * The cache stopped short of the cgroup's limit, leaving the VM's
+	 * process an eighth of it (the module's headroom rule), below what
+	 * it was allowed, and evicted to stay there.
+	 */
+	tap_result(res->stage >= 3 && res->cache_size == CG_CACHE &&
+		   res->cache_bytes <= CG_MAX - CG_MAX / 8 &&
+		   res->cache_bytes >= CG_MAX / 2 && res->evictions > 0,
+		   "cgroup: the cache stopped below the cgroup's limit, with headroom: cache_bytes %llu MiB (%llu KiB) of %llu MiB allowed, %llu evictions, memory.events max %lld",
+		   (unsigned long long)res->cache_bytes / MiB,
+		   (unsigned long long)res->cache_bytes / 1024,
+		   CG_CACHE / MiB, (unsigned long long)res->evictions, ev_max);
+	/* ... and it was charged there, and given back */
+	ok = res->stage >= 4 && res->cache_bytes &&
+	     res->cur[S_CACHE] - res->cur[S_NOCACHE] >= (long long)res->cache_bytes * 9 / 10 &&
+	     res->cur[S_CACHE] - res->cur[S_CLOSED] >= (long long)res->cache_bytes * 9 / 10;
+	tap_result(ok,
+		   "cgroup: cache pages charged to the cgroup: memory.current %lld KiB without the cache, %lld KiB with it (cache_bytes %llu KiB), %lld KiB after closing the context",
+		   res->cur[S_NOCACHE] / 1024, res->cur[S_CACHE] / 1024,
+		   (unsigned long long)res->cache_bytes / 1024,
+		   res->cur[S_CLOSED] / 1024);
+	for (k = S_IN; k < S_NR; k++)
+		tap_diag("memory.stat %s: kernel %lld KiB, slab %lld KiB, percpu %lld KiB, anon %lld KiB",
+			 (const char *[]){ "", "moved in", "no cache", "with the cache", "context closed" }[k],
+			 res->kernel[k] / 1024, res->slab[k] / 1024,
+			 res->percpu[k] / 1024, res->anon[k] / 1024);
+	tap_result(WIFEXITED(status) && !WEXITSTATUS(status) && ev_oom == 0 &&
+		   ev_kill == 0,
+		   "cgroup: no OOM: child %s %d, memory.events oom %lld oom_kill %lld",
+		   WIFEXITED(status) ? "exited with" : "killed by signal",
+		   WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status),
+		   ev_oom, ev_kill);
+	tap_result(peak > 0 && peak <= (long long)CG_MAX,
+		   "cgroup: peak charged memory %lld KiB (%s) <= memory.max %llu KiB",
+		   peak / 1024,
+		   read_u64(cg_path("memory.peak")) < 0 ? "sampled memory.current" : "memory.peak",
+		   CG_MAX / 1024);
+out:
+	while (tap.run - start < CG_POINTS)
+		tap_result(0, "cgroup: not reached (earlier failure)");
+	if (rmdir(cg_dir) && errno != ENOENT)
+		tap_diag("rmdir %s: %s", cg_dir, strerror(errno));
+	munmap(res, sizeof(*res));
+}
+
+/* --------------------------- (b) host-wide squeeze ------------------------ */
+
+/* Sums of the zones' min and low watermarks, bytes. */
+static void watermarks(long long *min, long long *low)
+{
+	FILE *f = fopen("/proc/zoneinfo", "r");
+	char line[256];
+	long long v;
+
+	*min = *low = 0;
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f)) {
+		if (sscanf(line, " min %lld", &v) == 1)
+			*min += v * PAGE;
+		else if (sscanf(line, " low %lld", &v) == 1)
+			*low += v * PAGE;
+	}
+	fclose(f);
+}
+
+static long long meminfo(const char *key)
+{
+	long long kb = read_key("/proc/meminfo", key);
+
+	return kb < 0 ? -1 : kb * 1024;
+}
+
+struct hog_result {
+	long long target, held, avail0, free_min;
+	int reason;		/* 1 target, 2 no reclaim, 3 mmap failed */
+};
+
+/* Runs in a child: allocates until @target or until reclaim stalls. */
+static int hog(struct hog_result *h, int xfd)
+{
+	struct kvm_xbzrle_stats st;
+	long long wmin, wlow, mf, last_cache = -1;
+	struct timespec ts = { 0, 10 * 1000 * 1000 };
+	uint8_t *mem;
+	int fd, waited;
+
+	fd = open("/proc/self/oom_score_adj", O_WRONLY);
+	if (fd >= 0) {
+		if (write(fd, "1000\n", 5) < 0)
+			h->reason = 0;
+		close(fd);
+	}
+	watermarks(&wmin, &wlow);
+	mem = mmap(NULL, h->target + HOG_STEP, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (mem == MAP_FAILED) {
+		h->reason = 3;
+		return 1;
+	}
+	madvise(mem, h->target + HOG_STEP, MADV_NOHUGEPAGE);
+	h->free_min = meminfo("MemFree");
+	mf = h->free_min;
+	while (h->held < h->target) {
+		populate(mem + h->held, HOG_STEP);
+		h->held += HOG_STEP;
+		/* far from the watermarks, look at /proc/meminfo less often */
+		if (mf > wlow + 128 * (long long)MiB && h->held % (16 * MiB))
+			continue;
+		mf = meminfo("MemFree");
+		if (mf < h->free_min)
+			h->free_min = mf;
+		if (mf >= wlow + 4 * (long long)MiB)
+			continue;
+		/*
+		 * At the watermarks: kswapd (or our own reclaim) must get
+		 * the memory back from the cache.  Give it 500 ms; stop
+		 * before the min watermark if nothing comes back.
+		 */
+		for (waited = 0; waited < 50; waited++) {
+			if (xbz_get_stats(xfd, &st))
+				return 1;
+			if (last_cache >= 0 && (long long)st.cache_bytes < last_cache)
+				break;
+			mf = meminfo("MemFree");
+			if (mf >= wlow + 4 * (long long)MiB)
+				break;
+			nanosleep(&ts, NULL);
+		}
+		last_cache = st.cache_bytes;
+		if (waited == 50 && mf < wmin + 4 * (long long)MiB) {
+			h->reason = 2;
+			return 0;
+		}
+	}
+	h->reason = 1;
+	return 0;
+}
+
+static long long vmstat(const char *key)
+{
+	return read_key("/proc/vmstat", key);
+}
+
+#define SQ_POINTS	5
+
+static void test_squeeze(void)
+{
+	struct kvm_xbzrle_stats s0, s1;
+	struct hog_result *h;
+	unsigned int start = tap.run;
+	long long ceiling, avail, oom0, oom1;
+	uint64_t size = BIG_SIZE, reclaimed;
+	time_t t0 = time(NULL);
+	struct mig m;
+	int status = 0, r;
+	pid_t pid;
+
+	memset(&m, 0, sizeof(m));
+	m.xfd = -1;
+	m.vm.fd = -1;
+	ceiling = read_key("/sys/kernel/debug/kvm_xbzrle/stats", "max_cache_bytes");
+	if (ceiling < 0) {
+		long long mb = read_u64("/sys/module/kvm_xbzrle/parameters/max_cache_mb");
+
+		ceiling = mb > 0 ? mb * (long long)MiB : meminfo("MemTotal") / 4;
+	}
+	avail = meminfo("MemAvailable");
+	/* the slot, its destination and the cache: 3 copies, and room left */
+	while (size > 32 * MiB &&
+	       ((long long)size > ceiling * 9 / 10 ||
+		(long long)size * 3 + 256 * (long long)MiB > avail))
+		size /= 2;
+	h = mmap(NULL, sizeof(*h), PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (h == MAP_FAILED)
+		tap_bail_out("mmap");
+	memset(h, 0, sizeof(*h));
+
+	r = mig_setup(&m, size, 0);	/* no zero page: every base is a miss */
+	if (!r && xbz_set_cache(m.xfd, KVM_XBZRLE_CACHE_SET_SIZE, size, NULL))
+		r = why(&m, "%s", kvm_util_error());
+	if (!r)
+		r = mig_round(&m);
+	if (!r && xbz_get_stats(m.xfd, &s0))
+		r = why(&m, "%s", kvm_util_error());
+	if (!tap_result(!r && s0.cache_bytes >= size * 7 / 8 * 7 / 8,
+			"squeeze: %llu MiB of guest RAM sent once: cache_bytes %llu MiB (module ceiling %lld MiB, MemAvailable %lld MiB before)%s%s",
+			(unsigned long long)size / MiB,
+			(unsigned long long)s0.cache_bytes / MiB,
+			ceiling / (long long)MiB, avail / (long long)MiB,
+			r ? ": " : "", r ? m.why : ""))
+		goto out;
+
+	tap_diag("squeeze: VM, destination and first round took %lld s",
+		 (long long)(time(NULL) - t0));
+	t0 = time(NULL);
+	/* what is free now, and half of the cache on top */
+	oom0 = vmstat("oom_kill");
+	h->avail0 = meminfo("MemAvailable");
+	h->target = (h->avail0 + (long long)s0.cache_bytes / 2) / HOG_STEP * HOG_STEP;
+	fflush(stdout);
+	pid = fork();
+	if (pid < 0)
+		tap_bail_out("fork");
+	if (!pid)
+		_exit(hog(h, m.xfd));
+	waitpid(pid, &status, 0);
+	oom1 = vmstat("oom_kill");
+	tap_diag("squeeze: the hog took %lld s", (long long)(time(NULL) - t0));
+	tap_result(WIFEXITED(status) && !WEXITSTATUS(status) && h->reason == 1,
+		   "squeeze: memory hog took %lld MiB (MemAvailable was %lld MiB, target %lld MiB), lowest MemFree %lld MiB; %s",
+		   h->held / (long long)MiB, h->avail0 / (long long)MiB,
+		   h->target / (long long)MiB, h->free_min / (long long)MiB,
+		   !WIFEXITED(status) ? "the hog was killed" :
+		   h->reason == 1 ? "reached its target" :
+		   h->reason == 2 ? "stopped: nothing came back from the cache" :
+		   "failed");
+
+	r = xbz_get_stats(m.xfd, &s1);
+	reclaimed = r ? 0 : s1.reclaimed - s0.reclaimed;
+	tap_result(!r && reclaimed && s1.cache_bytes < s0.cache_bytes &&
+		   reclaimed * PAGE == s0.cache_bytes - s1.cache_bytes,
+		   "squeeze: the shrinker gave back %llu MiB: reclaimed %llu -> %llu pages, cache_bytes %llu -> %llu MiB",
+		   (unsigned long long)reclaimed * PAGE / MiB,
+		   (unsigned long long)s0.reclaimed,
+		   (unsigned long long)s1.reclaimed,
+		   (unsigned long long)s0.cache_bytes / MiB,
+		   (unsigned long long)s1.cache_bytes / MiB);
+	tap_result(oom0 >= 0 && oom1 == oom0,
+		   "squeeze: nothing OOM-killed (/proc/vmstat oom_kill %lld -> %lld)",
+		   oom0, oom1);
+
+	/* the next round: the reclaimed pages go RAW, the rest as deltas */
+	touch_pages(vm_gpa_to_hva(&m.vm, 0), m.npages, 3, 0);
+	r = mig_round(&m);
+	if (!r && xbz_get_stats(m.xfd, &s0))
+		r = why(&m, "%s", kvm_util_error());
+	tap_result(!r && m.raw == s0.cache_misses - s1.cache_misses &&
+		   s0.cache_misses - s1.cache_misses == reclaimed,
+		   "squeeze: next round exact, destination == guest memory; %llu RAW (cache misses %llu, pages reclaimed %llu), %llu XBZRLE%s%s",
+		   (unsigned long long)m.raw,
+		   (unsigned long long)(s0.cache_misses - s1.cache_misses),
+		   (unsigned long long)reclaimed,
+		   (unsigned long long)m.xbzrle, r ? ": " : "", r ? m.why : "");
+out:
+	while (tap.run - start < SQ_POINTS)
+		tap_result(0, "squeeze: not reached (earlier failure)");
+	mig_destroy(&m);
+	munmap(h, sizeof(*h));
+}
+
+/* -------------------------------------------------------------------------- */
+
+static void on_alarm(int sig)
+{
+	static const char msg[] = "Bail out! offload_memcg_test timed out\n";
+
+	(void)sig;
+	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(TAP_EXIT_FAIL);
+	_exit(TAP_EXIT_FAIL);
+}
+
+static void cleanup(void)
+{
+	if (cg_mounted_here && umount2(CG_ROOT, MNT_DETACH))
+		tap_diag("umount %s: %s", CG_ROOT, strerror(errno));
+}
+
+static void check_environment(void)
+{
+	struct kvm_xbzrle_caps caps = { .size = sizeof(caps) };
+	struct statfs sfs;
+	char buf[512];
+	int xfd;
+
+	if (kvm_open() < 0) {
+		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
+		    errno == EACCES || errno == EPERM)
+			tap_skip_all("%s", kvm_util_error());
+		tap_bail_out("%s", kvm_util_error());
+	}
+	xfd = xbz_open();
+	if (xfd < 0) {
+		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
+		    errno == EACCES || errno == EPERM)
+			tap_skip_all("%s (module not loaded?)", kvm_util_error());
+		tap_bail_out("%s", kvm_util_error());
+	}
+	if (ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps))
+		tap_bail_out("KVM_XBZRLE_GET_CAPS");
+	close(xfd);
+	if (!(caps.capabilities & KVM_XBZRLE_CAP_OFFLOAD))
+		tap_skip_all("module without KVM_XBZRLE_CAP_OFFLOAD");
+	if (caps.page_size != PAGE)
+		tap_skip_all("page size %u, the test assumes 4096", caps.page_size);
+
+	if (statfs(CG_ROOT, &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC) {
+		if (mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL))
+			tap_skip_all("no cgroup v2 at " CG_ROOT " and mounting it failed: %s",
+				     strerror(errno));
+		cg_mounted_here = true;
+		atexit(cleanup);
+	}
+	if (read_file(CG_ROOT "/cgroup.controllers", buf, sizeof(buf)) ||
+	    !strstr(buf, "memory"))
+		tap_skip_all("cgroup v2 has no memory controller (kernel without CONFIG_MEMCG, or cgroup_disable=memory)");
+	if (read_file(CG_ROOT "/cgroup.subtree_control", buf, sizeof(buf)) ||
+	    (!strstr(buf, "memory") &&
+	     write_file(CG_ROOT "/cgroup.subtree_control", "+memory")))
+		tap_skip_all("cannot enable the memory controller for child cgroups: %s",
+			     strerror(errno));
+}
+
+int main(void)
+{
+	time_t start = time(NULL);
+
+	check_environment();
+	signal(SIGALRM, on_alarm);
+	alarm(TIMEOUT_S);
+	tap_plan(CG_POINTS + SQ_POINTS);
+	test_cgroup();
+	tap_diag("cgroup part took %lld s", (long long)(time(NULL) - start));
+	test_squeeze();
+	tap_diag("offload_memcg_test took %lld s", (long long)(time(NULL) - start));
+	tap_finish();
+}
