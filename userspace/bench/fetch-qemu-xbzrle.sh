@@ -1,0 +1,184 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# fetch-qemu-xbzrle.sh WORKDIR: gets QEMU's migration/xbzrle.c (and
+# migration/xbzrle.h) from two Debian source packages for the benchmark:
+#
+#   WORKDIR/qemu72/   bookworm's QEMU 7.2 (plain C encoder only)
+#   WORKDIR/qemu100/  trixie's QEMU 10.0 (plain C and AVX-512BW encoders)
+#
+# each holding migration/xbzrle.[ch] as Debian ships them (Debian's
+# patches that touch them applied), util/uleb128.c (the two functions of
+# util/cutils.c that xbzrle.c calls) and a VERSION file "upstream debian".
+# Nothing of QEMU is kept in the repository: the benchmark compiles these
+# files with its own stub headers (userspace/bench/qemu-stubs/).
+#
+# The packages come from the archive this machine's apt uses (the URIs of
+# /etc/apt/sources.list.d/debian.sources, default deb.debian.org) through
+# a private apt configuration per suite under WORKDIR/apt-<suite>/ (its own
+# sources list, lists and cache): /etc/apt and /var/lib/apt are untouched.
+# The downloads are kept in WORKDIR/dl-<suite>/ and reused; BENCH_REFRESH=1
+# asks the archive again.  Progress goes to stderr.
+set -euo pipefail
+export PATH=/usr/bin:/bin:/usr/sbin:/sbin:$PATH
+export LC_ALL=C
+
+work=${1:?usage: fetch-qemu-xbzrle.sh WORKDIR}
+mkdir -p "$work"
+work=$(cd "$work" && pwd)
+
+log() { echo "fetch-qemu: $*" >&2; }
+die() { echo "fetch-qemu: error: $*" >&2; exit 1; }
+
+for cmd in apt-get tar xz patch flock; do
+	command -v "$cmd" >/dev/null || die "missing $cmd"
+done
+
+exec 9>"$work/.fetch.lock"
+flock 9
+
+# The archive's URIs, as build-qemu.sh finds them: one "URI SUITES" line
+# per deb822 stanza with Types: deb.
+main='' sec=''
+f=/etc/apt/sources.list.d/debian.sources
+if [ -r "$f" ]; then
+	while read -r uri suites; do
+		case " $suites " in
+		*-security\ *) sec=${sec:-$uri} ;;
+		*) main=${main:-$uri} ;;
+		esac
+	done < <(awk '
+		function flush() {
+			if (types ~ /(^| )deb( |$)/ && uris != "" && enabled != "no")
+				print uris, suites
+			types = uris = suites = enabled = ""
+		}
+		/^[[:space:]]*#/ { next }
+		/^[[:space:]]*$/ { flush(); next }
+		tolower($1) == "types:" { $1 = ""; types = $0 }
+		tolower($1) == "uris:" { uris = $2 }
+		tolower($1) == "suites:" { $1 = ""; suites = $0 }
+		tolower($1) == "enabled:" { enabled = tolower($2) }
+		END { flush() }' "$f")
+fi
+main=${main:-http://deb.debian.org/debian}
+sec=${sec:-http://deb.debian.org/debian-security}
+keyring=
+[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] &&
+	keyring="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+
+# first GLOB...: the first existing file the glob names, or nothing
+first() { [ -e "$1" ] && echo "$1"; return 0; }
+
+# download SUITE: newest qemu source package of SUITE (+ -updates,
+# -security) into dl-SUITE/, unless already there.  Prints the .dsc.
+download() {
+	local suite=$1 apt_dir=$work/apt-$1 dl=$work/dl-$1 apt dsc
+	dsc=$(first "$dl"/qemu_*.dsc)
+	if [ -n "$dsc" ] && [ -z "${BENCH_REFRESH:-}" ]; then
+		echo "$dsc"
+		return
+	fi
+	mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
+	cat >"$apt_dir/sources.list" <<-EOF
+	deb-src ${keyring}${main%/} $suite main
+	deb-src ${keyring}${main%/} $suite-updates main
+	deb-src ${keyring}${sec%/} $suite-security main
+	EOF
+	apt=(apt-get -q -o "Dir::Etc::SourceList=$apt_dir/sources.list"
+	     -o Dir::Etc::SourceParts=/dev/null
+	     -o "Dir::State::Lists=$apt_dir/lists"
+	     -o "Dir::Cache=$apt_dir/cache")
+	[ "$(id -u)" = 0 ] && apt+=(-o APT::Sandbox::User=root)
+	log "apt-get source qemu from $suite (private config in $apt_dir)"
+	"${apt[@]}" update >"$apt_dir/apt.log" 2>&1 ||
+		{ sed 's/^/    /' "$apt_dir/apt.log" >&2; die "apt-get update for $suite failed"; }
+	rm -rf "$dl.tmp"
+	mkdir -p "$dl.tmp"
+	(cd "$dl.tmp" && "${apt[@]}" source --download-only qemu) >>"$apt_dir/apt.log" 2>&1 ||
+		{ sed 's/^/    /' "$apt_dir/apt.log" >&2; die "apt-get source qemu ($suite) failed"; }
+	rm -rf "$dl"
+	mv "$dl.tmp" "$dl"
+	dsc=$(first "$dl"/qemu_*.dsc)
+	[ -n "$dsc" ] || die "apt-get source qemu ($suite) left no .dsc"
+	log "downloaded $(basename "$dsc") ($(du -sm "$dl" | cut -f1) MB)"
+	echo "$dsc"
+}
+
+# Sections of a unified diff (stdin) whose target is one of the files we
+# take (VERSION too: Debian's 7.2 carries the stable releases as patches);
+# patch(1) ignores the text between them.
+filter_diff() {
+	awk '
+	/^(diff |Index: )/ { keep = 0; next }
+	/^--- / {
+		hdr = $0
+		if ((getline nxt) > 0 && nxt ~ /^\+\+\+ /) {
+			keep = (nxt ~ /^\+\+\+ [^\/ \t]*\/(VERSION|migration\/xbzrle\.[ch]|util\/cutils\.c)([ \t]|$)/)
+			if (keep) { print hdr; print nxt }
+			next
+		}
+		if (keep) { print hdr; print nxt }
+		next
+	}
+	keep { print }'
+}
+
+# extract DSC DEST UPSTREAM_GLOB: migration/xbzrle.[ch] and util/cutils.c
+# of DSC into DEST, with Debian's patches to them applied; then
+# util/uleb128.c: the two functions of util/cutils.c that xbzrle.c calls
+# (QEMU links them out of line, so they are compiled on their own).
+extract() {
+	local dsc=$1 dest=$2 want=$3 dir debver orig debtar tmp p applied=()
+	dir=$(dirname "$dsc")
+	debver=$(sed -n 's/^Version: //p' "$dsc")
+	if [ -f "$dest/VERSION" ] && [ "$(cut -d' ' -f2 "$dest/VERSION")" = "$debver" ] &&
+	   [ -f "$dest/migration/xbzrle.c" ] && [ -f "$dest/util/uleb128.c" ]; then
+		return
+	fi
+	orig=$(first "$dir"/qemu_*.orig.tar.*)
+	debtar=$(first "$dir"/qemu_*.debian.tar.*)
+	{ [ -n "$orig" ] && [ -n "$debtar" ]; } || die "no orig or debian tarball next to $dsc"
+	tmp=$dest.tmp
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	tar -xf "$orig" -C "$tmp" --strip-components=1 --wildcards \
+		--no-wildcards-match-slash '*/VERSION' '*/migration/xbzrle.c' \
+		'*/migration/xbzrle.h' '*/util/cutils.c'
+	# shellcheck disable=SC2254 # $want is a glob
+	case $(cat "$tmp/VERSION") in
+	$want) ;;
+	*) die "$(basename "$dsc") is QEMU $(cat "$tmp/VERSION"), expected $want" ;;
+	esac
+	tar -xf "$debtar" -C "$tmp" debian/patches
+	if [ -f "$tmp/debian/patches/series" ]; then
+		while read -r p _; do
+			case $p in ''|'#'*) continue ;; esac
+			[ -f "$tmp/debian/patches/$p" ] || continue
+			filter_diff <"$tmp/debian/patches/$p" >"$tmp/part.diff"
+			[ -s "$tmp/part.diff" ] || continue
+			(cd "$tmp" && patch -s -p1 --batch --no-backup-if-mismatch -i part.diff) >&2 ||
+				die "Debian's $p does not apply to the extracted files"
+			applied+=("$p")
+		done <"$tmp/debian/patches/series"
+	fi
+	[ ${#applied[@]} = 0 ] ||
+		log "applied what Debian's ${applied[*]} change in these files"
+	rm -rf "$tmp/debian" "$tmp/part.diff"
+	{
+		echo "/* from QEMU $(cat "$tmp/VERSION") util/cutils.c (Debian $debver), by fetch-qemu-xbzrle.sh */"
+		echo '#include "qemu/osdep.h"'
+		echo '#include "qemu/cutils.h"'
+		awk '/^int uleb128_(en|de)code_small\(/,/^}/' "$tmp/util/cutils.c"
+	} >"$tmp/util/uleb128.c"
+	[ "$(grep -c '^int uleb128_' "$tmp/util/uleb128.c")" = 2 ] ||
+		die "no uleb128_encode_small/uleb128_decode_small in util/cutils.c"
+	rm "$tmp/util/cutils.c"
+	echo "$(cat "$tmp/VERSION") $debver" >"$tmp/VERSION"
+	rm -rf "$dest"
+	mv "$tmp" "$dest"
+	log "extracted migration/xbzrle.[ch] and util/cutils.c's uleb128 functions of QEMU $(cat "$dest/VERSION") into $dest"
+}
+
+extract "$(download bookworm)" "$work/qemu72" '7.2.*'
+extract "$(download trixie)" "$work/qemu100" '10.0.*'
