@@ -34,8 +34,11 @@
  * delta byte-identical to xbzrle_encode() of the destination's copy (the
  * base the module must have used) and the snapshot.  The hotplug slot is
  * written by its owner thread only, so its destination is compared with
- * memory after every send.  At the end the vCPUs stop, each owner runs a
- * last round, and every context's destination must equal guest memory.
+ * memory after every send.  The phase lasts RUN_MS, longer on a slow
+ * kernel until every thread did its minimum, at most RUN_MAX_MS; then the
+ * threads stop, the vCPUs are kicked out of KVM_RUN (a guest pass takes
+ * seconds on the debug kernel), each owner runs a last round, and every
+ * context's destination must equal guest memory.
  *
  * On a lockdep kernel, lockdep must still be on afterwards; on any kernel,
  * the kernel log of the test's time must hold no warning.
@@ -52,6 +55,7 @@
 #include <signal.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -77,8 +81,14 @@
 #define STRIDE		1024
 #define OUT_PORT	0x10
 
-/* How long the threads run together, and what each must at least do. */
+/*
+ * How long the threads run together, and what each must at least do.  On
+ * a slow kernel (KASAN, lockdep, nested under TCG) the phase goes on past
+ * RUN_MS until every thread has done its minimum, but never past
+ * RUN_MAX_MS: the phase ends by time, and the threads stop when it does.
+ */
 #define RUN_MS		5000
+#define RUN_MAX_MS	45000
 #define MIN_ROUNDS	3
 #define REC_PAGES	64	/* record buffer of each thread, in pages */
 #define DEFAULT_CACHE	(64ULL << 20)
@@ -97,6 +107,70 @@ static const uint8_t guest_code[] = {
 
 static atomic_bool stop_run;		/* end of the concurrent phase */
 static atomic_bool vcpus_stopped;	/* owners may run their last round */
+
+/* -------- progress and thread states, shown when stopping is slow -------- */
+static struct timespec t_start;
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (ts.tv_sec - t_start.tv_sec) + (ts.tv_nsec - t_start.tv_nsec) / 1e9;
+}
+struct tinfo { const char *name; pid_t tid; const char *volatile phase; };
+static struct tinfo tinfos[16];
+static atomic_uint ntinfo;
+static struct tinfo *treg(const char *name)
+{
+	struct tinfo *t = &tinfos[atomic_fetch_add(&ntinfo, 1)];
+
+	t->name = name;
+	t->tid = syscall(SYS_gettid);
+	t->phase = "start";
+	return t;
+}
+static void tdump(void)
+{
+	unsigned int k, n = atomic_load(&ntinfo);
+	char path[96], buf[2048], *p;
+	int fd;
+	ssize_t len;
+
+	for (k = 0; k < n; k++) {
+		char wchan[64] = "?", stack[2048] = "";
+
+		snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", tinfos[k].tid);
+		fd = open(path, O_RDONLY);
+		if (fd >= 0) {
+			len = read(fd, wchan, sizeof(wchan) - 1);
+			wchan[len > 0 ? len : 0] = 0;
+			close(fd);
+		}
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tinfos[k].tid);
+		fd = open(path, O_RDONLY);
+		if (fd >= 0) {
+			len = read(fd, buf, sizeof(buf) - 1);
+			buf[len > 0 ? len : 0] = 0;
+			close(fd);
+			for (p = buf; *p; p++)
+				if (*p == '\n')
+					*p = '|';
+			memcpy(stack, buf, sizeof(stack));
+		}
+		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tinfos[k].tid);
+		fd = open(path, O_RDONLY);
+		buf[0] = 0;
+		if (fd >= 0) {
+			len = read(fd, buf, sizeof(buf) - 1);
+			buf[len > 0 ? len : 0] = 0;
+			close(fd);
+		}
+		p = strrchr(buf, ')');
+		tap_diag("  %.1fs %-11s tid %d phase %s state %c wchan %s stack %s",
+			 now_s(), tinfos[k].name, tinfos[k].tid, tinfos[k].phase,
+			 p ? p[2] : '?', wchan, stack);
+	}
+}
 
 static void sleep_ms(unsigned int ms)
 {
@@ -258,8 +332,27 @@ struct guest {
 	bool running;
 	atomic_uint passes;
 	atomic_bool stop;
+	atomic_bool exited;
 	char error[256];
 };
+
+static void on_kick(int sig)
+{
+	(void)sig;	/* only interrupts KVM_RUN */
+}
+
+/* Stops the vCPU thread: KVM_RUN returns EINTR at once, pass or not. */
+static void guest_stop(struct guest *g)
+{
+	atomic_store(&g->stop, true);
+	g->vcpu.run->immediate_exit = 1;
+	while (!atomic_load(&g->exited)) {
+		pthread_kill(g->thread, SIGUSR1);
+		sleep_ms(5);
+	}
+	pthread_join(g->thread, NULL);
+	g->vcpu.run->immediate_exit = 0;
+}
 
 static int guest_setup(struct guest *g, const char *name, unsigned int seed)
 {
@@ -291,18 +384,34 @@ static int guest_setup(struct guest *g, const char *name, unsigned int seed)
 static void *vcpu_thread(void *arg)
 {
 	struct guest *g = arg;
-	uint32_t v;
-	int rc;
+	struct tinfo *ti = treg(g->name[0] == 'A' ? "vcpu A" : "vcpu B");
 
+	ti->phase = "run";
+	/*
+	 * Not vcpu_run_until_out(), which retries EINTR: the main thread
+	 * stops a vCPU with a signal (and immediate_exit) instead of waiting
+	 * for the end of a guest pass, which takes seconds on a slow kernel.
+	 */
 	while (!atomic_load(&g->stop)) {
-		rc = vcpu_run_until_out(&g->vcpu, OUT_PORT, &v);
-		if (rc) {
-			snprintf(g->error, sizeof(g->error), "%s",
-				 rc > 0 ? "guest halted" : kvm_util_error());
+		struct vcpu_exit exit;
+
+		if (vcpu_run(&g->vcpu, &exit)) {
+			snprintf(g->error, sizeof(g->error), "%s", kvm_util_error());
 			break;
 		}
-		atomic_fetch_add(&g->passes, 1);
+		if (exit.reason == KVM_EXIT_INTR)
+			continue;
+		if (exit.reason == KVM_EXIT_IO && exit.port == OUT_PORT &&
+		    exit.direction == KVM_EXIT_IO_OUT) {
+			atomic_fetch_add(&g->passes, 1);
+			continue;
+		}
+		snprintf(g->error, sizeof(g->error), "unexpected exit %s",
+			 kvm_exit_name(exit.reason));
+		break;
 	}
+	ti->phase = "done";
+	atomic_store(&g->exited, true);
 	return NULL;
 }
 
@@ -363,14 +472,18 @@ static void *owner_thread(void *arg)
 {
 	struct owner *o = arg;
 	const uint32_t flags = o->full ? 0 : KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG;
+	struct tinfo *ti = treg(o->s.name);
 	int n;
+
+	ti->phase = "round0";
 
 	/* round 0: every owned page */
 	n = owned_pages(o->gpas, o->mod, o->rem);
 	if (send_pages(&o->s, o->gpas, n, flags))
 		return NULL;
 	o->rounds = 1;
-	while (!atomic_load(&stop_run) || o->rounds < MIN_ROUNDS) {
+	ti->phase = "rounds";
+	while (!atomic_load(&stop_run)) {
 		n = o->full ? (int)owned_pages(o->gpas, o->mod, o->rem)
 			    : owned_dirty(&o->g->vm, o->gpas, o->mod, o->rem);
 		if (n < 0) {
@@ -380,13 +493,15 @@ static void *owner_thread(void *arg)
 		if (send_pages(&o->s, o->gpas, n, flags))
 			return NULL;
 		if (n)
-			o->rounds++;
+			__atomic_add_fetch(&o->rounds, 1, __ATOMIC_RELAXED);
 		else
 			sleep_ms(1);	/* nothing dirty yet: let the others run */
 	}
 	/* the last round, with the guest stopped */
+	ti->phase = "wait-vcpus";
 	while (!atomic_load(&vcpus_stopped))
 		sleep_ms(1);
+	ti->phase = "last";
 	n = o->full ? (int)owned_pages(o->gpas, o->mod, o->rem)
 		    : owned_dirty(&o->g->vm, o->gpas, o->mod, o->rem);
 	if (n < 0) {
@@ -394,6 +509,7 @@ static void *owner_thread(void *arg)
 		return NULL;
 	}
 	send_pages(&o->s, o->gpas, n, flags);
+	ti->phase = "done";
 	return NULL;
 }
 
@@ -468,6 +584,7 @@ static int hot_send(struct hotplug *h, uint32_t flags)
 static void *hotplug_thread(void *arg)
 {
 	struct hotplug *h = arg;
+	struct tinfo *ti = treg("A1/hotplug");
 	unsigned int i, seed = 77;
 	uint8_t *old;
 
@@ -487,16 +604,18 @@ static void *hotplug_thread(void *arg)
 	}
 	for (;;) {
 		/* two sends: the second one has deltas, if nothing dropped them */
+		ti->phase = "send";
 		if (hot_send(h, h->cycles % 2 ? KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG : 0))
 			return NULL;
 		for (i = 0; i < HOT_PAGES; i += 3)
 			h->mem[i * PAGE + (h->cycles * 37) % PAGE] ^= 0xa5;
 		if (hot_send(h, KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG))
 			return NULL;
-		if (atomic_load(&stop_run) && h->cycles + 1 >= MIN_ROUNDS)
+		if (atomic_load(&stop_run))
 			break;	/* end with the slot present and sent */
 
 		/* remove and add again, three ways */
+		ti->phase = "memslot";
 		switch (h->cycles % 3) {
 		case 0:	/* as QEMU does: the region first, then the memslot */
 			if (xbz_set_region(h->s.xfd, HOT_SLOT, HOT_GPA, 0, NULL)) {
@@ -542,6 +661,7 @@ static void *hotplug_thread(void *arg)
 		h->cycles++;
 	}
 	h->cycles++;
+	ti->phase = "done";
 	return NULL;
 }
 
@@ -606,22 +726,26 @@ out:
 static void *lifecycle_thread(void *arg)
 {
 	struct lifecycle *l = arg;
+	struct tinfo *ti = treg("lifecycle");
 	unsigned int it = 0, i, first;
 	int xfd;
 
-	while (!atomic_load(&stop_run) || it < MIN_ROUNDS) {
+	while (!atomic_load(&stop_run)) {
 		if (it % 4 == 1) {
+			ti->phase = "scratch";
 			if (lifecycle_scratch_vm(l))
 				return NULL;
 			it++;
 			continue;
 		}
+		ti->phase = "open";
 		xfd = xbz_open_bound(l->vm);
 		if (xfd < 0) {
 			fail_why(&l->s, "%s", kvm_util_error());
 			return NULL;
 		}
 		l->opened++;
+		ti->phase = "send";
 		l->s.xfd = xfd;
 		for (i = 0; i < l->dest.nslots; i++)
 			memset(l->dest.slots[i].mem, 0, l->dest.slots[i].size);
@@ -641,9 +765,11 @@ static void *lifecycle_thread(void *arg)
 			return NULL;
 		}
 		/* closed with its cache full, while the shrinker may run */
+		ti->phase = "close";
 		close(xfd);
 		it++;
 	}
+	ti->phase = "done";
 	return NULL;
 }
 
@@ -673,6 +799,7 @@ static void *cache_thread(void *arg)
 		DEFAULT_CACHE,
 	};
 	struct cacher *c = arg;
+	struct tinfo *ti = treg("cache");
 	struct kvm_xbzrle_stats st;
 	unsigned int it = 0, k;
 	uint64_t eff;
@@ -681,6 +808,7 @@ static void *cache_thread(void *arg)
 		int xfd = c->xfds[it % 3];
 		uint64_t want = sizes[(it / 3) % (sizeof(sizes) / sizeof(sizes[0]))];
 
+		ti->phase = "setcache";
 		if (it % 7 == 6) {
 			if (xbz_set_cache(xfd, KVM_XBZRLE_CACHE_RESET, 0, NULL))
 				goto fail;
@@ -698,6 +826,7 @@ static void *cache_thread(void *arg)
 			c->set_size++;
 		}
 		if (it % 10 == 9) {
+			ti->phase = "drop_caches";
 			if (drop_caches()) {
 				snprintf(c->why, sizeof(c->why),
 					 "drop_caches: %s", strerror(errno));
@@ -722,10 +851,12 @@ static void *cache_thread(void *arg)
 		sleep_ms(3 + it % 7);
 	}
 	/* the default size again for the last rounds */
+	ti->phase = "final";
 	for (k = 0; k < 3; k++)
 		if (xbz_set_cache(c->xfds[k], KVM_XBZRLE_CACHE_SET_SIZE,
 				  DEFAULT_CACHE, NULL))
 			goto fail;
+	ti->phase = "done";
 	return NULL;
 fail:
 	snprintf(c->why, sizeof(c->why), "%s", kvm_util_error());
@@ -813,6 +944,68 @@ static long long xbz_debugfs_stat(const char *name)
 
 /* ------------------------------------------------------------------------- */
 
+static unsigned int rd(const unsigned int *p)
+{
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
+}
+
+/* Has every thread done what its test point asks for at least? */
+static bool minimum_done(struct owner **owners, struct hotplug *hot,
+			 struct lifecycle *life, struct cacher *c,
+			 struct guest *ga, struct guest *gb)
+{
+	unsigned int k;
+
+	for (k = 0; k < 4; k++)
+		if (rd(&owners[k]->rounds) < MIN_ROUNDS)
+			return false;
+	/* the hotplug thread counts its last cycle when it stops */
+	return rd(&hot->cycles) + 1 >= MIN_ROUNDS &&
+	       rd(&life->opened) >= MIN_ROUNDS && rd(&life->enodev) &&
+	       rd(&c->set_size) && rd(&c->resets) && rd(&c->drops) &&
+	       atomic_load(&ga->passes) >= 2 && atomic_load(&gb->passes) >= 2;
+}
+
+struct monitor {
+	struct guest *ga, *gb;
+	struct owner **owners;
+	struct hotplug *hot;
+	struct lifecycle *life;
+	struct cacher *cacher;
+	atomic_bool done;
+	const char *volatile main_phase;
+	double t_stop;
+};
+
+static void monitor_line(struct monitor *m)
+{
+	tap_diag("%.1fs main:%s passes A %u B %u, rounds %u/%u/%u/%u, hot cycles %u, life opened %u, cache set %u drops %u",
+		 now_s(), m->main_phase, atomic_load(&m->ga->passes),
+		 atomic_load(&m->gb->passes), m->owners[0]->rounds,
+		 m->owners[1]->rounds, m->owners[2]->rounds, m->owners[3]->rounds,
+		 m->hot->cycles, m->life->opened, m->cacher->set_size,
+		 m->cacher->drops);
+}
+
+static void *monitor_thread(void *arg)
+{
+	struct monitor *m = arg;
+	unsigned int ticks = 0, dumps = 0;
+
+	while (!atomic_load(&m->done)) {
+		sleep_ms(100);
+		if (++ticks % 50 || now_s() < RUN_MS / 1000.0)
+			continue;
+		monitor_line(m);
+		/* stopping takes seconds at most: show who does not stop */
+		if (atomic_load(&stop_run) && now_s() - m->t_stop > 10 + dumps * 20) {
+			tdump();
+			dumps++;
+		}
+	}
+	return NULL;
+}
+
 static void on_alarm(int sig)
 {
 	static const char msg[] = "Bail out! offload_concurrency_test timed out\n";
@@ -888,9 +1081,13 @@ int main(void)
 	unsigned int lines, k, nthreads = 0;
 	uint64_t calls = 0;
 	char extra[256];
+	static struct monitor mon;
+	pthread_t t_mon;
+	double t_run;
 	bool ok;
 	int r;
 
+	clock_gettime(CLOCK_MONOTONIC, &t_start);
 	check_environment();
 	signal(SIGALRM, on_alarm);
 	alarm(TIMEOUT_S);
@@ -940,6 +1137,13 @@ int main(void)
 	cacher.xfds[1] = xa2;
 	cacher.xfds[2] = xb;
 
+	{
+		struct sigaction sa = { .sa_handler = on_kick };
+
+		sigemptyset(&sa.sa_mask);
+		sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
+	}
+	t_run = now_s();
 	if (pthread_create(&ga.thread, NULL, vcpu_thread, &ga) ||
 	    pthread_create(&gb.thread, NULL, vcpu_thread, &gb))
 		tap_bail_out("pthread_create");
@@ -955,18 +1159,43 @@ int main(void)
 	tap_diag("%u threads: 2 vCPUs, 6 calling ENCODE (3 sharing context A1), 1 resizing caches and running the shrinker; %d ms",
 		 nthreads, RUN_MS);
 
+	mon.ga = &ga;
+	mon.gb = &gb;
+	mon.owners = owners;
+	mon.hot = &hot;
+	mon.life = &life;
+	mon.cacher = &cacher;
+	mon.main_phase = "run";
+	if (pthread_create(&t_mon, NULL, monitor_thread, &mon))
+		tap_bail_out("pthread_create");
 	sleep_ms(RUN_MS);
+	mon.main_phase = "run-minimum";
+	while (!minimum_done(owners, &hot, &life, &cacher, &ga, &gb) &&
+	       now_s() - t_run < RUN_MAX_MS / 1000.0)
+		sleep_ms(10);
+	mon.t_stop = now_s();
+	tap_diag("concurrent phase: %.1f s (at least %d ms, until every thread did its minimum, at most %d ms)",
+		 mon.t_stop - t_run, RUN_MS, RUN_MAX_MS);
 	atomic_store(&stop_run, true);
+	mon.main_phase = "join-hot";
 	pthread_join(t_hot, NULL);
+	tap_diag("%.1fs joined hot", now_s());
+	mon.main_phase = "join-life";
 	pthread_join(t_life, NULL);
+	tap_diag("%.1fs joined life", now_s());
+	mon.main_phase = "join-cache";
 	pthread_join(t_cache, NULL);
-	atomic_store(&ga.stop, true);
-	atomic_store(&gb.stop, true);
-	pthread_join(ga.thread, NULL);
-	pthread_join(gb.thread, NULL);
+	tap_diag("%.1fs joined cache", now_s());
+	mon.main_phase = "join-vcpus";
+	guest_stop(&ga);
+	guest_stop(&gb);
+	tap_diag("%.1fs joined vcpus", now_s());
 	atomic_store(&vcpus_stopped, true);
+	mon.main_phase = "join-owners";
 	for (k = 0; k < 4; k++)
 		pthread_join(t_own[k], NULL);
+	tap_diag("%.1fs joined owners", now_s());
+	mon.main_phase = "results";
 
 	for (k = 0; k < 4; k++) {
 		snprintf(extra, sizeof(extra), "%u rounds%s", owners[k]->rounds,
@@ -1015,6 +1244,8 @@ int main(void)
 		   r ? ": " : "", r ? kvm_util_error() : "");
 	tap_diag("%llu ENCODE calls in all, on 3 shared contexts and %u short-lived ones",
 		 (unsigned long long)calls, life.opened);
+	tap_diag("%.1fs compared", now_s());
+	mon.main_phase = "cleanup";
 
 out:
 	if (xa1 >= 0)
@@ -1038,6 +1269,10 @@ out:
 			   ctx0, ctx1, bytes0, bytes1);
 	vm_destroy(&ga.vm);
 	vm_destroy(&gb.vm);
+	tap_diag("%.1fs VMs destroyed", now_s());
+	atomic_store(&mon.done, true);
+	if (ga.running)
+		pthread_join(t_mon, NULL);
 	if (hot.mem)
 		munmap(hot.mem, HOT_SIZE);
 
