@@ -8,12 +8,14 @@
 #   make dkms-install          register, build and install it with dkms
 #   make check                 everything CI runs (installs its Debian deps)
 #   make demo                  boot a test VM, live-migrate a guest with and without the offload
+#   make check-debug           selftests on the debug kernel (KASAN, kmemleak, lockdep, UBSAN), module built in its tree
 #   make check-e2e             the same migrations as checks (TAP), in a test VM
 #   make conformance [VECTORS=file]   codec against QEMU's vectors
 #   make fuzz [FUZZ_SECONDS=n] run the fuzzers for longer
 #   make style                 checkpatch.pl on kmod/ and uapi/
 #   make qemu                  QEMU 7.2 from Debian's source + userspace/qemu/patches
 #   make qemu-check            that QEMU's own XBZRLE unit test and migration qtest
+#   make bench                 codec and per-page path against QEMU 7.2 and 10.0 (Documentation/benchmark.rst)
 
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 # KDIR= alone: the release is the one the tree was configured for (its
@@ -84,6 +86,10 @@ deps:
 check:
 	scripts/check.sh
 
+check-debug:
+	scripts/install-deps.sh
+	scripts/check-debug.sh
+
 check-e2e:
 	scripts/install-deps.sh
 	e2e/run.sh
@@ -97,9 +103,12 @@ qemu:
 qemu-check:
 	userspace/qemu/build-qemu.sh --check
 
+bench:
+	userspace/bench/run.sh
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean 2>/dev/null || true
 	rm -rf $(BUILD)
 
 .PHONY: all kdir-check module install uninstall dkms-install dkms-uninstall userspace selftests \
-	conformance fuzz style deps check check-e2e demo qemu qemu-check clean
+	conformance fuzz style deps check check-debug check-e2e demo qemu qemu-check bench clean

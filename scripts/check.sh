@@ -12,25 +12,12 @@ cd "$(dirname "$0")/.."
 : "${CHECK_FUZZ_SECONDS:=60}"
 
 start=$SECONDS
-n=0
-failed=0
-
-# step NAME CMD...: one TAP test point for CMD, its output indented
-step() {
-	local name=$1 rc t0=$SECONDS
-	shift
-	n=$((n + 1))
-	"$@" > >(sed 's/^/    /') 2>&1
-	rc=$?
-	wait
-	if [ "$rc" = 0 ]; then
-		echo "ok $n - $name # $((SECONDS - t0))s"
-	else
-		echo "not ok $n - $name # exit $rc after $((SECONDS - t0))s"
-		failed=$((failed + 1))
-	fi
-	return "$rc"
-}
+# step NAME CMD... (one test point), skip_failed; the debug kernel's steps
+# (debug_steps), which make check-debug runs alone.
+# shellcheck source=scripts/tap.sh
+. scripts/tap.sh
+# shellcheck source=scripts/check-debug.sh
+. scripts/check-debug.sh
 
 echo "TAP version 13"
 if [ ! -r "$VECTORS" ]; then
@@ -79,21 +66,10 @@ for kver in "$@"; do
 	step "dkms build for $kver" scripts/dkms-build.sh "$kver"
 done
 
-# The same tests on a kernel with KASAN, kmemleak, lockdep and UBSAN, which
-# Debian's kernels lack; built once per machine and cached (8 min cold).
-debug_env=build/debug-kernel.env
-if step "debug kernel (KASAN, kmemleak, lockdep, UBSAN) built or cached" \
-	sh -c "scripts/debug-kernel.sh >$debug_env"; then
-	# shellcheck disable=SC1090
-	. "$debug_env"
-	VM_KERNEL=$KERNEL VM_MODROOT=$MODROOT guest_steps "$KVER" "$KDIR"
-else
-	for what in "module build" "selftests"; do
-		n=$((n + 1))
-		failed=$((failed + 1))
-		echo "not ok $n - $what on the debug kernel # no debug kernel"
-	done
-fi
+# The same tests on a kernel with KASAN, KFENCE, kmemleak, lockdep and
+# UBSAN, which Debian's kernels lack, with the module built in its tree;
+# built once per machine and cached (make check-debug runs these alone).
+debug_steps
 
 # QEMU with the offload patches, its own XBZRLE tests, and a live
 # migration through the module inside a 6.12 guest (6-8 min cold, cached).

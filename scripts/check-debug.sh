@@ -1,0 +1,65 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# check-debug.sh (make check-debug): the selftests on the debug kernel.
+# Builds or reuses scripts/debug-kernel.sh's kernel (KASAN, KFENCE,
+# kmemleak, lockdep, UBSAN, DEBUG_LIST, DEBUG_ATOMIC_SLEEP) with
+# kvm_xbzrle built in its tree, then runs every selftest of build/selftests
+# (in tests.list order) in a guest of it: selftests/vm/run.sh fails on any
+# failed test, on any kmemleak report after rmmod and on any line of
+# selftests/vm/bad-patterns on the console (KASAN, KFENCE, UBSAN, lockdep,
+# BUG, WARNING, ...).
+#
+# Run alone it prints TAP 13 of its own; scripts/check.sh sources it and
+# calls debug_steps, so the same steps are part of make check.
+#
+# Environment: XBZRLE_KERNEL_CACHE, XBZRLE_KERNEL_SOURCE (debug-kernel.sh),
+# VM_TIMEOUT etc. (selftests/vm/run.sh).
+
+# debug_steps: three test points; needs build/selftests and step() from
+# scripts/tap.sh.  Run from the top of the source tree.
+debug_steps() {
+	local env=build/debug-kernel.env root
+
+	if ! step "debug kernel (KASAN, KFENCE, kmemleak, lockdep, UBSAN) built or cached" \
+		sh -c "scripts/debug-kernel.sh --kernel >/dev/null"; then
+		skip_failed "no debug kernel" "kvm_xbzrle built in the debug kernel's tree" \
+			"selftests on the debug kernel"
+		return 1
+	fi
+	if ! step "kvm_xbzrle built in the debug kernel's tree (CONFIG_KVM_XBZRLE=m, W=1) or cached" \
+		sh -c "scripts/debug-kernel.sh >$env"; then
+		skip_failed "no module" "selftests on the debug kernel"
+		return 1
+	fi
+	# shellcheck disable=SC1090
+	. "$env"
+	root=build/vm/$KVER/root
+	rm -rf "$root"
+	mkdir -p "$root/selftests" "$root/lib/modules/$KVER/kernel/virt/kvm/xbzrle"
+	cp "$MODULE" "$root/lib/modules/$KVER/kernel/virt/kvm/xbzrle/"
+	cp build/selftests/* selftests/settings "$root/selftests/"
+	VM_KERNEL=$KERNEL VM_MODROOT=$MODROOT \
+		step "selftests in a $KVER guest (KASAN, kmemleak, lockdep, UBSAN reports fail)" \
+		selftests/vm/run.sh "$KVER" "$root"
+}
+
+if [ "${BASH_SOURCE[0]}" = "$0" ]; then
+	set -uo pipefail
+	cd "$(dirname "$0")/.." || exit 1
+	# shellcheck source=scripts/tap.sh
+	. scripts/tap.sh
+	start=$SECONDS
+	echo "TAP version 13"
+	echo "1..4"
+	if step "selftests build" make -s selftests; then
+		debug_steps
+	else
+		skip_failed "no selftests" "debug kernel built or cached" \
+			"kvm_xbzrle built in the debug kernel's tree" \
+			"selftests on the debug kernel"
+	fi
+	echo "# make check-debug took $((SECONDS - start))s"
+	echo "$((n - failed)) passed, $failed failed"
+	[ "$failed" = 0 ]
+fi
