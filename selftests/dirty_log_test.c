@@ -91,16 +91,6 @@ static const char *page_list(uint64_t m, char *buf, size_t len)
 	return off ? buf : "none";
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "Bail out! dirty_log_test timed out\n";
-
-	(void)sig;
-	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(TAP_EXIT_FAIL);
-	_exit(TAP_EXIT_FAIL);
-}
-
 static int vm_create(struct vm *vm, const char *name, int manual,
 		     char *why, size_t len)
 {
@@ -506,8 +496,7 @@ int main(void)
 		tap_bail_out("KVM_GET_API_VERSION returned %d, expected %d",
 			     api, KVM_API_VERSION);
 
-	signal(SIGALRM, on_alarm);
-	alarm(TIMEOUT_S);
+	tap_timeout(TIMEOUT_S);
 
 	tap_plan(NTESTS);
 	test_classic();

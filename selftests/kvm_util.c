@@ -528,6 +528,48 @@ int vcpu_run_until_out(struct kvm_vcpu *vcpu, uint16_t port, uint32_t *value)
 
 /* ---------------------------- /dev/kvm_xbzrle ----------------------------- */
 
+static bool missing(int err)
+{
+	return err == ENOENT || err == ENXIO || err == ENODEV ||
+	       err == EACCES || err == EPERM;
+}
+
+int xbz_check_offload(struct kvm_xbzrle_caps *caps)
+{
+	int xfd;
+
+	memset(caps, 0, sizeof(*caps));
+	caps->size = sizeof(*caps);
+	if (kvm_open() < 0)
+		return missing(errno) ? 1 : -1;
+	xfd = xbz_open();
+	if (xfd < 0) {
+		char why[sizeof(util_err)];
+
+		if (!missing(errno))
+			return -1;
+		snprintf(why, sizeof(why), "%s", util_err);
+		fail("%s (module not loaded?)", why);
+		return 1;
+	}
+	if (ioctl(xfd, KVM_XBZRLE_GET_CAPS, caps)) {
+		fail_errno("KVM_XBZRLE_GET_CAPS");
+		close(xfd);
+		return -1;
+	}
+	close(xfd);
+	if (!(caps->capabilities & KVM_XBZRLE_CAP_OFFLOAD)) {
+		fail("module without KVM_XBZRLE_CAP_OFFLOAD (capabilities 0x%llx)",
+		     (unsigned long long)caps->capabilities);
+		return 1;
+	}
+	if (caps->page_size != GUEST_PAGE_SIZE) {
+		fail("page size %u, the tests assume 4096", caps->page_size);
+		return 1;
+	}
+	return 0;
+}
+
 int xbz_open(void)
 {
 	int fd = open("/dev/kvm_xbzrle", O_RDWR | O_CLOEXEC);

@@ -153,6 +153,12 @@ const char *kvm_exit_name(uint32_t reason);
 
 /* ---------------------------- /dev/kvm_xbzrle ----------------------------- */
 
+/*
+ * Whether KVM, the module and its offload are there: 0 and @caps filled,
+ * 1 if not (a reason to skip, in kvm_util_error()), -1 on an unexpected
+ * error (message likewise).
+ */
+int xbz_check_offload(struct kvm_xbzrle_caps *caps);
 /* open("/dev/kvm_xbzrle"): a new context.  fd, or -1 with errno. */
 int xbz_open(void);
 /* KVM_XBZRLE_BIND @vm_fd. */

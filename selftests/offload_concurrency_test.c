@@ -1006,41 +1006,16 @@ static void *monitor_thread(void *arg)
 	return NULL;
 }
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "Bail out! offload_concurrency_test timed out\n";
-
-	(void)sig;
-	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(TAP_EXIT_FAIL);
-	_exit(TAP_EXIT_FAIL);
-}
-
 static void check_environment(void)
 {
-	struct kvm_xbzrle_caps caps = { .size = sizeof(caps) };
-	int xfd;
+	struct kvm_xbzrle_caps caps;
 
-	if (kvm_open() < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
-		    errno == EACCES || errno == EPERM)
-			tap_skip_all("%s", kvm_util_error());
+	switch (xbz_check_offload(&caps)) {
+	case 1:
+		tap_skip_all("%s", kvm_util_error());
+	case -1:
 		tap_bail_out("%s", kvm_util_error());
 	}
-	xfd = xbz_open();
-	if (xfd < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
-		    errno == EACCES || errno == EPERM)
-			tap_skip_all("%s (module not loaded?)", kvm_util_error());
-		tap_bail_out("%s", kvm_util_error());
-	}
-	if (ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps))
-		tap_bail_out("KVM_XBZRLE_GET_CAPS");
-	close(xfd);
-	if (!(caps.capabilities & KVM_XBZRLE_CAP_OFFLOAD))
-		tap_skip_all("module without KVM_XBZRLE_CAP_OFFLOAD");
-	if (caps.page_size != PAGE)
-		tap_skip_all("page size %u, the test assumes 4096", caps.page_size);
 	if (!(caps.capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG) ||
 	    !(kvm_check_cap(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) &
 	      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
@@ -1089,8 +1064,7 @@ int main(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
 	check_environment();
-	signal(SIGALRM, on_alarm);
-	alarm(TIMEOUT_S);
+	tap_timeout(TIMEOUT_S);
 	tap_plan(NPOINTS);
 	kmsg = kmsg_open();
 	ld0 = lockdep_debug_locks();

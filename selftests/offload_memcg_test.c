@@ -960,16 +960,6 @@ out:
 
 /* -------------------------------------------------------------------------- */
 
-static void on_alarm(int sig)
-{
-	static const char msg[] = "Bail out! offload_memcg_test timed out\n";
-
-	(void)sig;
-	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
-		_exit(TAP_EXIT_FAIL);
-	_exit(TAP_EXIT_FAIL);
-}
-
 static void cleanup(void)
 {
 	if (cg_mounted_here && umount2(CG_ROOT, MNT_DETACH))
@@ -978,31 +968,16 @@ static void cleanup(void)
 
 static void check_environment(void)
 {
-	struct kvm_xbzrle_caps caps = { .size = sizeof(caps) };
+	struct kvm_xbzrle_caps caps;
 	struct statfs sfs;
 	char buf[512];
-	int xfd;
 
-	if (kvm_open() < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
-		    errno == EACCES || errno == EPERM)
-			tap_skip_all("%s", kvm_util_error());
+	switch (xbz_check_offload(&caps)) {
+	case 1:
+		tap_skip_all("%s", kvm_util_error());
+	case -1:
 		tap_bail_out("%s", kvm_util_error());
 	}
-	xfd = xbz_open();
-	if (xfd < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
-		    errno == EACCES || errno == EPERM)
-			tap_skip_all("%s (module not loaded?)", kvm_util_error());
-		tap_bail_out("%s", kvm_util_error());
-	}
-	if (ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps))
-		tap_bail_out("KVM_XBZRLE_GET_CAPS");
-	close(xfd);
-	if (!(caps.capabilities & KVM_XBZRLE_CAP_OFFLOAD))
-		tap_skip_all("module without KVM_XBZRLE_CAP_OFFLOAD");
-	if (caps.page_size != PAGE)
-		tap_skip_all("page size %u, the test assumes 4096", caps.page_size);
 
 	if (statfs(CG_ROOT, &sfs) || sfs.f_type != CGROUP2_SUPER_MAGIC) {
 		if (mount("cgroup2", CG_ROOT, "cgroup2", 0, NULL))
@@ -1026,8 +1001,7 @@ int main(void)
 	time_t start = time(NULL);
 
 	check_environment();
-	signal(SIGALRM, on_alarm);
-	alarm(TIMEOUT_S);
+	tap_timeout(TIMEOUT_S);
 	tap_plan(CG_POINTS + SQ_POINTS);
 	test_cgroup();
 	tap_diag("cgroup part took %lld s", (long long)(time(NULL) - start));

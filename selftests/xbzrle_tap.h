@@ -8,6 +8,8 @@
 #define XBZRLE_TAP_H
 
 #include <errno.h>
+#include <signal.h>
+#include <unistd.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -114,6 +116,23 @@ static inline void __attribute__((noreturn)) tap_bail_out(const char *fmt, ...)
 	va_end(ap);
 	printf(" (errno %d: %s)\n", err, strerror(err));
 	exit(TAP_EXIT_FAIL);
+}
+
+static void tap_on_alarm(int sig)
+{
+	static const char msg[] = "Bail out! timed out\n";
+
+	(void)sig;
+	if (write(STDOUT_FILENO, msg, sizeof(msg) - 1) < 0)
+		_exit(TAP_EXIT_FAIL);
+	_exit(TAP_EXIT_FAIL);
+}
+
+/* A test that hangs fails after @seconds instead of stalling the run. */
+static inline void tap_timeout(unsigned int seconds)
+{
+	signal(SIGALRM, tap_on_alarm);
+	alarm(seconds);
 }
 
 static inline int __attribute__((noreturn)) tap_finish(void)
