@@ -37,35 +37,10 @@ done
 exec 9>"$work/.fetch.lock"
 flock 9
 
-# The archive's URIs, as build-qemu.sh finds them: one "URI SUITES" line
-# per deb822 stanza with Types: deb.
-main='' sec=''
-f=/etc/apt/sources.list.d/debian.sources
-if [ -r "$f" ]; then
-	while read -r uri suites; do
-		case " $suites " in
-		*-security\ *) sec=${sec:-$uri} ;;
-		*) main=${main:-$uri} ;;
-		esac
-	done < <(awk '
-		function flush() {
-			if (types ~ /(^| )deb( |$)/ && uris != "" && enabled != "no")
-				print uris, suites
-			types = uris = suites = enabled = ""
-		}
-		/^[[:space:]]*#/ { next }
-		/^[[:space:]]*$/ { flush(); next }
-		tolower($1) == "types:" { $1 = ""; types = $0 }
-		tolower($1) == "uris:" { uris = $2 }
-		tolower($1) == "suites:" { $1 = ""; suites = $0 }
-		tolower($1) == "enabled:" { enabled = tolower($2) }
-		END { flush() }' "$f")
-fi
-main=${main:-http://deb.debian.org/debian}
-sec=${sec:-http://deb.debian.org/debian-security}
-keyring=
-[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] &&
-	keyring="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+# The archive's URIs, as this machine's apt uses them.
+# shellcheck source=scripts/debian-archive.sh
+. "$(dirname "$0")/../../scripts/debian-archive.sh"
+debian_archive
 
 # first GLOB...: the first existing file the glob names, or nothing
 first() { [ -e "$1" ] && echo "$1"; return 0; }
@@ -81,9 +56,9 @@ download() {
 	fi
 	mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
 	cat >"$apt_dir/sources.list" <<-EOF
-	deb-src ${keyring}${main%/} $suite main
-	deb-src ${keyring}${main%/} $suite-updates main
-	deb-src ${keyring}${sec%/} $suite-security main
+	deb-src ${debian_keyring}${debian_main} $suite main
+	deb-src ${debian_keyring}${debian_main} $suite-updates main
+	deb-src ${debian_keyring}${debian_security} $suite-security main
 	EOF
 	apt=(apt-get -q -o "Dir::Etc::SourceList=$apt_dir/sources.list"
 	     -o Dir::Etc::SourceParts=/dev/null

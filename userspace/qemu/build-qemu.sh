@@ -46,6 +46,8 @@ set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
+# shellcheck source=scripts/debian-archive.sh
+. "$repo/scripts/debian-archive.sh"
 self="$here/$(basename "$0")"
 
 # Debian's tools first: a pyenv python3 shim breaks QEMU 7.2's configure.
@@ -168,36 +170,11 @@ binaries_exist() {
 # Private apt sources: deb-src for bookworm, bookworm-updates and
 # bookworm-security, from the URIs this machine's apt uses.
 write_sources() {
-	local f=/etc/apt/sources.list.d/debian.sources main='' sec='' keyring=''
-	if [ -r "$f" ]; then
-		# one "URI SUITES" line per deb822 stanza that has Types: deb
-		while read -r uri suites; do
-			case " $suites " in
-			*-security\ *) sec=${sec:-$uri} ;;
-			*) main=${main:-$uri} ;;
-			esac
-		done < <(awk '
-			function flush() {
-				if (types ~ /(^| )deb( |$)/ && uris != "" && enabled != "no")
-					print uris, suites
-				types = uris = suites = enabled = ""
-			}
-			/^[[:space:]]*#/ { next }
-			/^[[:space:]]*$/ { flush(); next }
-			tolower($1) == "types:" { $1 = ""; types = $0 }
-			tolower($1) == "uris:" { uris = $2 }
-			tolower($1) == "suites:" { $1 = ""; suites = $0 }
-			tolower($1) == "enabled:" { enabled = tolower($2) }
-			END { flush() }' "$f")
-	fi
-	main=${main:-http://deb.debian.org/debian}
-	sec=${sec:-http://deb.debian.org/debian-security}
-	[ -f /usr/share/keyrings/debian-archive-keyring.gpg ] &&
-		keyring="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+	debian_archive
 	cat >"$work/apt/sources.list" <<-EOF
-	deb-src ${keyring}${main%/} bookworm main
-	deb-src ${keyring}${main%/} bookworm-updates main
-	deb-src ${keyring}${sec%/} bookworm-security main
+	deb-src ${debian_keyring}${debian_main} bookworm main
+	deb-src ${debian_keyring}${debian_main} bookworm-updates main
+	deb-src ${debian_keyring}${debian_security} bookworm-security main
 	EOF
 }
 

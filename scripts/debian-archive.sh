@@ -1,0 +1,43 @@
+# SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=bash
+#
+# debian-archive.sh: sourced by the scripts that fetch Debian source
+# packages through a private apt configuration (userspace/qemu/
+# build-qemu.sh, userspace/bench/fetch-qemu-xbzrle.sh).
+#
+# debian_archive: sets debian_main and debian_security to the archive URIs
+# this machine's apt uses (the first deb822 stanza with Types: deb for
+# each, from /etc/apt/sources.list.d/debian.sources; deb.debian.org when
+# there is none), and debian_keyring to a "[signed-by=...] " option for a
+# sources.list line, or nothing.
+debian_archive() {
+	local f=/etc/apt/sources.list.d/debian.sources uri suites
+	debian_main='' debian_security='' debian_keyring=''
+	if [ -r "$f" ]; then
+		while read -r uri suites; do
+			case " $suites " in
+			*-security\ *) debian_security=${debian_security:-$uri} ;;
+			*) debian_main=${debian_main:-$uri} ;;
+			esac
+		done < <(awk '
+			function flush() {
+				if (types ~ /(^| )deb( |$)/ && uris != "" && enabled != "no")
+					print uris, suites
+				types = uris = suites = enabled = ""
+			}
+			/^[[:space:]]*#/ { next }
+			/^[[:space:]]*$/ { flush(); next }
+			tolower($1) == "types:" { $1 = ""; types = $0 }
+			tolower($1) == "uris:" { uris = $2 }
+			tolower($1) == "suites:" { $1 = ""; suites = $0 }
+			tolower($1) == "enabled:" { enabled = tolower($2) }
+			END { flush() }' "$f")
+	fi
+	debian_main=${debian_main:-http://deb.debian.org/debian}
+	debian_main=${debian_main%/}
+	debian_security=${debian_security:-http://deb.debian.org/debian-security}
+	debian_security=${debian_security%/}
+	if [ -f /usr/share/keyrings/debian-archive-keyring.gpg ]; then
+		debian_keyring="[signed-by=/usr/share/keyrings/debian-archive-keyring.gpg] "
+	fi
+}
