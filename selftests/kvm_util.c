@@ -883,3 +883,59 @@ int xbz_dest_compare(struct xbz_dest *dest, struct kvm_vm *vm)
 		     bad, msg);
 	return bad;
 }
+
+/* ------------------------------- miscellany ------------------------------- */
+
+bool page_is_zero(const void *p, size_t len)
+{
+	const uint8_t *b = p;
+
+	return !len || (!b[0] && !memcmp(b, b + 1, len - 1));
+}
+
+const char *const kmsg_problems[] = {
+	"BUG:", "WARNING:", "Oops", "KASAN", "UBSAN", "general protection",
+	"kernel BUG", "Call Trace:", "list_add corruption",
+	"list_del corruption", "refcount_t", "lockdep", "possible circular",
+	"possible recursive", "inconsistent lock", "rcu_",
+	"blocked for more than", "Out of memory", NULL,
+};
+
+int kmsg_open(void)
+{
+	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
+
+	if (fd >= 0)
+		lseek(fd, 0, SEEK_END);
+	return fd;
+}
+
+int kmsg_count(int fd, const char *const *patterns, unsigned int *lines)
+{
+	char buf[8192];
+	unsigned int k, n_lines = 0;
+	int found = 0;
+	ssize_t n;
+
+	for (;;) {
+		n = read(fd, buf, sizeof(buf) - 1);
+		if (n < 0 && errno == EPIPE)
+			continue;	/* overwritten records: go on */
+		if (n <= 0)
+			break;
+		buf[n] = 0;
+		buf[strcspn(buf, "\n")] = 0;
+		n_lines++;
+		for (k = 0; patterns[k]; k++) {
+			if (strstr(buf, patterns[k])) {
+				if (!found++)
+					fail("kernel: %s", strchr(buf, ';') ?
+					     strchr(buf, ';') + 1 : buf);
+				break;
+			}
+		}
+	}
+	if (lines)
+		*lines = n_lines;
+	return found;
+}

@@ -261,4 +261,21 @@ int xbz_walk_records(struct xbz_dest *dest, const void *buf, uint32_t used,
  */
 int xbz_dest_compare(struct xbz_dest *dest, struct kvm_vm *vm);
 
+/* ------------------------------- miscellany ------------------------------- */
+
+/* Whether @len bytes at @p are all zero. */
+bool page_is_zero(const void *p, size_t len);
+
+/*
+ * The kernel log: kmsg_open() returns /dev/kmsg positioned at its end
+ * (what the kernel says from now on), or -1.  kmsg_count() reads the lines
+ * since then (or since its last call) and counts those containing one of
+ * @patterns (NULL-terminated); the first is kept in kvm_util_error() and
+ * *@lines (if not NULL) gets the number of lines read.
+ */
+int kmsg_open(void);
+int kmsg_count(int fd, const char *const *patterns, unsigned int *lines);
+/* What the harness fails a run on: BUG, WARNING, KASAN, lockdep... */
+extern const char *const kmsg_problems[];
+
 #endif /* XBZRLE_KVM_UTIL_H */

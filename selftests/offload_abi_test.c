@@ -298,16 +298,6 @@ static bool stats_equal(const struct kvm_xbzrle_stats *a,
 
 /* ------------------------------ record checks ----------------------------- */
 
-static bool page_is_zero(const uint8_t *p)
-{
-	size_t i;
-
-	for (i = 0; i < PG; i++)
-		if (p[i])
-			return false;
-	return true;
-}
-
 struct rec_check {
 	const uint64_t *gpas;	/* the pages asked for, in order */
 	unsigned int n;		/* records expected */
@@ -362,7 +352,7 @@ static int check_fx_record(const struct xbz_record *rec, const uint8_t *base,
 	if (rec->reserved)
 		return bad(c, "record %u: reserved %u", c->i, rec->reserved);
 	cur = fx_mem + idx * PG;
-	zero = page_is_zero(cur);
+	zero = page_is_zero(cur, PG);
 	switch (rec->type) {
 	case KVM_XBZRLE_RECORD_ZERO:
 		if (!zero || rec->len)
@@ -455,7 +445,7 @@ static void fx_touch(unsigned int idx, unsigned int gen)
 
 	if (idx == 0)
 		return;
-	if (page_is_zero(p)) {
+	if (page_is_zero(p, PG)) {
 		for (i = 0; i < PG; i++)
 			p[i] = (uint8_t)(i * 7 + idx * 13 + 1);
 		return;

@@ -179,11 +179,6 @@ static void sleep_ms(unsigned int ms)
 	nanosleep(&ts, NULL);
 }
 
-static bool all_zero(const uint8_t *p, size_t len)
-{
-	return !p[0] && !memcmp(p, p + 1, len - 1);
-}
-
 static void fill_random(uint8_t *p, size_t len, unsigned int *seed)
 {
 	size_t i;
@@ -259,11 +254,11 @@ static int apply_call(struct sender *s, const uint64_t *gpas, uint32_t n,
 		memcpy(snap, page, PAGE);
 		if (xbz_apply_record(&rec, snap))
 			return fail_why(s, "%s", kvm_util_error());
-		if (all_zero(snap, PAGE) != (rec.type == KVM_XBZRLE_RECORD_ZERO))
+		if (page_is_zero(snap, PAGE) != (rec.type == KVM_XBZRLE_RECORD_ZERO))
 			return fail_why(s, "gpa 0x%llx: %s record for a%s snapshot",
 					(unsigned long long)rec.gpa,
 					xbz_record_type_name(rec.type),
-					all_zero(snap, PAGE) ? "n all-zero" : " non-zero");
+					page_is_zero(snap, PAGE) ? "n all-zero" : " non-zero");
 		switch (rec.type) {
 		case KVM_XBZRLE_RECORD_XBZRLE:
 			enc = xbzrle_encode(page, snap, PAGE, delta, PAGE);
@@ -865,51 +860,6 @@ fail:
 
 /* --------------------------- kernel log, debugfs --------------------------- */
 
-/* /dev/kmsg positioned at the end: what the kernel says from now on. */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
-/* Number of new kernel log lines that look like a kernel problem. */
-static int kmsg_bad_lines(int fd, unsigned int *lines)
-{
-	static const char *const bad[] = {
-		"BUG:", "WARNING:", "Oops", "KASAN", "lockdep", "possible circular",
-		"possible recursive", "inconsistent lock", "UBSAN",
-		"Call Trace:", "list_add corruption", "list_del corruption",
-		"refcount_t", "rcu_", "blocked for more than", "Out of memory",
-	};
-	char buf[8192];
-	unsigned int k;
-	ssize_t n;
-	int found = 0;
-
-	*lines = 0;
-	for (;;) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;	/* overwritten records: go on */
-		if (n <= 0)
-			break;
-		buf[n] = 0;
-		(*lines)++;
-		for (k = 0; k < sizeof(bad) / sizeof(bad[0]); k++) {
-			if (strstr(buf, bad[k])) {
-				if (!found++)
-					tap_diag("kernel: %s", strchr(buf, ';') ?
-						 strchr(buf, ';') + 1 : buf);
-				break;
-			}
-		}
-	}
-	return found;
-}
-
 /* "debug_locks: N" of /proc/lockdep_stats; -1 without lockdep. */
 static int lockdep_debug_locks(void)
 {
@@ -1251,7 +1201,9 @@ out:
 		munmap(hot.mem, HOT_SIZE);
 
 	ld1 = lockdep_debug_locks();
-	bad = kmsg < 0 ? 0 : kmsg_bad_lines(kmsg, &lines);
+	bad = kmsg < 0 ? 0 : kmsg_count(kmsg, kmsg_problems, &lines);
+	if (bad)
+		tap_diag("%s", kvm_util_error());
 	if (kmsg < 0)
 		tap_skip("cannot read /dev/kmsg", "kernel log quiet");
 	else

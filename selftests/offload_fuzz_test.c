@@ -1721,47 +1721,6 @@ static int foreign_vm(void)
 
 static int kmsg_fd = -1;
 
-static void kmsg_open(void)
-{
-	kmsg_fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-	if (kmsg_fd >= 0)
-		lseek(kmsg_fd, 0, SEEK_END);
-}
-
-/* Kernel messages since kmsg_open() that the harness would fail on. */
-static int kmsg_bad(void)
-{
-	static const char *const bad[] = {
-		"BUG:", "WARNING:", "Oops", "KASAN", "UBSAN", "general protection",
-		"Call Trace:", "refcount_t", "list_add corruption",
-		"list_del corruption", "kernel BUG", "lockdep", "circular",
-	};
-	char line[2048];
-	ssize_t n;
-	int found = 0;
-	unsigned int i;
-
-	if (kmsg_fd < 0)
-		return -1;
-	for (;;) {
-		n = read(kmsg_fd, line, sizeof(line) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;	/* overwritten records */
-		if (n <= 0)
-			break;
-		line[n] = 0;
-		line[strcspn(line, "\n")] = 0;
-		for (i = 0; i < ARRAY_SIZE(bad); i++)
-			if (strstr(line, bad[i])) {
-				if (found++ < 5)
-					tap_diag("kernel: %s", strchr(line, ';') ?
-						 strchr(line, ';') + 1 : line);
-				break;
-			}
-	}
-	return found;
-}
-
 /* --------------------------- the known-good round ------------------------- */
 
 static uint8_t goodrec[64 * KVM_XBZRLE_RECORD_MAX_SIZE];
@@ -1987,7 +1946,7 @@ int main(void)
 	tap_plan(NTESTS);
 	tap_diag("seed %" PRIu64 " (XBZRLE_FUZZ_SEED=%" PRIu64 " repeats this run), %lu calls",
 		 seed, seed, calls_target);
-	kmsg_open();
+	kmsg_fd = kmsg_open();
 	setup();
 
 	clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -2055,7 +2014,9 @@ int main(void)
 			tap_result(n == 0, "no context left open after closing them all: debugfs contexts %llu",
 				   n);
 	}
-	bad = kmsg_bad();
+	bad = kmsg_fd < 0 ? -1 : kmsg_count(kmsg_fd, kmsg_problems, NULL);
+	if (bad > 0)
+		tap_diag("%s", kvm_util_error());
 	if (bad < 0)
 		tap_skip("/dev/kmsg not readable", "no kernel warning during the run");
 	else

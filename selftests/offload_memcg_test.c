@@ -102,11 +102,6 @@ why(struct mig *m, const char *fmt, ...)
 	return -1;
 }
 
-static bool all_zero(const uint8_t *p, size_t len)
-{
-	return !p[0] && !memcmp(p, p + 1, len - 1);
-}
-
 /* Touches (faults in) @len bytes: charged to the cgroup we are in now. */
 static void populate(void *p, size_t len)
 {
@@ -211,11 +206,11 @@ static int apply_call(struct mig *m, const uint64_t *gpas, uint32_t n,
 		memcpy(snap, page, PAGE);
 		if (xbz_apply_record(&rec, snap))
 			return why(m, "%s", kvm_util_error());
-		if (all_zero(snap, PAGE) != (rec.type == KVM_XBZRLE_RECORD_ZERO))
+		if (page_is_zero(snap, PAGE) != (rec.type == KVM_XBZRLE_RECORD_ZERO))
 			return why(m, "gpa 0x%llx: %s record for a%s snapshot",
 				   (unsigned long long)rec.gpa,
 				   xbz_record_type_name(rec.type),
-				   all_zero(snap, PAGE) ? "n all-zero" : " non-zero");
+				   page_is_zero(snap, PAGE) ? "n all-zero" : " non-zero");
 		switch (rec.type) {
 		case KVM_XBZRLE_RECORD_XBZRLE:
 			enc = xbzrle_encode(page, snap, PAGE, delta, PAGE);
@@ -799,37 +794,18 @@ static long long vmstat(const char *key)
 	return read_key("/proc/vmstat", key);
 }
 
-/* /dev/kmsg positioned at the end: what the kernel says from now on. */
-static int kmsg_open(void)
-{
-	int fd = open("/dev/kmsg", O_RDONLY | O_NONBLOCK | O_CLOEXEC);
-
-	if (fd >= 0)
-		lseek(fd, 0, SEEK_END);
-	return fd;
-}
-
 /* New kernel log lines of the OOM killer since kmsg_open(); -1: no log. */
 static int kmsg_oom_lines(int fd)
 {
-	char buf[8192];
-	ssize_t n;
-	int found = 0;
+	static const char *const oom[] = {
+		"invoked oom-killer", "Out of memory", "oom-kill:",
+		"Killed process", NULL,
+	};
+	int found;
 
 	if (fd < 0)
 		return -1;
-	for (;;) {
-		n = read(fd, buf, sizeof(buf) - 1);
-		if (n < 0 && errno == EPIPE)
-			continue;	/* overwritten records: go on */
-		if (n <= 0)
-			break;
-		buf[n] = 0;
-		if (strstr(buf, "invoked oom-killer") ||
-		    strstr(buf, "Out of memory") || strstr(buf, "oom-kill:") ||
-		    strstr(buf, "Killed process"))
-			found++;
-	}
+	found = kmsg_count(fd, oom, NULL);
 	close(fd);
 	return found;
 }

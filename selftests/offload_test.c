@@ -176,11 +176,6 @@ why(struct mig *m, const char *fmt, ...)
 	return -1;
 }
 
-static bool all_zero(const uint8_t *p, size_t len)
-{
-	return !p[0] && !memcmp(p, p + 1, len - 1);
-}
-
 static void fill_random(uint8_t *p, size_t len, unsigned int *seed)
 {
 	size_t i;
@@ -245,9 +240,9 @@ static int check_record(const struct xbz_record *rec, const uint8_t *base,
 		return why(m, "gpa 0x%llx: %s record does not give guest memory (guest paused)",
 			   gpa, type);
 
-	if (all_zero(snap, PAGE) != (rec->type == KVM_XBZRLE_RECORD_ZERO))
+	if (page_is_zero(snap, PAGE) != (rec->type == KVM_XBZRLE_RECORD_ZERO))
 		return why(m, "gpa 0x%llx: %s record for a%s page", gpa, type,
-			   all_zero(snap, PAGE) ? "n all-zero" : " non-zero");
+			   page_is_zero(snap, PAGE) ? "n all-zero" : " non-zero");
 	if (rec->type != KVM_XBZRLE_RECORD_ZERO && st != BASE_NONE)
 		enc = xbzrle_encode(base, snap, PAGE, delta, c->max_delta);
 
