@@ -15,7 +15,8 @@
 #   make style                 checkpatch.pl on kmod/ and uapi/
 #   make qemu                  QEMU 7.2 from Debian's source + userspace/qemu/patches
 #   make qemu-check            that QEMU's own XBZRLE unit test and migration qtest
-#   make bench                 codec and per-page path against QEMU 7.2 and 10.0 (Documentation/benchmark.rst)
+#   make bench                 codec and per-page path against QEMU 7.2 and 10.0 (Documentation/benchmark.rst),
+#                              cache policy against QEMU 7.2's (Documentation/cache-policy.rst)
 
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 # KDIR= alone: the release is the one the tree was configured for (its

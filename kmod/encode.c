@@ -162,8 +162,8 @@ static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 	} else if (!base) {
 		rec.type = KVM_XBZRLE_RECORD_RAW;
 	} else {
-		ret = xbzrle_encode(page_address(base), snap, PAGE_SIZE,
-				    ctx->delta, max_delta);
+		ret = xbzrle_encode_page_data(page_address(base), snap,
+					      ctx->delta, max_delta);
 		if (ret == 0) {
 			rec.type = KVM_XBZRLE_RECORD_UNCHANGED;
 		} else if (ret > 0) {
@@ -207,8 +207,16 @@ static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 			xbzrle_count(ctx, XS_OVERFLOWS, 1);
 		break;
 	}
-	/* what the record makes the destination hold is the snapshot */
-	xbzrle_cache_commit(ctx, ref->region->gfn + ref->offset, base);
+	/*
+	 * What the record makes the destination hold is the snapshot.  An
+	 * unchanged page's base already holds it: keeping the base leaves the
+	 * snapshot, just written and still in the CPU cache, as the spare, and
+	 * the base page is not rewritten.
+	 */
+	if (rec.type == KVM_XBZRLE_RECORD_UNCHANGED)
+		xbzrle_cache_untake(ctx, base);
+	else
+		xbzrle_cache_commit(ctx, ref->region->gfn + ref->offset, base);
 	return ALIGN(sizeof(rec) + rec.len, KVM_XBZRLE_RECORD_ALIGN);
 }
 

@@ -123,6 +123,9 @@ static int __init xbzrle_init(void)
 {
 	int ret;
 
+	ret = xbzrle_encoder_init();
+	if (ret)
+		return ret;
 	ret = xbzrle_shrinker_init();
 	if (ret) {
 		pr_err("cannot register the cache shrinker: %d\n", ret);

@@ -46,6 +46,16 @@ static size_t equal_run(const u8 *a, const u8 *b, size_t len)
 {
 	size_t i = 0;
 
+	/* two words a step: equal runs are the long ones */
+	for (; i + 16 <= len; i += 16) {
+		u64 x = load64(a + i) ^ load64(b + i);
+		u64 y = load64(a + i + 8) ^ load64(b + i + 8);
+
+		if (x)
+			return i + __builtin_ctzll(x) / 8;
+		if (y)
+			return i + 8 + __builtin_ctzll(y) / 8;
+	}
 	for (; i + 8 <= len; i += 8) {
 		u64 x = load64(a + i) ^ load64(b + i);
 
@@ -73,16 +83,36 @@ static size_t diff_run(const u8 *a, const u8 *b, size_t len)
 	return i;
 }
 
-static size_t put_len(u8 *dst, size_t n)
+/*
+ * The portable encoder: the encoder body with the word-at-a-time scans
+ * above.  The SIMD variants (xbzrle_avx2.c, xbzrle_avx512.c) include the
+ * same body.
+ */
+struct xbzrle_scan {
+	/* nothing is kept between runs */
+};
+#define XBZRLE_SCAN_INIT	{ }
+
+static inline size_t run_end(struct xbzrle_scan *scan __always_unused,
+			     const u8 *old, const u8 *new, size_t i,
+			     size_t slen, bool equal)
 {
-	if (n < 0x80) {
-		dst[0] = n;
-		return 1;
-	}
-	dst[0] = (n & 0x7f) | 0x80;
-	dst[1] = n >> 7;
-	return 2;
+	if (equal)
+		return i + equal_run(old + i, new + i, slen - i);
+	return i + diff_run(old + i, new + i, slen - i);
 }
+
+static inline void copy_run(u8 *dst, const u8 *src, size_t n,
+			    size_t dst_room __always_unused,
+			    size_t src_room __always_unused)
+{
+	memcpy(dst, src, n);
+}
+
+/* xbzrle_encode(): the contract is in xbzrle_encode_body.h */
+#define XBZRLE_ENCODER	xbzrle_encode
+#define XBZRLE_TARGET
+#include "xbzrle_encode_body.h"
 
 /* Returns the bytes consumed, or 0 for a malformed number. */
 static size_t get_len(const u8 *src, size_t *n)
@@ -95,57 +125,6 @@ static size_t get_len(const u8 *src, size_t *n)
 		return 0;
 	*n = (src[0] & 0x7f) | (src[1] << 7);
 	return 2;
-}
-
-/**
- * xbzrle_encode - encode @new as a delta against @old
- * @old: the page as the receiver has it
- * @new: the page to send
- * @slen: page size
- * @dst: output buffer
- * @dlen: size of @dst; nothing is written at or past @dst + @dlen
- *
- * Return: the length of the delta; 0 if the pages are equal (and @dlen is
- * at least 2, as in QEMU); -ENOSPC if the delta does not fit, following
- * QEMU's rule that a page ending in equal bytes also needs 2 spare bytes;
- * -ERANGE if a run is longer than the format can describe (only possible
- * for pages over 16 KiB); -EINVAL if @slen is too large for an int result.
- */
-int xbzrle_encode(const u8 *old, const u8 *new, size_t slen,
-		  u8 *dst, size_t dlen)
-{
-	size_t i = 0, d = 0, run;
-
-	if (slen > INT_MAX / 2)
-		return -EINVAL;
-
-	while (i < slen) {
-		if (d + 2 > dlen)
-			return -ENOSPC;
-
-		run = equal_run(old + i, new + i, slen - i);
-		if (run == slen)
-			return 0;
-		i += run;
-		if (i == slen)
-			break;
-		if (run > XBZRLE_MAX_RUN)
-			return -ERANGE;
-		d += put_len(dst + d, run);
-
-		if (d + 2 > dlen)
-			return -ENOSPC;
-		run = diff_run(old + i, new + i, slen - i);
-		if (run > XBZRLE_MAX_RUN)
-			return -ERANGE;
-		d += put_len(dst + d, run);
-		if (d + run > dlen)
-			return -ENOSPC;
-		memcpy(dst + d, new + i, run);
-		d += run;
-		i += run;
-	}
-	return d;
 }
 
 /**

@@ -3,7 +3,9 @@
  * xbzrle-conformance: check the codec against a file of XBZRLEV1 cases
  * (vectors/FORMAT.md), plain or gzip-compressed.
  *
- * Encode cases: same return value and same bytes as QEMU's encoder, also
+ * Encode cases, for every encoder variant the CPU can run (scalar, AVX2,
+ * AVX-512BW; the last output line names them): same return value and same
+ * bytes as QEMU's encoder, also
  * with misaligned buffers, never a byte written past dlen, and our decoder
  * turns old into new with QEMU's delta.  Decode cases: same return value
  * and, when accepted, the same page.  Prints one line per failing case and
@@ -18,6 +20,7 @@
 
 #include "vector_file.h"
 #include "xbzrle.h"
+#include "xbzrle_variants.h"
 
 #define MAGIC		"XBZRLEV1"
 #define MAX_PAGE	(1U << 20)	/* sanity bounds, far above any real page */
@@ -78,7 +81,8 @@ static size_t encode_bound(uint32_t psize)
  * Encodes with @old and @new at the given misalignments, into a buffer of
  * min(dlen, bound) bytes followed by guard bytes; returns 0 if it matched.
  */
-static int encode_matches(unsigned long idx, const uint8_t *old, const uint8_t *new,
+static int encode_matches(const struct xbzrle_variant *v, unsigned long idx,
+			  const uint8_t *old, const uint8_t *new,
 			  uint32_t psize, uint32_t dlen, int32_t want,
 			  const uint8_t *want_bytes, unsigned int mis_old, unsigned int mis_new)
 {
@@ -91,24 +95,24 @@ static int encode_matches(unsigned long idx, const uint8_t *old, const uint8_t *
 	memcpy(o + mis_old, old, psize);
 	memcpy(n + mis_new, new, psize);
 	memset(dst, GUARD_BYTE, cap + GUARD);
-	ret = as_qemu(xbzrle_encode(o + mis_old, n + mis_new, psize, dst, dlen));
+	ret = as_qemu(v->encode(o + mis_old, n + mis_new, psize, dst, dlen));
 
 	for (size_t i = cap; i < cap + GUARD; i++) {
 		if (dst[i] != GUARD_BYTE) {
-			fail(idx, 'E', "encoder wrote past byte %zu (dlen %u, page %u)",
-			     cap, dlen, psize);
+			fail(idx, 'E', "%s encoder wrote past byte %zu (dlen %u, page %u)",
+			     v->name, cap, dlen, psize);
 			bad = 1;
 			break;
 		}
 	}
 	if (!bad && ret != want) {
-		fail(idx, 'E', "encode returned %d, QEMU %d (page %u, dlen %u, misalign %u/%u)",
-		     ret, want, psize, dlen, mis_old, mis_new);
+		fail(idx, 'E', "%s encode returned %d, QEMU %d (page %u, dlen %u, misalign %u/%u)",
+		     v->name, ret, want, psize, dlen, mis_old, mis_new);
 		bad = 1;
 	}
 	if (!bad && ret > 0 && (at = first_diff(dst, want_bytes, ret)) >= 0) {
-		fail(idx, 'E', "encoded byte %ld is 0x%02x, QEMU 0x%02x (misalign %u/%u)",
-		     at, dst[at], want_bytes[at], mis_old, mis_new);
+		fail(idx, 'E', "%s encoded byte %ld is 0x%02x, QEMU 0x%02x (misalign %u/%u)",
+		     v->name, at, dst[at], want_bytes[at], mis_old, mis_new);
 		bad = 1;
 	}
 	free(o);
@@ -136,9 +140,17 @@ static void encode_case(unsigned long idx, uint32_t psize, uint32_t dlen)
 		vf_read(enc, want, "encoded bytes");
 	}
 
-	bad = encode_matches(idx, old, new, psize, dlen, want, enc, 0, 0);
-	if (!bad)
-		bad = encode_matches(idx, old, new, psize, dlen, want, enc, 3, 5);
+	/* every encoder variant this CPU can run, each aligned and not */
+	bad = 0;
+	for (size_t i = 0; i < xbzrle_nr_variants && !bad; i++) {
+		const struct xbzrle_variant *v = &xbzrle_variants[i];
+
+		if (!xbzrle_variant_usable(v))
+			continue;
+		bad = encode_matches(v, idx, old, new, psize, dlen, want, enc, 0, 0);
+		if (!bad)
+			bad = encode_matches(v, idx, old, new, psize, dlen, want, enc, 3, 5);
+	}
 
 	/* QEMU's delta must take our decoder from old to new. */
 	if (!bad && want > 0) {
@@ -257,6 +269,10 @@ int main(int argc, char **argv)
 	}
 	vf_close();
 
-	printf("%lu passed, %lu failed\n", passed, failed);
+	printf("encoders:");
+	for (size_t i = 0; i < xbzrle_nr_variants; i++)
+		printf(" %s%s", xbzrle_variants[i].name,
+		       xbzrle_variant_usable(&xbzrle_variants[i]) ? "" : " (not on this CPU: not run)");
+	printf("\n%lu passed, %lu failed\n", passed, failed);
 	return failed ? 1 : 0;
 }

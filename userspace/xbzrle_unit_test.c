@@ -3,7 +3,9 @@
  * Hand-written codec cases, one per rule of the format (see
  * Documentation/xbzrle-format.rst): every decoder rejection, the LEB128
  * boundaries and the encoder's overflow points.  The expected bytes are
- * worked out from the format, not taken from the codec.  TAP 13 output.
+ * worked out from the format, not taken from the codec.  The encoder cases
+ * run for every encoder variant; those this CPU lacks are skipped.  TAP 13
+ * output.
  */
 #include <errno.h>
 #include <stdint.h>
@@ -12,12 +14,17 @@
 #include <string.h>
 
 #include "xbzrle.h"
+#include "xbzrle_variants.h"
 #include "../selftests/xbzrle_tap.h"
 
 #define PAGE	4096
 #define BIG	32768	/* a page size where 2-byte lengths can pass 0x3fff */
 #define FILL	0x11
 #define GUARD	16
+#define ENCODE_CASES	21	/* test points per encoder variant */
+
+/* the variant under test */
+static const struct xbzrle_variant *variant;
 
 struct decode_case {
 	const char *name;
@@ -92,7 +99,7 @@ static int encode(const uint8_t *old, const uint8_t *new, size_t dlen, uint8_t *
 	int ret;
 
 	memset(dst, 0xa5, dlen + GUARD);
-	ret = xbzrle_encode(old, new, PAGE, dst, dlen);
+	ret = variant->encode(old, new, PAGE, dst, dlen);
 	for (size_t i = dlen; i < dlen + GUARD; i++)
 		if (dst[i] != 0xa5)
 			ret = -EFAULT;
@@ -109,17 +116,13 @@ static void expect_encode(const uint8_t *old, const uint8_t *new, size_t dlen,
 	int ret = encode(old, new, dlen, out);
 	int ok = ret == want && (want <= 0 || !memcmp(out, want_bytes, want));
 
-	tap_result(ok, "encode: %s, dlen %zu (want %d, got %d)", name, dlen, want, ret);
+	tap_result(ok, "encode %s: %s, dlen %zu (want %d, got %d)", variant->name, name,
+		   dlen, want, ret);
 }
 
-int main(void)
+static void encode_cases(void)
 {
 	static uint8_t old[PAGE], new[PAGE], want[2 * PAGE];
-	size_t n = sizeof(decode_cases) / sizeof(decode_cases[0]);
-
-	tap_plan(n + 18);
-	for (size_t i = 0; i < n; i++)
-		run_decode(&decode_cases[i]);
 
 	memset(old, FILL, PAGE);
 	memcpy(new, old, PAGE);
@@ -189,12 +192,59 @@ int main(void)
 		memcpy(o + 3, old, PAGE);
 		memcpy(nw + 5, old, PAGE);
 		nw[5 + 100] = 0x42;
-		ret = xbzrle_encode(o + 3, nw + 5, PAGE, out, PAGE);
+		ret = variant->encode(o + 3, nw + 5, PAGE, out, PAGE);
 		tap_result(ret == 3 && !memcmp(out, "\x64\x01\x42", 3),
-			   "encode: misaligned buffers (want 3, got %d)", ret);
+			   "encode %s: misaligned buffers (want 3, got %d)", variant->name, ret);
+	}
+
+	/* the SIMD variants work on 64-byte blocks: a run across two */
+	memcpy(new, old, PAGE);
+	memset(new + 62, 0xdd, 4);
+	memcpy(want, "\x3e\x04\xdd\xdd\xdd\xdd", 6);
+	expect_encode(old, new, PAGE, 6, want, "run across a 64-byte block");
+
+	/* a short differing run too close to the end for a 32-byte move */
+	memcpy(new, old, PAGE);
+	memset(new + PAGE - 3, 0xee, 3);
+	memcpy(want, "\xfd\x1f\x03\xee\xee\xee", 6);
+	expect_encode(old, new, PAGE, 6, want, "3 differing bytes at the end");
+
+	/* a length that is not a multiple of 64: the last block is partial */
+	{
+		static uint8_t o[100], nw[100], out[200];
+		int ret;
+
+		memset(o, FILL, sizeof(o));
+		memcpy(nw, o, sizeof(o));
+		nw[70] = 0x42;
+		nw[99] = 0x43;
+		ret = variant->encode(o, nw, sizeof(o), out, sizeof(out));
+		tap_result(ret == 6 && !memcmp(out, "\x46\x01\x42\x1c\x01\x43", 6),
+			   "encode %s: 100-byte page (want 6, got %d)", variant->name, ret);
 	}
 
 	/* a zero-length page is equal */
-	tap_result(xbzrle_encode(old, new, 0, want, 0) == 0, "encode: empty page");
+	tap_result(variant->encode(old, new, 0, want, 0) == 0, "encode %s: empty page",
+		   variant->name);
+}
+
+int main(void)
+{
+	size_t n = sizeof(decode_cases) / sizeof(decode_cases[0]);
+
+	tap_plan(n + ENCODE_CASES * xbzrle_nr_variants);
+	for (size_t i = 0; i < n; i++)
+		run_decode(&decode_cases[i]);
+
+	for (size_t i = 0; i < xbzrle_nr_variants; i++) {
+		variant = &xbzrle_variants[i];
+		if (xbzrle_variant_usable(variant)) {
+			encode_cases();
+			continue;
+		}
+		for (int k = 0; k < ENCODE_CASES; k++)
+			tap_skip("this CPU has no %s", "encode %s: case %d", variant->cpu_feature,
+				 variant->name, k + 1);
+	}
 	tap_finish();
 }

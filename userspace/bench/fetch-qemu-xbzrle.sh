@@ -2,9 +2,11 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # fetch-qemu-xbzrle.sh WORKDIR: gets QEMU's migration/xbzrle.c (and
-# migration/xbzrle.h) from two Debian source packages for the benchmark:
+# migration/xbzrle.h) from two Debian source packages for the benchmark,
+# and 7.2's XBZRLE page cache for the cache-policy simulation:
 #
-#   WORKDIR/qemu72/   bookworm's QEMU 7.2 (plain C encoder only)
+#   WORKDIR/qemu72/   bookworm's QEMU 7.2 (plain C encoder only), with
+#                     migration/page_cache.[ch] (xbzrle-cache-sim)
 #   WORKDIR/qemu100/  trixie's QEMU 10.0 (plain C and AVX-512BW encoders)
 #
 # each holding migration/xbzrle.[ch] as Debian ships them (Debian's
@@ -80,16 +82,16 @@ download() {
 	echo "$dsc"
 }
 
-# Sections of a unified diff (stdin) whose target is one of the files we
-# take (VERSION too: Debian's 7.2 carries the stable releases as patches);
-# patch(1) ignores the text between them.
+# filter_diff FILE...: the sections of a unified diff (stdin) whose target
+# is one of FILEs, the files we take (VERSION too: Debian's 7.2 carries the
+# stable releases as patches); patch(1) ignores the text between them.
 filter_diff() {
-	awk '
+	FILES=$(printf '%s\n' "$@" | sed 's/[.]/[.]/g' | paste -sd'|') awk '
 	/^(diff |Index: )/ { keep = 0; next }
 	/^--- / {
 		hdr = $0
 		if ((getline nxt) > 0 && nxt ~ /^\+\+\+ /) {
-			keep = (nxt ~ /^\+\+\+ [^\/ \t]*\/(VERSION|migration\/xbzrle\.[ch]|util\/cutils\.c)([ \t]|$)/)
+			keep = (nxt ~ ("^[+][+][+] [^/ \t]*/(" ENVIRON["FILES"] ")([ \t]|$)"))
 			if (keep) { print hdr; print nxt }
 			next
 		}
@@ -99,17 +101,28 @@ filter_diff() {
 	keep { print }'
 }
 
-# extract DSC DEST UPSTREAM_GLOB: migration/xbzrle.[ch] and util/cutils.c
-# of DSC into DEST, with Debian's patches to them applied; then
-# util/uleb128.c: the two functions of util/cutils.c that xbzrle.c calls
-# (QEMU links them out of line, so they are compiled on their own).
+# extract DSC DEST UPSTREAM_GLOB [FILE...]: migration/xbzrle.[ch],
+# util/cutils.c and the FILEs (paths in QEMU's tree) of DSC into DEST, with
+# Debian's patches to them applied; then util/uleb128.c: the two functions
+# of util/cutils.c that xbzrle.c calls (QEMU links them out of line, so
+# they are compiled on their own).
 extract() {
-	local dsc=$1 dest=$2 want=$3 dir debver orig debtar tmp p applied=()
+	local dsc=$1 dest=$2 want=$3 dir debver orig debtar tmp p f applied=()
+	local extra=("${@:4}") files=() patterns=()
+	files=(VERSION migration/xbzrle.c migration/xbzrle.h util/cutils.c "${extra[@]}")
+	for f in "${files[@]}"; do
+		patterns+=("*/$f")
+	done
 	dir=$(dirname "$dsc")
 	debver=$(sed -n 's/^Version: //p' "$dsc")
 	if [ -f "$dest/VERSION" ] && [ "$(cut -d' ' -f2 "$dest/VERSION")" = "$debver" ] &&
 	   [ -f "$dest/migration/xbzrle.c" ] && [ -f "$dest/util/uleb128.c" ]; then
-		return
+		# and the FILEs: a copy made before they were asked for has not
+		p=
+		for f in "${extra[@]}"; do
+			[ -f "$dest/$f" ] || p=missing
+		done
+		[ -n "$p" ] || return 0
 	fi
 	orig=$(first "$dir"/qemu_*.orig.tar.*)
 	debtar=$(first "$dir"/qemu_*.debian.tar.*)
@@ -118,8 +131,7 @@ extract() {
 	rm -rf "$tmp"
 	mkdir -p "$tmp"
 	tar -xf "$orig" -C "$tmp" --strip-components=1 --wildcards \
-		--no-wildcards-match-slash '*/VERSION' '*/migration/xbzrle.c' \
-		'*/migration/xbzrle.h' '*/util/cutils.c'
+		--no-wildcards-match-slash "${patterns[@]}"
 	# shellcheck disable=SC2254 # $want is a glob
 	case $(cat "$tmp/VERSION") in
 	$want) ;;
@@ -130,7 +142,7 @@ extract() {
 		while read -r p _; do
 			case $p in ''|'#'*) continue ;; esac
 			[ -f "$tmp/debian/patches/$p" ] || continue
-			filter_diff <"$tmp/debian/patches/$p" >"$tmp/part.diff"
+			filter_diff "${files[@]}" <"$tmp/debian/patches/$p" >"$tmp/part.diff"
 			[ -s "$tmp/part.diff" ] || continue
 			(cd "$tmp" && patch -s -p1 --batch --no-backup-if-mismatch -i part.diff) >&2 ||
 				die "Debian's $p does not apply to the extracted files"
@@ -152,8 +164,9 @@ extract() {
 	echo "$(cat "$tmp/VERSION") $debver" >"$tmp/VERSION"
 	rm -rf "$dest"
 	mv "$tmp" "$dest"
-	log "extracted migration/xbzrle.[ch] and util/cutils.c's uleb128 functions of QEMU $(cat "$dest/VERSION") into $dest"
+	log "extracted migration/xbzrle.[ch]${extra[*]:+, ${extra[*]}} and util/cutils.c's uleb128 functions of QEMU $(cat "$dest/VERSION") into $dest"
 }
 
-extract "$(download bookworm)" "$work/qemu72" '7.2.*'
+extract "$(download bookworm)" "$work/qemu72" '7.2.*' \
+	migration/page_cache.c migration/page_cache.h
 extract "$(download trixie)" "$work/qemu100" '10.0.*'

@@ -2,13 +2,17 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # run.sh: `make bench`.  Fetches QEMU's migration/xbzrle.c from Debian's
-# bookworm (7.2) and trixie (10.0) source packages into build/bench/ (once;
-# BENCH_REFRESH=1 asks the archive again), builds xbzrle-bench there with
-# the module's codec, and runs it.  Extra arguments are ignored; tune with
-# BENCH_REPS, BENCH_SECONDS, BENCH_SEED, BENCH_CLOCK=wall (see
-# Documentation/benchmark.rst).  Exit status: the benchmark's (1 when any
-# encoder's output differs from QEMU 7.2's plain encoder), 2 when it could
-# not be built.
+# bookworm (7.2) and trixie (10.0) source packages, and 7.2's
+# migration/page_cache.c, into build/bench/ (once; BENCH_REFRESH=1 asks
+# the archive again), builds xbzrle-bench there with the module's codec
+# and xbzrle-cache-sim with a model of the module's cache, and runs both,
+# the benchmark first.  Extra arguments are ignored; tune with BENCH_REPS,
+# BENCH_SECONDS, BENCH_SEED, BENCH_CLOCK=wall (Documentation/benchmark.rst)
+# and BENCH_CACHE_MB, BENCH_ROUNDS, BENCH_SEED
+# (Documentation/cache-policy.rst).  Exit status: the benchmark's if it is
+# not 0 (1 when any encoder's output differs from QEMU 7.2's plain
+# encoder), else the simulation's (1 when a consistency check failed); 2
+# when they could not be built.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
@@ -16,4 +20,13 @@ out=${BENCH_BUILD_DIR:-$repo/build/bench}
 
 "$here/fetch-qemu-xbzrle.sh" "$out" || exit 2
 make -s -C "$here" O="$out" QEMU_DIR="$out" >&2 || exit 2
-exec "$out/xbzrle-bench"
+# both run, whatever the first one's status
+bench=0
+"$out/xbzrle-bench" || bench=$?
+echo
+sim=0
+"$out/xbzrle-cache-sim" || sim=$?
+[ "$bench" = 0 ] || echo "run.sh: xbzrle-bench exited with status $bench" >&2
+[ "$sim" = 0 ] || echo "run.sh: xbzrle-cache-sim exited with status $sim" >&2
+[ "$bench" = 0 ] || exit "$bench"
+exit "$sim"

@@ -35,6 +35,7 @@
 #include <unistd.h>
 
 #include "xbzrle.h"
+#include "xbzrle_variants.h"
 
 #define PAGE		4096
 #define DLEN		4096	/* QEMU passes TARGET_PAGE_SIZE; the module max_delta */
@@ -66,14 +67,29 @@ int qemu100_encode_avx512(uint8_t *old_buf, uint8_t *new_buf, int slen,
 			  uint8_t *dst, int dlen);
 int qemu100_selected_avx512(void);
 
-/* ours, with QEMU's signature and -1 for -ENOSPC */
-static int ours_scalar(uint8_t *old_buf, uint8_t *new_buf, int slen,
-		       uint8_t *dst, int dlen)
+/*
+ * Ours: every variant of xbzrle_variants.c (the module's encoders), with
+ * QEMU's signature and -1 for -ENOSPC.  Called through the table, as
+ * QEMU 10.0 calls its encoder through a function pointer.
+ */
+static int ours_call(size_t v, uint8_t *old_buf, uint8_t *new_buf, int slen,
+		     uint8_t *dst, int dlen)
 {
-	int ret = xbzrle_encode(old_buf, new_buf, slen, dst, dlen);
+	int ret = xbzrle_variants[v].encode(old_buf, new_buf, slen, dst, dlen);
 
 	return ret == -ENOSPC ? -1 : ret;
 }
+
+#define OURS_VARIANT(v)								\
+static int ours_##v(uint8_t *old_buf, uint8_t *new_buf, int slen,		\
+		    uint8_t *dst, int dlen)					\
+{										\
+	return ours_call(v, old_buf, new_buf, slen, dst, dlen);			\
+}
+OURS_VARIANT(0)
+OURS_VARIANT(1)
+OURS_VARIANT(2)
+#define NOURS 3		/* at least xbzrle_nr_variants */
 
 static bool always(void) { return true; }
 static bool has_avx512bw(void)
@@ -83,23 +99,26 @@ static bool has_avx512bw(void)
 }
 
 struct variant {
-	const char *name;	/* column heading, two words */
+	char name[32];		/* column heading, two words */
 	enc_fn fn;
 	bool ours;
-	bool (*usable)(void);
+	bool (*usable)(void);	/* QEMU's; ours: xbzrle_variant_usable() */
+	int ours_idx;		/* index in xbzrle_variants, or -1 */
 	bool avail;
 };
 
 /*
  * The encoders.  The first is the reference.  Ours: one entry per
- * variant the module can select; today the module has only the scalar
- * encoder.  A SIMD variant goes here with its CPU check.
+ * variant in xbzrle_variants.c (the module's, kmod/encoder.c), named
+ * "ours <variant>"; filled in by main().
  */
 static struct variant encoders[] = {
-	{ .name = "QEMU7.2 plain", .fn = qemu72_xbzrle_encode_buffer, .ours = false, .usable = always },
-	{ .name = "QEMU10.0 plain", .fn = qemu100_encode_plain, .ours = false, .usable = always },
-	{ .name = "QEMU10.0 AVX-512", .fn = qemu100_encode_avx512, .ours = false, .usable = has_avx512bw },
-	{ .name = "ours scalar", .fn = ours_scalar, .ours = true, .usable = always },
+	{ .name = "QEMU7.2 plain", .fn = qemu72_xbzrle_encode_buffer, .usable = always, .ours_idx = -1 },
+	{ .name = "QEMU10.0 plain", .fn = qemu100_encode_plain, .usable = always, .ours_idx = -1 },
+	{ .name = "QEMU10.0 AVX-512", .fn = qemu100_encode_avx512, .usable = has_avx512bw, .ours_idx = -1 },
+	{ .fn = ours_0, .ours = true, .ours_idx = 0 },
+	{ .fn = ours_1, .ours = true, .ours_idx = 1 },
+	{ .fn = ours_2, .ours = true, .ours_idx = 2 },
 };
 #define NENC (sizeof(encoders) / sizeof(encoders[0]))
 #define AVX512 2	/* QEMU 10.0 AVX-512, the other column ours are compared with */
@@ -213,6 +232,8 @@ static const struct workload workloads[] = {
 	{ "random vs random", gen_random },
 };
 #define NWL (sizeof(workloads) / sizeof(workloads[0]))
+#define SEED 0		/* workloads[] index of the seed load */
+#define IDENTICAL 4	/* ... of identical pages, compared with memcmp */
 
 static const struct { const char *name; size_t bytes; } sets[] = {
 	{ "L2", L2_SET },
@@ -319,8 +340,11 @@ static inline int ours_step(struct cell *c, size_t i, const uint8_t *live,
 		ret = ZERO_PAGE;
 	else
 		ret = enc(c->base[i], snap, PAGE, ours_delta, DLEN);
-	c->spare = c->base[i];			/* the snapshot is the new base */
-	c->base[i] = snap;
+	/* the snapshot becomes the base; unchanged, the base already holds it */
+	if (ret != 0) {
+		c->spare = c->base[i];
+		c->base[i] = snap;
+	}
 	return ret;
 }
 
@@ -367,6 +391,16 @@ static long long enc_pass(struct cell *c, enc_fn fn, uint8_t *dst)
 }
 
 static uint8_t *memcpy_src[NSET], *memcpy_dst[NSET];
+
+/* glibc's memcmp over the identical pages: the floor for "unchanged" */
+static long long memcmp_pass(struct cell *c)
+{
+	long long sum = 0;
+
+	for (size_t i = 0; i < c->n; i++)
+		sum += memcmp(c->a + i * PAGE, c->b + i * PAGE, PAGE) != 0;
+	return sum;
+}
 
 static long long memcpy_pass(int set)
 {
@@ -522,7 +556,7 @@ static double now(void)
 static clockid_t bench_clock = CLOCK_THREAD_CPUTIME_ID;
 static double timed_cpu, timed_wall;
 
-enum kind { K_ENC, K_PATH, K_MEMCPY };
+enum kind { K_ENC, K_PATH, K_MEMCPY, K_MEMCMP };
 
 struct meas {
 	enum kind kind;
@@ -557,6 +591,9 @@ static double run(struct meas *m, unsigned int iters)
 			break;
 		case K_MEMCPY:
 			sum += memcpy_pass(m->set);
+			break;
+		case K_MEMCMP:
+			sum += memcmp_pass(m->c);
 			break;
 		}
 	}
@@ -651,7 +688,8 @@ static void print_machine(int argc, char **argv)
 	printf("QEMU 7.2:  %s (bookworm), migration/xbzrle.c\n", QEMU72_VERSION);
 	printf("QEMU 10.0: %s (trixie), migration/xbzrle.c; its run-time selection picked %s\n",
 	       QEMU100_VERSION, qemu100_selected_avx512() ? "AVX-512BW" : "plain C");
-	printf("ours: kmod/xbzrle.c built -O2 -mgeneral-regs-only (as kernel C, no SIMD registers)\n");
+	printf("ours: kmod/xbzrle*.c built with the kernel's x86 flags (-O2 -mno-sse ... -mno-avx;"
+	       " the SIMD variants enable AVX2 / AVX-512BW by target attribute)\n");
 }
 
 static double env_num(const char *name, double def)
@@ -682,6 +720,91 @@ static const char *delta_desc(const struct cell *c, char *buf, size_t len)
 	return buf;
 }
 
+static double median_gbs(const struct meas *m, size_t nm, int reps, enum kind kind,
+			 const struct cell *c, size_t idx)
+{
+	for (size_t k = 0; k < nm; k++)
+		if (m[k].kind == kind && m[k].c == c && (kind != K_ENC && kind != K_PATH ?
+							 true : m[k].idx == idx))
+			return m[k].bytes / median(m[k].t, reps) / 1e9;
+	return 0;
+}
+
+/*
+ * Bytes each path moves between the core and DRAM per page when the
+ * working set is out of cache: QEMU reads the live page and the cache
+ * page and writes the cache page back unless the page is unchanged; the
+ * module reads the live page and the base and writes the snapshot back
+ * (the spare it is copied into is the base read for the previous page,
+ * still in cache) unless the page is unchanged, when the snapshot stays
+ * the spare.  Zero pages: QEMU reads the live page and writes the cache
+ * page; the module reads the live page, writes the snapshot back, and
+ * drops the base.
+ */
+static double dram_bytes_per_page(const struct cell *c)
+{
+	double changed = (double)(c->n - c->same) / c->n;
+
+	return 2 * PAGE + changed * PAGE;
+}
+
+static void report_references(const struct meas *m, size_t nm, int reps)
+{
+	double copy[NSET];
+
+	printf("\nReference: memcpy of 4 KiB pages, GB/s copied, median of %d:", reps);
+	for (int s = 0; s < NSET; s++) {
+		copy[s] = median_gbs(m, nm, reps, K_MEMCPY, &cells[0][s], 0);
+		printf("  %s %.2f", sets[s].name, copy[s]);
+	}
+	printf("\n");
+
+	printf("\nIdentical pages against glibc memcmp (GB/s; time ratio = encoder / memcmp):\n");
+	for (int s = 0; s < NSET; s++) {
+		const struct cell *c = &cells[IDENTICAL][s];
+		double cmp = median_gbs(m, nm, reps, K_MEMCMP, c, 0);
+
+		printf("  %-4s memcmp %.2f", sets[s].name, cmp);
+		for (size_t v = 0; v < NENC; v++) {
+			double g;
+
+			if (!encoders[v].avail)
+				continue;
+			g = median_gbs(m, nm, reps, K_ENC, c, v);
+			printf(";  %s %.2f (%.2fx)", encoders[v].name, g, cmp / g);
+		}
+		printf("\n");
+	}
+
+	printf("\nDRAM set, memory traffic: bytes moved between core and DRAM per page"
+	       " (see the path notes), the traffic that gives at each path's speed, and\n"
+	       "that as a share of memcpy's traffic (%.2f GB/s copied = %.2f GB/s read +"
+	       " written: the machine's practical limit)\n", copy[1], 2 * copy[1]);
+	printf("%-27s %9s", "workload              set", "B/page");
+	for (size_t p = 0; p < NPATH; p++)
+		if (paths[p].avail)
+			printf(" %22s", paths[p].name);
+	printf("\n");
+	for (size_t w = 0; w < NWL; w++) {
+		const struct cell *c = &cells[w][1];
+		double bytes = dram_bytes_per_page(c);
+		char label[64];
+
+		cell_label(label, sizeof(label), c);
+		printf("%-27s %9.0f", label, bytes);
+		for (size_t p = 0; p < NPATH; p++) {
+			double pages_s, traffic;
+
+			if (!paths[p].avail)
+				continue;
+			pages_s = median_gbs(m, nm, reps, K_PATH, c, p) * 1e9 / PAGE;
+			traffic = pages_s * bytes / 1e9;
+			printf("   %7.2f GB/s = %4.0f%%", traffic, 100 * traffic / (2 * copy[1]));
+		}
+		printf("\n");
+	}
+}
+
 int main(int argc, char **argv)
 {
 	int reps = env_num("BENCH_REPS", 7);
@@ -701,17 +824,32 @@ int main(int argc, char **argv)
 	if (reps < 5)
 		printf("warning: BENCH_REPS=%d: medians of fewer than 5 runs\n", reps);
 
+	if (xbzrle_nr_variants > NOURS) {
+		fprintf(stderr, "xbzrle-bench: %zu encoder variants, room for %d\n",
+			xbzrle_nr_variants, NOURS);
+		return 2;
+	}
+	for (size_t v = 0; v < NENC; v++) {
+		int k = encoders[v].ours_idx;
+
+		if (k < 0) {
+			encoders[v].avail = encoders[v].usable();
+		} else if ((size_t)k < xbzrle_nr_variants) {
+			snprintf(encoders[v].name, sizeof(encoders[v].name), "ours %s",
+				 xbzrle_variants[k].name);
+			encoders[v].avail = xbzrle_variant_usable(&xbzrle_variants[k]);
+		}
+	}
 	for (size_t v = 0; v < NENC; v++)
-		encoders[v].avail = encoders[v].usable();
-	for (size_t v = 0; v < NENC; v++)
-		if (encoders[v].ours)
+		if (encoders[v].ours && encoders[v].name[0])
 			paths[NPATH++] = (struct path){ .name = encoders[v].name,
 				.kind = PATH_OURS, .fn = encoders[v].fn,
-				.usable = encoders[v].usable };
+				.avail = encoders[v].avail };
 	for (size_t p = 0; p < NPATH; p++)
-		paths[p].avail = paths[p].usable();
+		if (paths[p].usable)
+			paths[p].avail = paths[p].usable();
 	for (size_t v = 0; v < NENC; v++)
-		if (!encoders[v].avail)
+		if (!encoders[v].avail && encoders[v].name[0])
 			printf("%s: not run, the CPU lacks what it needs\n", encoders[v].name);
 
 	qemu_current_buf = alloc_pages(PAGE);
@@ -741,7 +879,7 @@ int main(int argc, char **argv)
 			       encoders[v].name, qemu_overruns[v]);
 
 	/* the measurements, in the order each rep runs them */
-	cap = NWL * NSET * (NENC + 2 + NENC) + NSET;
+	cap = NWL * NSET * (NENC + 2 + NENC) + 2 * NSET;
 	m = calloc(cap, sizeof(*m));
 	for (size_t w = 0; w < NWL; w++)
 		for (int s = 0; s < NSET; s++) {
@@ -752,8 +890,10 @@ int main(int argc, char **argv)
 				if (paths[p].avail)
 					m[nm++] = (struct meas){ .kind = K_PATH, .c = &cells[w][s], .set = s, .idx = p };
 		}
-	for (int s = 0; s < NSET; s++)
+	for (int s = 0; s < NSET; s++) {
 		m[nm++] = (struct meas){ .kind = K_MEMCPY, .c = &cells[0][s], .set = s, .idx = 0 };
+		m[nm++] = (struct meas){ .kind = K_MEMCMP, .c = &cells[IDENTICAL][s], .set = s };
+	}
 
 	/* calibration: passes per measurement so that all takes ~budget */
 	target = budget / reps / nm;
@@ -838,11 +978,14 @@ int main(int argc, char **argv)
 	       "    from/to DRAM when out of cache: live read, cache page read, cache page written\n"
 	       "    back (not when unchanged).\n"
 	       "  ours path (kmod/encode.c per page): memcpy live -> spare page (the snapshot);\n"
-	       "    memchr_inv zero check; encode(base, snapshot); the snapshot becomes the base.\n"
+	       "    memchr_inv zero check; encode(base, snapshot); the snapshot becomes the base\n"
+	       "    (unchanged: the base stays, the snapshot stays the spare).  In the kernel the\n"
+	       "    copy is copy_from_user and a SIMD encoder runs in a kernel_fpu_begin/end section\n"
+	       "    per page (not measured here).\n"
 	       "    Bytes moved per page: ~16 KiB through the core (4K+4K copy, 4K+4K encode reads)\n"
 	       "    + the delta; from/to DRAM when out of cache: live read, base read, snapshot\n"
-	       "    written back (the spare is the base the encoder read for the previous page,\n"
-	       "    still in cache).\n"
+	       "    written back, not when unchanged (the spare is the base the encoder read for\n"
+	       "    the previous page, still in cache).\n"
 	       "  Both encoders stop reading at an overflow.\n",
 	       qemu100_selected_avx512() ? "AVX-512BW" : "plain C");
 	printf("%-27s %-15s", "workload              set", "delta/page");
@@ -871,12 +1014,7 @@ int main(int argc, char **argv)
 			printf("\n");
 		}
 
-	printf("\nReference: memcpy of 4 KiB pages, GB/s copied, median of %d:", reps);
-	for (size_t k = 0; k < nm; k++)
-		if (m[k].kind == K_MEMCPY)
-			printf("  %s %.2f", sets[m[k].set].name,
-			       (double)sets[m[k].set].bytes / 2 / median(m[k].t, reps) / 1e9);
-	printf("\n");
+	report_references(m, nm, reps);
 
 	{
 		FILE *f = fopen("/proc/loadavg", "r");

@@ -7,6 +7,7 @@
 #define XBZRLE_KCOMPAT_TYPES_H
 
 #include_next <linux/types.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -14,5 +15,13 @@ typedef uint8_t u8;
 typedef uint16_t u16;
 typedef uint32_t u32;
 typedef uint64_t u64;
+
+/* the kernel gets these from compiler_types.h, included on every file */
+#ifndef __always_inline
+#define __always_inline inline __attribute__((__always_inline__))
+#endif
+#ifndef __always_unused
+#define __always_unused __attribute__((__unused__))
+#endif
 
 #endif
