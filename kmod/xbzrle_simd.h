@@ -12,6 +12,7 @@
 #ifndef _KVM_XBZRLE_SIMD_H
 #define _KVM_XBZRLE_SIMD_H
 
+#include <linux/compiler.h>
 #include <linux/limits.h>
 #include <linux/string.h>
 
@@ -51,7 +52,8 @@ static __always_inline size_t run_end(struct xbzrle_scan *sc, const u8 *old,
 	size_t b;
 	u64 eq;
 
-	while (!sc->t) {
+	/* most runs end in the block where they start */
+	while (unlikely(!sc->t)) {
 		/* the run goes on to the end of this block */
 		b = sc->b + XBZRLE_BLOCK;
 		if (b + XBZRLE_BLOCK > slen) {
@@ -85,7 +87,7 @@ static __always_inline void copy_run(u8 *dst, const u8 *src, size_t n,
 {
 	char XBZRLE_VEC(32) v;
 
-	if (n <= 32 && dst_room >= 32 && src_room >= 32) {
+	if (likely(n <= 32 && dst_room >= 32 && src_room >= 32)) {
 		memcpy(&v, src, sizeof(v));
 		memcpy(dst, &v, sizeof(v));
 	} else {

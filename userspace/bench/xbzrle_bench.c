@@ -723,9 +723,10 @@ static const char *delta_desc(const struct cell *c, char *buf, size_t len)
 static double median_gbs(const struct meas *m, size_t nm, int reps, enum kind kind,
 			 const struct cell *c, size_t idx)
 {
+	bool by_idx = kind == K_ENC || kind == K_PATH;
+
 	for (size_t k = 0; k < nm; k++)
-		if (m[k].kind == kind && m[k].c == c && (kind != K_ENC && kind != K_PATH ?
-							 true : m[k].idx == idx))
+		if (m[k].kind == kind && m[k].c == c && (!by_idx || m[k].idx == idx))
 			return m[k].bytes / median(m[k].t, reps) / 1e9;
 	return 0;
 }
@@ -776,10 +777,17 @@ static void report_references(const struct meas *m, size_t nm, int reps)
 		printf("\n");
 	}
 
+	/*
+	 * memcpy into a destination out of cache moves 3 bytes per byte
+	 * copied: the source read, the destination read for ownership and
+	 * written back.  The paths write only into lines they have just read.
+	 */
 	printf("\nDRAM set, memory traffic: bytes moved between core and DRAM per page"
-	       " (see the path notes), the traffic that gives at each path's speed, and\n"
-	       "that as a share of memcpy's traffic (%.2f GB/s copied = %.2f GB/s read +"
-	       " written: the machine's practical limit)\n", copy[1], 2 * copy[1]);
+	       " (see the path notes), the traffic that gives at each path's speed,\n"
+	       "and that as a share of memcpy's (%.2f GB/s copied = %.2f GB/s of traffic:"
+	       " source read, destination read for ownership and written back;\n"
+	       "the machine's practical limit for a read-modify-write stream)\n",
+	       copy[1], 3 * copy[1]);
 	printf("%-27s %9s", "workload              set", "B/page");
 	for (size_t p = 0; p < NPATH; p++)
 		if (paths[p].avail)
@@ -799,7 +807,7 @@ static void report_references(const struct meas *m, size_t nm, int reps)
 				continue;
 			pages_s = median_gbs(m, nm, reps, K_PATH, c, p) * 1e9 / PAGE;
 			traffic = pages_s * bytes / 1e9;
-			printf("   %7.2f GB/s = %4.0f%%", traffic, 100 * traffic / (2 * copy[1]));
+			printf("   %7.2f GB/s = %4.0f%%", traffic, 100 * traffic / (3 * copy[1]));
 		}
 		printf("\n");
 	}

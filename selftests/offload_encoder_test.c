@@ -1,0 +1,402 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * offload_encoder_test - every XBZRLE encoder of the module, in the kernel.
+ *
+ * The module picks its encoder at load (kmod/encoder.c): AVX-512BW, AVX2
+ * or the portable one, or the one named by encoder=.  The userspace tests
+ * run every variant the CPU has on QEMU's vectors and the fuzzer; this
+ * test runs them where they matter, inside kernel_fpu_begin()/_end() in
+ * KVM_XBZRLE_ENCODE:
+ *
+ *  - loaded without parameters, the module reports (in
+ *    /sys/module/kvm_xbzrle/parameters/encoder) the fastest encoder this
+ *    CPU has, as /proc/cpuinfo says;
+ *  - for each encoder: the module is reloaded with encoder=<name>.  On a
+ *    CPU that lacks it the load fails with EINVAL and a message naming it.
+ *    Otherwise the parameter reads <name>, and pages of every kind (one
+ *    byte per KiB changed, 10% of bytes at random, runs across 64-byte
+ *    blocks and at the page's end, every byte changed, unchanged, zero,
+ *    random) are sent over three rounds: every XBZRLE record is byte for
+ *    byte what the portable encoder in userspace makes of the destination's
+ *    copy and the page, every RAW overflow is one the portable encoder
+ *    overflows on too, and the destination equals guest memory;
+ *  - finally the module is loaded again without parameters, as the
+ *    harness left it.
+ *
+ * Needs root (module loading) and modprobe; skips without them.
+ */
+#include <errno.h>
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "kvm_util.h"
+#include "xbzrle.h"
+#include "xbzrle_tap.h"
+
+#define PAGE		4096
+#define NPAGES		512
+#define GROUP		64	/* pages per kind of change */
+#define ROUNDS		3
+#define REC_MAX		(sizeof(struct kvm_xbzrle_record) + PAGE)
+#define PARAM		"/sys/module/kvm_xbzrle/parameters/encoder"
+
+static const struct {
+	const char *name;	/* as encoder= takes it */
+	const char *flag;	/* in /proc/cpuinfo; NULL: any CPU */
+} encoders[] = {
+	{ "scalar", NULL },
+	{ "avx2", "avx2" },
+	{ "avx512", "avx512bw" },
+};
+#define NENC	(sizeof(encoders) / sizeof(encoders[0]))
+#define POINTS	(1 + 2 * NENC + 1)
+
+static bool cpu_has(const char *flag)
+{
+	char line[8192], word[64];
+	bool found = false;
+	FILE *f;
+
+	if (!flag)
+		return true;
+	f = fopen("/proc/cpuinfo", "r");
+	if (!f)
+		return false;
+	snprintf(word, sizeof(word), " %s", flag);
+	while (!found && fgets(line, sizeof(line), f)) {
+		char *p = line;
+
+		if (strncmp(line, "flags", 5))
+			continue;
+		/* a whole word: followed by a space or the line's end */
+		while ((p = strstr(p, word))) {
+			p += strlen(word);
+			if (*p == ' ' || *p == '\n' || !*p) {
+				found = true;
+				break;
+			}
+		}
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+/* The fastest encoder the CPU has: what encoder=auto must pick. */
+static const char *best_encoder(void)
+{
+	const char *best = encoders[0].name;
+
+	for (size_t i = 0; i < NENC; i++)
+		if (cpu_has(encoders[i].flag))
+			best = encoders[i].name;
+	return best;
+}
+
+static int read_param(char *buf, size_t len)
+{
+	FILE *f = fopen(PARAM, "r");
+	int ok;
+
+	if (!f)
+		return -1;
+	ok = fgets(buf, len, f) != NULL;
+	fclose(f);
+	if (!ok)
+		return -1;
+	buf[strcspn(buf, "\n")] = 0;
+	return 0;
+}
+
+/* Runs a shell command; its exit status, or -1. */
+static int run(const char *cmd)
+{
+	int st = system(cmd);
+
+	return st == -1 || !WIFEXITED(st) ? -1 : WEXITSTATUS(st);
+}
+
+/* rmmod, then modprobe with @params: modprobe's exit status, or -1. */
+static int reload(const char *params)
+{
+	char cmd[256];
+
+	if (run("rmmod kvm_xbzrle 2>/dev/null") != 0 &&
+	    run("grep -q '^kvm_xbzrle ' /proc/modules") == 0)
+		return -1;
+	snprintf(cmd, sizeof(cmd), "modprobe kvm_xbzrle %s 2>&1 | sed 's/^/# modprobe: /'; "
+		 "grep -q '^kvm_xbzrle ' /proc/modules", params);
+	return run(cmd);
+}
+
+static unsigned int seed = 1;
+
+static uint8_t rnd8(void)
+{
+	return rand_r(&seed) >> 7;
+}
+
+static void fill_random(uint8_t *p, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		p[i] = rnd8();
+}
+
+/* a different value for byte @i */
+static void flip(uint8_t *p, size_t i)
+{
+	p[i] ^= 1 + rnd8() % 255;
+}
+
+/* One round's changes: group g of pages gets kind g of change. */
+static void change_pages(struct kvm_vm *vm, unsigned int round)
+{
+	for (unsigned int pg = 0; pg < NPAGES; pg++) {
+		uint8_t *p = vm_gpa_to_hva(vm, (uint64_t)pg * PAGE);
+
+		switch (pg / GROUP) {
+		case 0:		/* the seed's load: one byte per KiB */
+			for (int k = 0; k < PAGE; k += 1024)
+				flip(p, k + rnd8() * 4 % 1024);
+			break;
+		case 1:		/* 10% of the bytes */
+			for (int k = 0; k < PAGE / 10; k++)
+				flip(p, rand_r(&seed) % PAGE);
+			break;
+		case 2:		/* runs across 64-byte blocks and at the end */
+			for (int b = 64; b < PAGE; b += 64 * (1 + pg % 5))
+				for (int k = b - 1 - (int)(pg % 3); k < b + 2; k++)
+					flip(p, k);
+			flip(p, PAGE - 1 - pg % 7);
+			break;
+		case 3:		/* every byte: overflows */
+			for (int k = 0; k < PAGE; k++)
+				flip(p, k);
+			break;
+		case 4:		/* unchanged */
+			break;
+		case 5:		/* zero, then back to data */
+			if (round % 2)
+				memset(p, 0, PAGE);
+			else
+				fill_random(p, PAGE);
+			break;
+		case 6:		/* one byte */
+			flip(p, rand_r(&seed) % PAGE);
+			break;
+		default:	/* a new random page */
+			fill_random(p, PAGE);
+			break;
+		}
+	}
+}
+
+struct check {
+	unsigned int xbzrle, raw, unchanged, zero, overflows;
+	char why[256];
+};
+
+static int check_record(const struct xbz_record *rec, const uint8_t *base,
+			void *opaque)
+{
+	struct check *c = opaque;
+	uint8_t snap[PAGE], delta[PAGE];
+	struct xbz_record copy = *rec;
+	int enc;
+
+	memcpy(snap, base, PAGE);
+	if (xbz_apply_record(&copy, snap)) {
+		snprintf(c->why, sizeof(c->why), "%s", kvm_util_error());
+		return -1;
+	}
+	enc = xbzrle_encode(base, snap, PAGE, delta, PAGE);
+	switch (rec->type) {
+	case KVM_XBZRLE_RECORD_XBZRLE:
+		if (enc != (int)rec->len || memcmp(delta, rec->data, rec->len)) {
+			snprintf(c->why, sizeof(c->why),
+				 "gpa 0x%llx: delta of %u bytes, the portable encoder gives %d%s",
+				 (unsigned long long)rec->gpa, rec->len, enc,
+				 enc == (int)rec->len ? " (different bytes)" : "");
+			return -1;
+		}
+		c->xbzrle++;
+		break;
+	case KVM_XBZRLE_RECORD_RAW:
+		/* every page was sent before: RAW only for an overflow */
+		if (enc >= 0) {
+			snprintf(c->why, sizeof(c->why),
+				 "gpa 0x%llx: RAW, but the portable encoder gives %d",
+				 (unsigned long long)rec->gpa, enc);
+			return -1;
+		}
+		c->overflows++;
+		break;
+	case KVM_XBZRLE_RECORD_UNCHANGED:
+		if (enc != 0) {
+			snprintf(c->why, sizeof(c->why), "gpa 0x%llx: UNCHANGED, but the page changed",
+				 (unsigned long long)rec->gpa);
+			return -1;
+		}
+		c->unchanged++;
+		break;
+	case KVM_XBZRLE_RECORD_ZERO:
+		c->zero++;
+		break;
+	}
+	return 0;
+}
+
+/* Every page through ENCODE into @dest; with @validate, each record checked. */
+static int send_all(int xfd, struct xbz_dest *dest, uint8_t *records,
+		    struct check *c, bool validate)
+{
+	static uint64_t gpas[NPAGES];
+	uint32_t done = 0;
+
+	for (unsigned int i = 0; i < NPAGES; i++)
+		gpas[i] = (uint64_t)i * PAGE;
+	while (done < NPAGES) {
+		struct xbz_encode_result res;
+		int n;
+
+		if (xbz_encode(xfd, 0, gpas + done, NPAGES - done, records,
+			       NPAGES * REC_MAX, PAGE, &res)) {
+			snprintf(c->why, sizeof(c->why), "ENCODE: %s", kvm_util_error());
+			return -1;
+		}
+		if (!res.npages_done) {
+			snprintf(c->why, sizeof(c->why), "ENCODE made no progress");
+			return -1;
+		}
+		n = xbz_walk_records(dest, records, res.records_used,
+				     validate ? check_record : NULL, c);
+		if (n < 0 || (uint32_t)n != res.npages_done) {
+			if (n < 0 && !c->why[0])
+				snprintf(c->why, sizeof(c->why), "%s", kvm_util_error());
+			else if (n >= 0)
+				snprintf(c->why, sizeof(c->why), "%d records for %u pages",
+					 n, res.npages_done);
+			return -1;
+		}
+		done += res.npages_done;
+	}
+	return 0;
+}
+
+/* Rounds of changes through the module now loaded; 0 if all exact. */
+static int exercise(const char *name)
+{
+	struct check c = { 0 };
+	struct xbz_dest dest;
+	struct kvm_vm vm;
+	uint8_t *records;
+	int xfd = -1, ret = -1, diff;
+
+	records = malloc(NPAGES * REC_MAX);
+	if (!records || vm_create(&vm, 0)) {
+		tap_diag("%s: VM: %s", name, kvm_util_error());
+		free(records);
+		return -1;
+	}
+	if (vm_add_memslot(&vm, 0, 0, NPAGES * PAGE) || xbz_dest_init(&dest, &vm)) {
+		tap_diag("%s: memslot: %s", name, kvm_util_error());
+		goto out_vm;
+	}
+	for (unsigned int pg = 0; pg < NPAGES; pg++)
+		fill_random(vm_gpa_to_hva(&vm, (uint64_t)pg * PAGE), PAGE);
+	xfd = xbz_open_bound(&vm);
+	if (xfd < 0) {
+		tap_diag("%s: context: %s", name, kvm_util_error());
+		goto out_dest;
+	}
+	/* round 0: no bases yet */
+	if (send_all(xfd, &dest, records, &c, false)) {
+		tap_diag("%s: round 0: %s", name, c.why);
+		goto out;
+	}
+	for (unsigned int r = 1; r <= ROUNDS; r++) {
+		change_pages(&vm, r);
+		if (send_all(xfd, &dest, records, &c, true)) {
+			tap_diag("%s: round %u: %s", name, r, c.why);
+			goto out;
+		}
+	}
+	diff = xbz_dest_compare(&dest, &vm);
+	tap_diag("%s: %u XBZRLE, %u RAW overflows, %u UNCHANGED, %u ZERO records; %d pages differ",
+		 name, c.xbzrle, c.overflows, c.unchanged, c.zero, diff);
+	if (diff)
+		tap_diag("%s: %s", name, kvm_util_error());
+	else if (!c.xbzrle || !c.overflows || !c.unchanged || !c.zero)
+		tap_diag("%s: not every kind of record occurred", name);
+	else
+		ret = 0;
+out:
+	close(xfd);
+out_dest:
+	xbz_dest_free(&dest);
+out_vm:
+	vm_destroy(&vm);
+	free(records);
+	return ret;
+}
+
+int main(void)
+{
+	static const char *const refused[] = { "does not support it", NULL };
+	struct kvm_xbzrle_caps caps;
+	const char *best = best_encoder();
+	char cur[64];
+	int kmsg, rc;
+
+	tap_timeout(240);
+	rc = xbz_check_offload(&caps);
+	if (rc > 0)
+		tap_skip_all("%s", kvm_util_error());
+	if (rc < 0)
+		tap_bail_out("%s", kvm_util_error());
+	if (geteuid() != 0)
+		tap_skip_all("not root: cannot reload the module");
+	if (run("command -v modprobe >/dev/null && command -v rmmod >/dev/null") != 0)
+		tap_skip_all("no modprobe or rmmod");
+
+	tap_plan(POINTS);
+	tap_result(!read_param(cur, sizeof(cur)) && !strcmp(cur, best),
+		   "loaded without parameters, the module runs %s (this CPU's best: %s)",
+		   cur, best);
+
+	kmsg = kmsg_open();
+	for (size_t i = 0; i < NENC; i++) {
+		const char *name = encoders[i].name;
+		char params[64], why[64];
+		bool usable = cpu_has(encoders[i].flag);
+		unsigned int hits;
+
+		snprintf(params, sizeof(params), "encoder=%s", name);
+		rc = reload(params);
+		if (!usable) {
+			hits = kmsg >= 0 ? kmsg_count(kmsg, refused, NULL) : 0;
+			tap_result(rc != 0 && (kmsg < 0 || hits > 0),
+				   "encoder=%s refused: this CPU has no %s (load %s, %u kernel messages)",
+				   name, encoders[i].flag, rc ? "failed" : "succeeded", hits);
+			snprintf(why, sizeof(why), "this CPU has no %s", encoders[i].flag);
+			tap_skip(why, "encoder=%s: pages through ENCODE", name);
+			continue;
+		}
+		tap_result(rc == 0 && !read_param(cur, sizeof(cur)) && !strcmp(cur, name),
+			   "encoder=%s loads and reports %s", name, rc == 0 ? cur : "(not loaded)");
+		tap_result(rc == 0 && !exercise(name),
+			   "encoder=%s: deltas equal the portable encoder's, destination exact", name);
+	}
+	if (kmsg >= 0)
+		close(kmsg);
+
+	rc = reload("");
+	tap_result(rc == 0 && !read_param(cur, sizeof(cur)) && !strcmp(cur, best),
+		   "reloaded without parameters: %s again", rc == 0 ? cur : "(not loaded)");
+	tap_finish();
+}
