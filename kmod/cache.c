@@ -5,6 +5,13 @@
  * charged to the memory cgroup of the process that fills it, with a
  * module-wide ceiling and a shrinker.  Losing a copy is always safe: the
  * page is then sent whole (RAW) the next time.
+ *
+ * With KVM_XBZRLE_ENCODE_GENERATION (QEMU's dirty-sync round) a full cache
+ * does not evict a base sent in this round or the previous one to make
+ * room for a new page, which then goes uncached, as QEMU's own cache
+ * (CACHED_PAGE_LIFETIME): a working set larger than the cache, rewritten
+ * every round, keeps a cache-full of bases instead of evicting each just
+ * before its page comes round again.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -34,6 +41,27 @@ atomic_long_t xbzrle_cached_pages;
  * killer on the VM's process.
  */
 #define XBZRLE_PAGE_GFP	(GFP_KERNEL_ACCOUNT | __GFP_NORETRY | __GFP_NOWARN)
+
+/* Rounds a base is kept from eviction after it was sent: this one and the next. */
+#define XBZRLE_GEN_LIFETIME	2
+
+/*
+ * The generation a base was last sent in (ctx->generation then) is kept
+ * in page->index: the pages are the module's own, from alloc_page(), with
+ * no mapping; page_private holds the gfn.  On 32-bit only the low bits
+ * are kept; generations are compared by difference, which is exact while
+ * they only grow.
+ */
+static void xbzrle_base_set_gen(struct page *page, u64 gen)
+{
+	page->index = (pgoff_t)gen;
+}
+
+/* @page was sent in generation @gen or the one before. */
+static bool xbzrle_base_recent(const struct page *page, u64 gen)
+{
+	return (pgoff_t)gen - page->index < XBZRLE_GEN_LIFETIME;
+}
 
 void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n)
 {
@@ -91,13 +119,19 @@ struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, u64 gfn)
 	return page;
 }
 
-/* The record for @base's page was not returned: the base stays valid. */
-void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base)
+/*
+ * @base goes back to the head of the LRU unchanged: its page was @sent
+ * UNCHANGED (a hit, so it counts as sent in this generation), or its
+ * record was not returned.
+ */
+void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base, bool sent)
 {
 	struct xbzrle_cache *c = &ctx->cache;
 
 	if (!base)
 		return;
+	if (sent)
+		xbzrle_base_set_gen(base, ctx->generation);
 	xa_lock(&c->index);
 	list_add(&base->lru, &c->lru);
 	xa_unlock(&c->index);
@@ -142,12 +176,15 @@ static bool xbzrle_cache_full(struct xbzrle_cache *c, bool memcg_room)
 
 /*
  * The snapshot in ctx->spare was returned for @gfn: it becomes the page's
- * base.  @base, the previous base from xbzrle_cache_take(), becomes the
- * spare.  Without a previous base a slot is made by evicting the least
- * recently sent page, whose page becomes the spare; if there is none the
- * page is not cached.  ctx->spare may be NULL afterwards.
+ * base, sent in ctx->generation.  @base, the previous base from
+ * xbzrle_cache_take(), becomes the spare.  Without a previous base a slot
+ * is made by evicting the least recently sent page, whose page becomes the
+ * spare; if there is none, or with @keep_recent if it was sent in this
+ * generation or the one before (counted in XS_REFUSED), the page is not
+ * cached.  ctx->spare may be NULL afterwards.
  */
-void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base)
+void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base,
+			 bool keep_recent)
 {
 	struct xbzrle_cache *c = &ctx->cache;
 	struct page *snap = ctx->spare;
@@ -158,6 +195,7 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base)
 	/* a page already charged (the victim) replaces the one it frees */
 	room = base || xbzrle_memcg_has_room();
 	set_page_private(snap, gfn);
+	xbzrle_base_set_gen(snap, ctx->generation);
 	xa_lock(&c->index);
 	if (base) {
 		/*
@@ -171,8 +209,15 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base)
 		return;
 	}
 	while (xbzrle_cache_full(c, room)) {
-		struct page *old = xbzrle_cache_pop_lru(c);
+		struct page *old;
 
+		if (keep_recent && !list_empty(&c->lru) &&
+		    xbzrle_base_recent(list_last_entry(&c->lru, struct page, lru),
+				       ctx->generation)) {
+			xbzrle_count(ctx, XS_REFUSED, 1);
+			break;
+		}
+		old = xbzrle_cache_pop_lru(c);
 		if (!old)
 			break;
 		xbzrle_count(ctx, XS_EVICTIONS, 1);

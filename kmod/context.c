@@ -354,6 +354,7 @@ long xbzrle_ioctl_set_cache(struct xbzrle_ctx *ctx, void __user *uarg,
 	if (arg.flags & KVM_XBZRLE_CACHE_RESET) {
 		xbzrle_cache_destroy(ctx);
 		memset(ctx->stat, 0, sizeof(ctx->stat));
+		ctx->generation = 0;
 	}
 	if (arg.flags & KVM_XBZRLE_CACHE_SET_SIZE) {
 		pages = arg.cache_size >> PAGE_SHIFT;
@@ -374,6 +375,7 @@ long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 	BUILD_BUG_ON(offsetof(struct kvm_xbzrle_stats, reclaimed) !=
 		     offsetof(struct kvm_xbzrle_stats, pages) +
 		     XS_RECLAIMED * sizeof(u64));
+	BUILD_BUG_ON(sizeof(arg) != KVM_XBZRLE_STATS_SIZE_VER2);
 
 	ret = xbzrle_get_arg(&arg, sizeof(arg), uarg, cmd,
 			     KVM_XBZRLE_STATS_SIZE_VER1);
@@ -383,8 +385,9 @@ long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 		return -EINVAL;
 
 	mutex_lock(&ctx->lock);
-	for (i = 0; i < XS_NR; i++)
+	for (i = 0; i <= XS_RECLAIMED; i++)
 		out[i] = READ_ONCE(ctx->stat[i]);
+	arg.refused = READ_ONCE(ctx->stat[XS_REFUSED]);
 	arg.cache_bytes = (u64)READ_ONCE(ctx->cache.nr_pages) << PAGE_SHIFT;
 	arg.cache_size = (u64)ctx->cache.max_pages << PAGE_SHIFT;
 	mutex_unlock(&ctx->lock);

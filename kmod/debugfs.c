@@ -21,6 +21,7 @@ const char *const xbzrle_stat_names[XS_NR] = {
 	[XS_DELTA_BYTES]	= "delta_bytes",
 	[XS_EVICTIONS]		= "evictions",
 	[XS_RECLAIMED]		= "reclaimed",
+	[XS_REFUSED]		= "refused",
 };
 
 static struct dentry *xbzrle_debugfs_dir;

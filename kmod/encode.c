@@ -139,7 +139,8 @@ static int xbzrle_clear_dirty(struct xbzrle_ctx *ctx,
  */
 static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 			       const struct xbzrle_page_ref *ref,
-			       void __user *urec, u32 max_delta)
+			       void __user *urec, u32 max_delta,
+			       bool keep_recent)
 {
 	struct kvm_xbzrle_record rec = { .gpa = ref->gpa };
 	const void __user *src;
@@ -182,7 +183,7 @@ static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 
 	if (copy_to_user(urec, &rec, sizeof(rec)) ||
 	    (rec.len && copy_to_user(urec + sizeof(rec), data, rec.len))) {
-		xbzrle_cache_untake(ctx, base);
+		xbzrle_cache_untake(ctx, base, false);
 		return -EFAULT;
 	}
 
@@ -214,16 +215,19 @@ static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 	 * the base page is not rewritten.
 	 */
 	if (rec.type == KVM_XBZRLE_RECORD_UNCHANGED)
-		xbzrle_cache_untake(ctx, base);
+		xbzrle_cache_untake(ctx, base, true);
 	else
-		xbzrle_cache_commit(ctx, ref->region->gfn + ref->offset, base);
+		xbzrle_cache_commit(ctx, ref->region->gfn + ref->offset, base,
+				    keep_recent);
 	return ALIGN(sizeof(rec) + rec.len, KVM_XBZRLE_RECORD_ALIGN);
 }
 
 static int xbzrle_check_encode(const struct kvm_xbzrle_encode *arg)
 {
 	if (arg->flags & ~KVM_XBZRLE_ENCODE_FLAGS_ALL || arg->reserved0 ||
-	    arg->reserved[0] || arg->reserved[1])
+	    arg->reserved)
+		return -EINVAL;
+	if (!(arg->flags & KVM_XBZRLE_ENCODE_GENERATION) && arg->generation)
 		return -EINVAL;
 	if (!arg->max_delta || arg->max_delta > PAGE_SIZE)
 		return -EINVAL;
@@ -268,6 +272,14 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 	ret = xbzrle_ctx_check_vm(ctx);
 	if (ret)
 		goto out;
+	if (arg.flags & KVM_XBZRLE_ENCODE_GENERATION) {
+		/* rounds only go forward, until KVM_XBZRLE_CACHE_RESET */
+		if (arg.generation < ctx->generation) {
+			ret = -EINVAL;
+			goto out;
+		}
+		ctx->generation = arg.generation;
+	}
 	xbzrle_revalidate_regions(ctx);
 
 	while (done < npages && !err) {
@@ -291,7 +303,8 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 				break;
 			}
 			len = xbzrle_encode_page(ctx, &refs[i], urecs + used,
-						 arg.max_delta);
+						 arg.max_delta, arg.flags &
+						 KVM_XBZRLE_ENCODE_GENERATION);
 			if (len < 0) {
 				err = len;
 				break;

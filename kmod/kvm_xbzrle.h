@@ -18,7 +18,10 @@ struct page;
 /* Pages read from the page list, cleared and encoded as one group. */
 #define XBZRLE_CHUNK		64
 
-/* Counters of a context and of the module (struct kvm_xbzrle_stats order). */
+/*
+ * Counters of a context and of the module, in struct kvm_xbzrle_stats
+ * order up to XS_RECLAIMED; XS_REFUSED is that structure's refused.
+ */
 enum xbzrle_stat {
 	XS_PAGES,
 	XS_CACHE_HITS,
@@ -31,6 +34,7 @@ enum xbzrle_stat {
 	XS_DELTA_BYTES,
 	XS_EVICTIONS,
 	XS_RECLAIMED,
+	XS_REFUSED,
 	XS_NR
 };
 
@@ -76,6 +80,7 @@ struct xbzrle_ctx {
 	u64 memslots_gen;		/* KVM's, when the regions were checked */
 
 	struct xbzrle_cache cache;
+	u64 generation;			/* the last ENCODE_GENERATION's */
 	struct page *spare;		/* receives the next snapshot */
 	u8 *delta;			/* encoder output, one page */
 	struct xbzrle_page_ref *refs;	/* XBZRLE_CHUNK entries */
@@ -128,8 +133,9 @@ extern atomic_long_t xbzrle_cached_pages;
 void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n);
 void xbzrle_cache_init(struct xbzrle_cache *c, unsigned long max_pages);
 struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, u64 gfn);
-void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base);
-void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base);
+void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base, bool sent);
+void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base,
+			 bool keep_recent);
 void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, u64 gfn, u64 npages);
 void xbzrle_cache_destroy(struct xbzrle_ctx *ctx);
 void xbzrle_cache_resize(struct xbzrle_ctx *ctx, unsigned long max_pages);

@@ -642,6 +642,15 @@ int xbz_encode(int xfd, uint32_t flags, const uint64_t *gpas, uint32_t npages,
 	       void *records, uint32_t records_size, uint32_t max_delta,
 	       struct xbz_encode_result *res)
 {
+	return xbz_encode_gen(xfd, flags, 0, gpas, npages, records,
+			      records_size, max_delta, res);
+}
+
+int xbz_encode_gen(int xfd, uint32_t flags, uint64_t generation,
+		   const uint64_t *gpas, uint32_t npages, void *records,
+		   uint32_t records_size, uint32_t max_delta,
+		   struct xbz_encode_result *res)
+{
 	struct kvm_xbzrle_encode enc = {
 		.size = sizeof(enc),
 		.flags = flags,
@@ -650,11 +659,13 @@ int xbz_encode(int xfd, uint32_t flags, const uint64_t *gpas, uint32_t npages,
 		.npages = npages,
 		.records_size = records_size,
 		.max_delta = max_delta,
+		.generation = generation,
 	};
 
 	if (ioctl(xfd, KVM_XBZRLE_ENCODE, &enc))
-		return fail_errno("KVM_XBZRLE_ENCODE of %u pages (flags 0x%x, max_delta %u)",
-				  npages, flags, max_delta);
+		return fail_errno("KVM_XBZRLE_ENCODE of %u pages (flags 0x%x, generation %llu, max_delta %u)",
+				  npages, flags, (unsigned long long)generation,
+				  max_delta);
 	res->npages_done = enc.npages_done;
 	res->records_used = enc.records_used;
 	if (enc.npages_done > npages || enc.records_used > records_size) {

@@ -180,6 +180,11 @@ struct xbz_encode_result {
 int xbz_encode(int xfd, uint32_t flags, const uint64_t *gpas, uint32_t npages,
 	       void *records, uint32_t records_size, uint32_t max_delta,
 	       struct xbz_encode_result *res);
+/* The same with @generation (valid with KVM_XBZRLE_ENCODE_GENERATION). */
+int xbz_encode_gen(int xfd, uint32_t flags, uint64_t generation,
+		   const uint64_t *gpas, uint32_t npages, void *records,
+		   uint32_t records_size, uint32_t max_delta,
+		   struct xbz_encode_result *res);
 int xbz_get_stats(int xfd, struct kvm_xbzrle_stats *stats);
 /*
  * KVM_XBZRLE_SET_CACHE with @flags (KVM_XBZRLE_CACHE_*); *@in_effect (if

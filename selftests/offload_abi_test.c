@@ -89,20 +89,24 @@
 #define REGION_TESTS	30
 #define ENCODE_TESTS	30
 #define CLEAR_TESTS	6
+#define GEN_TESTS	11
 #define FOREIGN_TESTS	3
 #define GONE_TESTS	4
 #define CACHE_TESTS	7
 #define DEBUGFS_TESTS	8
 #define UNLOAD_TESTS	1
 #define NTESTS		(COMMON_TESTS + BIND_TESTS + REGION_TESTS + \
-			 ENCODE_TESTS + CLEAR_TESTS + FOREIGN_TESTS + \
+			 ENCODE_TESTS + CLEAR_TESTS + GEN_TESTS + \
+			 FOREIGN_TESTS + \
 			 GONE_TESTS + CACHE_TESTS + DEBUGFS_TESTS + UNLOAD_TESTS)
 
 _Static_assert(sizeof(struct kvm_xbzrle_bind) == KVM_XBZRLE_BIND_SIZE_VER1, "bind");
 _Static_assert(sizeof(struct kvm_xbzrle_region) == KVM_XBZRLE_REGION_SIZE_VER1, "region");
 _Static_assert(sizeof(struct kvm_xbzrle_encode) == KVM_XBZRLE_ENCODE_SIZE_VER1, "encode");
 _Static_assert(sizeof(struct kvm_xbzrle_cache) == KVM_XBZRLE_CACHE_SIZE_VER1, "cache");
-_Static_assert(sizeof(struct kvm_xbzrle_stats) == KVM_XBZRLE_STATS_SIZE_VER1, "stats");
+_Static_assert(sizeof(struct kvm_xbzrle_stats) == KVM_XBZRLE_STATS_SIZE_VER2, "stats");
+_Static_assert(offsetof(struct kvm_xbzrle_stats, refused) == KVM_XBZRLE_STATS_SIZE_VER1,
+	       "stats VER2 appends refused");
 
 static int open_contexts;	/* of this process, for debugfs */
 
@@ -270,7 +274,7 @@ static int kvm_memslot(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa,
 static const char *const stats_names[] = {
 	"pages", "cache_hits", "cache_misses", "overflows", "zero_pages",
 	"unchanged_pages", "xbzrle_pages", "raw_pages", "delta_bytes",
-	"evictions", "reclaimed", "cache_bytes", "cache_size",
+	"evictions", "reclaimed", "cache_bytes", "cache_size", "refused",
 };
 
 /*
@@ -669,7 +673,8 @@ static void stats_fill(void *arg)
 	struct kvm_xbzrle_stats *s = arg;
 
 	memset(s, 0, sizeof(*s));
-	s->size = sizeof(*s);
+	/* the size rules of version 1, the smallest (version 2 appends refused) */
+	s->size = KVM_XBZRLE_STATS_SIZE_VER1;
 }
 
 static void stats_after(const struct ioc_desc *d)
@@ -694,8 +699,9 @@ static const struct resv region_resv[] = {
 };
 static const struct resv encode_resv[] = {
 	{ "reserved0", offsetof(struct kvm_xbzrle_encode, reserved0), 4 },
-	{ "reserved[0]", offsetof(struct kvm_xbzrle_encode, reserved[0]), 8 },
-	{ "reserved[1]", offsetof(struct kvm_xbzrle_encode, reserved[1]), 8 },
+	{ "generation without ENCODE_GENERATION",
+	  offsetof(struct kvm_xbzrle_encode, generation), 8 },
+	{ "reserved", offsetof(struct kvm_xbzrle_encode, reserved), 8 },
 };
 static const struct resv cache_resv[] = {
 	{ "reserved[0]", offsetof(struct kvm_xbzrle_cache, reserved[0]), 8 },
@@ -708,7 +714,7 @@ static const struct ioc_desc iocs[] = {
 	{ "SET_REGION", 0x02, _IOC_WRITE, KVM_XBZRLE_REGION_SIZE_VER1, 1U << 0,
 	  region_resv, 3, &fx_xfd, region_fill, NULL, region_after },
 	{ "ENCODE", 0x03, _IOC_READ | _IOC_WRITE, KVM_XBZRLE_ENCODE_SIZE_VER1,
-	  1U << 1, encode_resv, 3, &fx_xfd, encode_fill, encode_before,
+	  1U << 2, encode_resv, 3, &fx_xfd, encode_fill, encode_before,
 	  encode_after },
 	{ "SET_CACHE", 0x04, _IOC_READ | _IOC_WRITE, KVM_XBZRLE_CACHE_SIZE_VER1,
 	  1U << 2, cache_resv, 2, &cache_xfd, cache_fill, cache_before,
@@ -1444,6 +1450,110 @@ static void test_encode(void)
 		munmap(ro_arg, PG);
 }
 
+/* -------------------------- ENCODE_GENERATION ---------------------------- */
+
+static int do_encode_gen(int xfd, uint32_t flags, uint64_t generation,
+			 const uint64_t *gpas, uint32_t npages,
+			 struct enc_out *out)
+{
+	struct kvm_xbzrle_encode e = {
+		.size = sizeof(e), .flags = flags,
+		.pages = (uintptr_t)gpas, .records = (uintptr_t)recbuf,
+		.npages = npages, .records_size = RECBUF_SIZE,
+		.max_delta = 4096, .generation = generation,
+	};
+	int r = xioctl(xfd, KVM_XBZRLE_ENCODE, &e);
+
+	if (out) {
+		out->done = e.npages_done;
+		out->used = e.records_used;
+	}
+	return r;
+}
+
+/*
+ * The generation's contract, on a context of its own bound to the fixture
+ * VM (the fixture context's bases are left alone).  GEN_TESTS points.
+ */
+static void test_generation(void)
+{
+	const uint32_t gen = KVM_XBZRLE_ENCODE_GENERATION;
+	struct kvm_xbzrle_caps caps = { .size = sizeof(caps) };
+	uint64_t gpas[2] = { FX_GPA + PG, FX_GPA + 2 * PG };
+	struct kvm_xbzrle_stats s0, s1, *s112;
+	struct enc_out out = { 1, 1 };
+	bool cap;
+	int r, xfd;
+	unsigned int i;
+
+	r = xioctl(fx_xfd, KVM_XBZRLE_GET_CAPS, &caps);
+	cap = !r && caps.capabilities & KVM_XBZRLE_CAP_GENERATION;
+	tap_result(cap, "GET_CAPS reports KVM_XBZRLE_CAP_GENERATION (capabilities 0x%llx)",
+		   (unsigned long long)caps.capabilities);
+
+	xfd = ctx_open();
+	r = xfd < 0 ? errno : do_bind(xfd, fx_vm.fd);
+	if (!r)
+		r = do_region(xfd, FX_SLOT, FX_GPA, FX_NP * PG, (uintptr_t)fx_mem);
+	if (r) {
+		fail_points(GEN_TESTS - 1, "ENCODE_GENERATION: context setup failed");
+		ctx_close(xfd);
+		return;
+	}
+	/* with the capability the flag is valid, without it unknown */
+	expect(do_encode_gen(xfd, gen, 5, gpas, 1, NULL), cap ? 0 : EINVAL,
+	       "ENCODE_GENERATION, generation 5 (%s the capability)",
+	       cap ? "with" : "without");
+	expect(do_encode_gen(xfd, 0, 5, gpas, 1, NULL), EINVAL,
+	       "ENCODE: generation 5 without ENCODE_GENERATION");
+	expect(do_encode_gen(xfd, gen, 5, gpas, 1, NULL), 0,
+	       "ENCODE_GENERATION: the same generation 5 again");
+	do_stats(xfd, &s0);
+	r = do_encode_gen(xfd, gen, 4, gpas, 2, &out);
+	do_stats(xfd, &s1);
+	tap_result(r == EINVAL && !out.done && !out.used && stats_same(&s0, &s1),
+		   "ENCODE_GENERATION: generation 4 after 5 -> %s (expected EINVAL), npages_done %u, counters unchanged",
+		   errname(r), out.done);
+	expect(do_encode_gen(xfd, gen, 6, gpas, 2, NULL), 0,
+	       "ENCODE_GENERATION: generation 6 after 5");
+	expect(do_encode_gen(xfd, 0, 0, gpas, 2, NULL), 0,
+	       "ENCODE without the flag after generation 6 (plain LRU)");
+	expect(do_encode_gen(xfd, gen, 5, gpas, 1, NULL), EINVAL,
+	       "ENCODE_GENERATION: generation 5 after 6 and a call without the flag");
+	r = do_cache(xfd, KVM_XBZRLE_CACHE_RESET | KVM_XBZRLE_CACHE_SET_SIZE,
+		     PG, NULL);
+	if (!r)
+		r = do_encode_gen(xfd, gen, 1, gpas, 1, NULL);
+	tap_result(!r, "ENCODE_GENERATION: generation 1 after RESET -> %s",
+		   errname(r));
+
+	/* a cache of one page, full: the second page is refused */
+	r = do_encode_gen(xfd, gen, 1, gpas, 2, &out);
+	do_stats(xfd, &s1);
+	tap_result(!r && out.done == 2 && s1.refused == 1 && !s1.evictions &&
+		   s1.cache_bytes == PG,
+		   "ENCODE_GENERATION: cache of one page, two pages in generation 1: refused %llu (1), evictions %llu (0), cache_bytes %llu (4096)",
+		   (unsigned long long)s1.refused,
+		   (unsigned long long)s1.evictions,
+		   (unsigned long long)s1.cache_bytes);
+
+	/* GET_STATS of version 1 still works and writes only its 112 bytes */
+	s112 = (void *)recbuf;
+	memset(recbuf, 0xa5, sizeof(*s112));
+	memset(recbuf, 0, KVM_XBZRLE_STATS_SIZE_VER1);
+	s112->size = KVM_XBZRLE_STATS_SIZE_VER1;
+	r = xioctl(xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x05,
+			      uint8_t[KVM_XBZRLE_STATS_SIZE_VER1]), s112);
+	for (i = KVM_XBZRLE_STATS_SIZE_VER1; i < sizeof(*s112); i++)
+		if (recbuf[i] != 0xa5)
+			break;
+	tap_result(!r && i == sizeof(*s112) && s112->pages == s1.pages &&
+		   s112->cache_size == PG,
+		   "GET_STATS of size VER1 (112) -> %s, pages %llu, nothing written past 112 bytes",
+		   errname(r), (unsigned long long)s112->pages);
+	ctx_close(xfd);
+}
+
 /* ------------------------- ENCODE_CLEAR_DIRTY_LOG ------------------------- */
 
 static void test_clear_dirty_log(void)
@@ -1671,7 +1781,7 @@ static void test_set_cache(void)
 static const char *const stat_names[] = {
 	"contexts", "pages", "cache_hits", "cache_misses", "overflows",
 	"zero_pages", "unchanged_pages", "xbzrle_pages", "raw_pages",
-	"delta_bytes", "evictions", "reclaimed", "cache_bytes",
+	"delta_bytes", "evictions", "reclaimed", "refused", "cache_bytes",
 	"max_cache_bytes",
 };
 
@@ -1679,7 +1789,7 @@ static const char *const ctx_fields[] = {
 	"id=", "pid=", "bound=", "pages=", "cache_hits=", "cache_misses=",
 	"overflows=", "zero_pages=", "unchanged_pages=", "xbzrle_pages=",
 	"raw_pages=", "delta_bytes=", "evictions=", "reclaimed=",
-	"cache_bytes=", "cache_size=",
+	"refused=", "cache_bytes=", "cache_size=",
 };
 
 static char *slurp(const char *path)
@@ -1935,6 +2045,7 @@ int main(void)
 	test_set_region();
 	test_encode();
 	test_clear_dirty_log();
+	test_generation();
 	test_foreign();
 	test_vm_gone();
 	test_set_cache();

@@ -1363,8 +1363,13 @@ static void do_encode(unsigned int c, bool valid)
 			a->flags = chance(40) ? KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG : 0;
 		if (chance(4))
 			a->reserved0 = rval32();
-		if (chance(4))
-			a->reserved[rn(2)] = rval64();
+		if (chance(4)) {
+			/* generation without its flag is refused as reserved */
+			if (rn(2))
+				a->reserved = rval64();
+			else
+				a->generation = rval64();
+		}
 		if (chance(5)) {
 			a->npages_done = rval32();
 			a->records_used = rval32();

@@ -146,6 +146,7 @@ struct mig {
 	size_t npages;
 	uint8_t *state;		/* enum base_state, by page index */
 	bool may_evict;		/* cache smaller than the VM: HELD means MAYBE */
+	uint64_t generation;	/* passed with KVM_XBZRLE_ENCODE_GENERATION */
 	uint64_t *gpas;		/* room for npages */
 	uint8_t *records;
 	uint32_t records_cap;
@@ -339,8 +340,10 @@ static int mig_send(struct mig *m, const uint64_t *gpas, uint32_t n,
 		};
 
 		want = n - done;
-		if (xbz_encode(m->xfd, flags, gpas + done, want, m->records,
-			       records_size, max_delta, &res))
+		if (xbz_encode_gen(m->xfd, flags,
+				   flags & KVM_XBZRLE_ENCODE_GENERATION ?
+				   m->generation : 0, gpas + done, want,
+				   m->records, records_size, max_delta, &res))
 			return why(m, "after %u of %u pages: %s", done, n,
 				   kvm_util_error());
 		if (ncalls)
@@ -1177,6 +1180,148 @@ out:
 	mig_destroy(&a);
 }
 
+/*
+ * The cache policy with and without generations, on QEMU's worst case for
+ * an LRU: a working set of twice the cache, every page rewritten and sent
+ * in the same order every round (a cyclic scan).  Cache of GEN_CACHE
+ * pages, working set pages HOST_ZERO .. HOST_ZERO + 2 * GEN_CACHE - 1
+ * (none zero).
+ *
+ * With KVM_XBZRLE_ENCODE_GENERATION, generation r in round r: round 1
+ * fills the cache with the first GEN_CACHE pages; the other GEN_CACHE find
+ * the cache full and its least recently sent base sent in this round, so
+ * they are refused (RAW, not cached).  From round 2 on the first half hits
+ * (XBZRLE, its bases sent again in this round), the second half is
+ * refused: exactly GEN_CACHE hits, GEN_CACHE RAW and GEN_CACHE refusals
+ * per round, no eviction.  Then rounds of the second half only: in the
+ * next generation the first half's bases, sent in the previous one, are
+ * still kept (GEN_CACHE refusals); a generation later they are two
+ * generations old and give way (GEN_CACHE evictions, no refusal), and the
+ * next round of the second half hits.
+ *
+ * Without the flag (after RESET) the plain LRU evicts every base just
+ * before its page comes round again: no hit in any round, GEN_CACHE
+ * evictions in the first round and 2 * GEN_CACHE in every later one.
+ * Reports GEN_POINTS points.
+ */
+#define GEN_CACHE	16
+#define GEN_ROUNDS	4
+#define GEN_LRU_ROUNDS	3
+#define GEN_POINTS	(1 + 2 * GEN_ROUNDS + 6 + 1 + 2 * GEN_LRU_ROUNDS + 2)
+
+/* One round of the scan test: two points. */
+static void gen_round(struct mig *m, const char *what, unsigned int first,
+		      unsigned int n, uint32_t flags, uint64_t want_hits,
+		      uint64_t want_refused, uint64_t want_evicted)
+{
+	struct kvm_xbzrle_stats s0, s1;
+	struct tally t = { 0 };
+	int r;
+
+	m->why[0] = 0;
+	touch_sparse(m, first, n, (uint8_t)m->generation);
+	r = xbz_get_stats(m->xfd, &s0);
+	if (!r)
+		r = mig_send(m, range(m, first, n), n, flags, PAGE,
+			     m->records_cap, true, &t, NULL);
+	else
+		why(m, "%s", kvm_util_error());
+	if (!r)
+		r = mig_compare(m);
+	if (!r && xbz_get_stats(m->xfd, &s1))
+		r = why(m, "%s", kvm_util_error());
+	tally_diag(m, what, &t);
+	tap_result(!r, "%s: %s: records exact, destination == guest memory%s%s",
+		   m->name, what, r ? ": " : "", r ? m->why : "");
+	if (r)
+		memset(&s1, 0, sizeof(s1));
+	tap_result(!r && t.unchanged + t.xbzrle == want_hits &&
+		   t.raw == n - want_hits &&
+		   s1.refused - s0.refused == want_refused &&
+		   s1.evictions - s0.evictions == want_evicted,
+		   "%s: %s: %llu hits, %llu RAW, %llu refused, %llu evicted (expected %llu, %llu, %llu, %llu)",
+		   m->name, what, (unsigned long long)(t.unchanged + t.xbzrle),
+		   (unsigned long long)t.raw,
+		   (unsigned long long)(s1.refused - s0.refused),
+		   (unsigned long long)(s1.evictions - s0.evictions),
+		   (unsigned long long)want_hits,
+		   (unsigned long long)(n - want_hits),
+		   (unsigned long long)want_refused,
+		   (unsigned long long)want_evicted);
+}
+
+static void test_generation(void)
+{
+	const char *name = "generation";
+	const uint32_t gen = KVM_XBZRLE_ENCODE_GENERATION;
+	const unsigned int ws = 2 * GEN_CACHE, half = HOST_ZERO + GEN_CACHE;
+	struct kvm_xbzrle_stats s;
+	struct points p;
+	char what[64];
+	uint64_t eff = 0;
+	struct mig m;
+	unsigned int round;
+	int r;
+
+	points_begin(&p, name, GEN_POINTS);
+	r = host_setup(&m, name, 7, HOST_PAGES);
+	/* the destination gets every page, then the cache starts empty */
+	if (!r)
+		r = mig_send(&m, range(&m, 0, HOST_PAGES), HOST_PAGES, 0, PAGE,
+			     m.records_cap, true, NULL, NULL);
+	if (!r && xbz_set_cache(m.xfd, KVM_XBZRLE_CACHE_RESET |
+				KVM_XBZRLE_CACHE_SET_SIZE, GEN_CACHE * PAGE,
+				&eff))
+		r = why(&m, "%s", kvm_util_error());
+	memset(m.state, BASE_NONE, m.npages);
+	memset(&m.total, 0, sizeof(m.total));
+	if (!tap_result(!r && eff == GEN_CACHE * PAGE,
+			"%s: VM with %u pages sent, RESET, cache of %u pages, working set %u pages%s%s",
+			name, HOST_PAGES, GEN_CACHE, ws, r ? ": " : "",
+			r ? m.why : ""))
+		goto out;
+	m.may_evict = true;
+
+	for (round = 1; round <= GEN_ROUNDS; round++) {
+		m.generation = round;
+		snprintf(what, sizeof(what), "scan with generation %u", round);
+		gen_round(&m, what, HOST_ZERO, ws, gen,
+			  round == 1 ? 0 : GEN_CACHE, GEN_CACHE, 0);
+	}
+	/* The next generation: the first half's bases are still kept. */
+	m.generation = GEN_ROUNDS + 1;
+	gen_round(&m, "second half, the next generation", half, GEN_CACHE,
+		  gen, 0, GEN_CACHE, 0);
+	/* One more: the first half's bases are two generations old. */
+	m.generation = GEN_ROUNDS + 2;
+	gen_round(&m, "second half, a generation later", half, GEN_CACHE,
+		  gen, 0, 0, GEN_CACHE);
+	gen_round(&m, "second half again", half, GEN_CACHE, gen, GEN_CACHE, 0,
+		  0);
+	check_stats(&m, "after the scan with generations");
+
+	/* Plain LRU: RESET, then the same scan without the flag. */
+	r = xbz_set_cache(m.xfd, KVM_XBZRLE_CACHE_RESET, 0, NULL);
+	if (r)
+		tap_diag("%s: RESET: %s", name, kvm_util_error());
+	memset(m.state, BASE_NONE, m.npages);
+	memset(&m.total, 0, sizeof(m.total));
+	m.generation = 0;
+	for (round = 1; round <= GEN_LRU_ROUNDS; round++) {
+		snprintf(what, sizeof(what), "scan without generation, round %u",
+			 round);
+		gen_round(&m, what, HOST_ZERO, ws, 0, 0, 0,
+			  round == 1 ? GEN_CACHE : ws);
+	}
+	check_stats(&m, "after the plain LRU scan");
+	r = xbz_get_stats(m.xfd, &s);
+	tap_result(!r && !s.refused, "%s: plain LRU: no refusal (refused %llu)",
+		   name, r ? 0ULL : (unsigned long long)s.refused);
+out:
+	points_end(&p);
+	mig_destroy(&m);
+}
+
 /* -------------------------------------------------------------------------- */
 
 /* Skips everything unless KVM, the module and the offload are there. */
@@ -1204,13 +1349,15 @@ int main(void)
 	check_environment();
 	tap_timeout(TIMEOUT_S);
 
-	tap_plan(2 * (PAUSED_ROUNDS + 4) + 5 + HOST_POINTS + 3 + 7);
+	tap_plan(2 * (PAUSED_ROUNDS + 4) + 5 + HOST_POINTS + 3 + 7 +
+		 GEN_POINTS);
 	test_guest_paused(false);
 	test_guest_paused(true);
 	test_guest_running();
 	test_host();
 	test_small_buffer();
 	test_two_contexts();
+	test_generation();
 	tap_diag("offload_test took %lld s", (long long)(time(NULL) - start));
 	tap_finish();
 }

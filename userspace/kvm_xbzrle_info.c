@@ -55,6 +55,7 @@ static void print_capabilities(__u64 caps)
 		{ KVM_XBZRLE_CAP_CODEC, "codec" },
 		{ KVM_XBZRLE_CAP_OFFLOAD, "offload" },
 		{ KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG, "clear_dirty_log" },
+		{ KVM_XBZRLE_CAP_GENERATION, "generation" },
 	};
 	const char *sep = " (";
 	__u64 rest = caps;
@@ -71,6 +72,19 @@ static void print_capabilities(__u64 caps)
 	if (rest)
 		printf("%sunknown 0x%llx", sep, (unsigned long long)rest);
 	printf("%s\n", caps ? ")" : "");
+}
+
+/* The encoder the module runs (kmod/encoder.c), from its parameter. */
+static void print_encoder(void)
+{
+	char buf[64] = "";
+	FILE *f = fopen("/sys/module/kvm_xbzrle/parameters/encoder", "r");
+
+	if (f && fgets(buf, sizeof(buf), f))
+		buf[strcspn(buf, "\n")] = 0;
+	if (f)
+		fclose(f);
+	printf("encoder:        %s\n", buf[0] ? buf : "unknown (no encoder parameter)");
 }
 
 int main(void)
@@ -94,6 +108,7 @@ int main(void)
 	       caps.formats & (1ULL << KVM_XBZRLE_FORMAT_QEMU_V1) ? " (QEMU XBZRLE v1)" : "");
 	printf("page_size:      %u\n", caps.page_size);
 	printf("max_delta_size: %u\n", caps.max_delta_size);
+	print_encoder();
 	ret = check_vm(fd);
 	close(fd);
 	return ret;

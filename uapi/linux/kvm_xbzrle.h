@@ -31,6 +31,8 @@
 #define KVM_XBZRLE_CAP_OFFLOAD		(1ULL << 1)
 /* KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG */
 #define KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG	(1ULL << 2)
+/* KVM_XBZRLE_ENCODE_GENERATION, struct kvm_xbzrle_stats.refused */
+#define KVM_XBZRLE_CAP_GENERATION	(1ULL << 3)
 
 /**
  * struct kvm_xbzrle_caps - argument of KVM_XBZRLE_GET_CAPS
@@ -121,7 +123,10 @@ struct kvm_xbzrle_region {
 /* struct kvm_xbzrle_encode.flags */
 /* KVM_CLEAR_DIRTY_LOG each page through the bound VM before reading it */
 #define KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG	(1U << 0)
-#define KVM_XBZRLE_ENCODE_FLAGS_ALL	(KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG)
+/* generation is valid: keep the cache's recently sent bases (see below) */
+#define KVM_XBZRLE_ENCODE_GENERATION		(1U << 1)
+#define KVM_XBZRLE_ENCODE_FLAGS_ALL	(KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG | \
+					 KVM_XBZRLE_ENCODE_GENERATION)
 
 /* Pages one KVM_XBZRLE_ENCODE call handles at most; it returns after them. */
 #define KVM_XBZRLE_MAX_BATCH		4096
@@ -144,6 +149,14 @@ struct kvm_xbzrle_region {
  * @records_used: out, bytes of @records used: up to the 8-byte boundary
  *	after the last record (padding bytes are left as they were).
  * @reserved0: must be zero.
+ * @generation: in, with KVM_XBZRLE_ENCODE_GENERATION (else must be zero):
+ *	the caller's dirty-sync round (QEMU's dirty_sync_count).  It must
+ *	not be lower than in any earlier call on the context since it was
+ *	opened or last reset (KVM_XBZRLE_CACHE_RESET); -EINVAL otherwise.
+ *	With it, a page without a base is not cached (it is sent RAW and
+ *	keeps no base) when the cache is full and its least recently sent
+ *	base was sent in this generation or the one before; without it the
+ *	least recently sent base is always evicted.
  * @reserved: must be zero.
  */
 struct kvm_xbzrle_encode {
@@ -157,7 +170,8 @@ struct kvm_xbzrle_encode {
 	__u32 npages_done;
 	__u32 records_used;
 	__u32 reserved0;
-	__u64 reserved[2];
+	__u64 generation;
+	__u64 reserved;
 };
 
 #define KVM_XBZRLE_ENCODE_SIZE_VER1	64
@@ -229,6 +243,9 @@ struct kvm_xbzrle_cache {
  * @reclaimed: bases given back to the kernel by the shrinker.
  * @cache_bytes: bytes of page copies cached now.
  * @cache_size: the cache size in effect, bytes.
+ * @refused: pages without a base that were not cached because the least
+ *	recently sent base was too recent to evict (KVM_XBZRLE_ENCODE_GENERATION);
+ *	since KVM_XBZRLE_STATS_SIZE_VER2, with KVM_XBZRLE_CAP_GENERATION.
  */
 struct kvm_xbzrle_stats {
 	__u32 size;
@@ -246,9 +263,11 @@ struct kvm_xbzrle_stats {
 	__u64 reclaimed;
 	__u64 cache_bytes;
 	__u64 cache_size;
+	__u64 refused;
 };
 
 #define KVM_XBZRLE_STATS_SIZE_VER1	112
+#define KVM_XBZRLE_STATS_SIZE_VER2	120	/* + refused */
 
 #define KVM_XBZRLE_BIND		_IOW(KVM_XBZRLE_IOCTL_TYPE, 0x01, struct kvm_xbzrle_bind)
 #define KVM_XBZRLE_SET_REGION	_IOW(KVM_XBZRLE_IOCTL_TYPE, 0x02, struct kvm_xbzrle_region)

@@ -9,7 +9,11 @@
  * commits the snapshot as the page's base at the head of the LRU
  * (xbzrle_cache_commit()); without a previous base that is a new entry,
  * and while the cache holds max_pages bases the least recently sent one
- * is evicted first.  Zero pages go the same way.
+ * is evicted first, except that with KVM_XBZRLE_ENCODE_GENERATION a least
+ * recently sent base sent in the call's generation or the one before is
+ * kept and the page goes uncached (XS_REFUSED).  Every base sent gets the
+ * context's generation (page->index in the module).  Zero pages go the
+ * same way.
  *
  * What it leaves out, so that it is a cache of exactly max_pages:
  * - the memory cgroup's headroom (xbzrle_memcg_has_room()), the module-wide
@@ -116,7 +120,10 @@ static void index_add(struct lru_model *m, uint32_t i)
 	*p = i;
 }
 
-bool lru_model_send(struct lru_model *m, uint64_t gfn)
+/* XBZRLE_GEN_LIFETIME: this generation and the one before */
+#define GEN_LIFETIME	2
+
+static bool send(struct lru_model *m, uint64_t gfn, bool keep_recent)
 {
 	uint32_t i = lookup(m, gfn);
 
@@ -124,6 +131,7 @@ bool lru_model_send(struct lru_model *m, uint64_t gfn)
 		/* take, then commit with a base: the slot moves to the head */
 		list_del(m, i);
 		list_add(m, i);
+		m->node[i].gen = m->generation;
 		return true;
 	}
 	/* commit without a base: a full cache evicts its LRU end first */
@@ -131,6 +139,10 @@ bool lru_model_send(struct lru_model *m, uint64_t gfn)
 		return false;	/* never room: the page is not cached */
 	if (m->nr_pages >= m->max_pages) {
 		i = m->node[head(m)].prev;
+		if (keep_recent && m->generation - m->node[i].gen < GEN_LIFETIME) {
+			m->refused++;	/* too recent to evict: not cached */
+			return false;
+		}
 		list_del(m, i);
 		index_del(m, i);
 		m->nr_pages--;
@@ -139,10 +151,24 @@ bool lru_model_send(struct lru_model *m, uint64_t gfn)
 		i = (uint32_t)m->nr_pages;	/* nothing is ever freed */
 	}
 	m->node[i].gfn = gfn;
+	m->node[i].gen = m->generation;
 	index_add(m, i);
 	list_add(m, i);
 	m->nr_pages++;
 	return false;
+}
+
+bool lru_model_send(struct lru_model *m, uint64_t gfn)
+{
+	return send(m, gfn, false);
+}
+
+bool lru_model_send_gen(struct lru_model *m, uint64_t gfn, uint64_t generation)
+{
+	/* the module refuses a lower one (EINVAL) before any page */
+	if (generation > m->generation)
+		m->generation = generation;
+	return send(m, gfn, true);
 }
 
 bool lru_model_cached(const struct lru_model *m, uint64_t gfn)

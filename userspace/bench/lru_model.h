@@ -2,8 +2,10 @@
 /*
  * A userspace model of the module's cache policy (kmod/cache.c): the bases
  * of pages by guest frame, on one LRU list, at most a fixed number of
- * them.  It keeps no page contents, only which frames have a base and in
- * which order they were sent; see lru_model.c for what it leaves out.
+ * them, with the generation each was last sent in (QEMU's dirty-sync round,
+ * KVM_XBZRLE_ENCODE_GENERATION).  It keeps no page contents, only which
+ * frames have a base and in which order they were sent; see lru_model.c
+ * for what it leaves out.
  */
 #ifndef BENCH_LRU_MODEL_H
 #define BENCH_LRU_MODEL_H
@@ -14,6 +16,7 @@
 
 struct lru_model_node {
 	uint64_t gfn;
+	uint64_t gen;		/* the generation it was last sent in (page->index) */
 	uint32_t prev, next;	/* the LRU list, most recently sent first */
 	uint32_t hnext;		/* the index's hash chain */
 };
@@ -22,6 +25,8 @@ struct lru_model {
 	size_t max_pages;	/* xbzrle_cache.max_pages */
 	size_t nr_pages;	/* xbzrle_cache.nr_pages */
 	uint64_t evictions;	/* XS_EVICTIONS */
+	uint64_t refused;	/* XS_REFUSED */
+	uint64_t generation;	/* ctx->generation: the last call's, 0 at first */
 	struct lru_model_node *node;	/* max_pages + 1: the last is the list head */
 	uint32_t *bucket;	/* the index (the module's xarray): hash chains */
 	unsigned int hash_shift;
@@ -40,6 +45,17 @@ void lru_model_destroy(struct lru_model *m);
  * counts neither a hit nor a miss for it, which is the caller's business.
  */
 bool lru_model_send(struct lru_model *m, uint64_t gfn);
+
+/*
+ * The same for a page of an ENCODE call with KVM_XBZRLE_ENCODE_GENERATION
+ * and @generation (not below the previous call's): a page without a base
+ * finding the cache full is not cached (refused, counted) when the least
+ * recently used base was sent in @generation or the one before; else that
+ * base is evicted as above.  Every base sent (hit or new) gets the
+ * generation.  lru_model_send() is a call without the flag: the plain LRU,
+ * bases sent then get the last generation seen.
+ */
+bool lru_model_send_gen(struct lru_model *m, uint64_t gfn, uint64_t generation);
 
 /* Whether @gfn has a base, without touching the order. */
 bool lru_model_cached(const struct lru_model *m, uint64_t gfn);

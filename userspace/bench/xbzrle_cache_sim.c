@@ -20,7 +20,13 @@
  * one LRU list of the same number of pages; a page without a base is a
  * miss, sent RAW, and becomes a base, evicting the least recently sent
  * one; a zero page also becomes a base.  Like QEMU with the offload
- * (userspace/qemu/patches), the module sees pages only once XBZRLE is on.
+ * (userspace/qemu/patches), the module sees pages only once XBZRLE is on,
+ * and gets ram_counters.dirty_sync_count as the generation of every
+ * ENCODE call (KVM_XBZRLE_ENCODE_GENERATION): a full cache then keeps a
+ * least recently sent base that was sent in this round or the previous
+ * one, and the new page goes uncached, QEMU's age rule on the LRU's tail.
+ * "LRU" is the same model without the generation: the module as a QEMU
+ * without it (or a module without KVM_XBZRLE_CAP_GENERATION) uses it.
  *
  * Page contents are not simulated: which pages have a base (and so can be
  * sent as a delta) depends only on the order pages are sent in.  A "hit"
@@ -400,11 +406,16 @@ static void qemu_save_target_page(struct qemu_ram *q, uint64_t page, bool zero)
 
 /* --- ours: the module, as QEMU with xbzrle-offload=on calls it ----------------- */
 
-/* xbzrle_encode_page(): ZERO, or a hit (XBZRLE, UNCHANGED, overflow RAW), or RAW */
+/*
+ * xbzrle_encode_page(): ZERO, or a hit (XBZRLE, UNCHANGED, overflow RAW), or
+ * RAW; with @generation non-NULL the call carries it (the patched QEMU on a
+ * module with KVM_XBZRLE_CAP_GENERATION), else the plain LRU.
+ */
 static void ours_encode_page(struct lru_model *m, struct stats *st, uint64_t gfn,
-			     bool zero)
+			     bool zero, const uint64_t *generation)
 {
-	bool base = lru_model_send(m, gfn);
+	bool base = generation ? lru_model_send_gen(m, gfn, *generation) :
+				 lru_model_send(m, gfn);
 
 	st->pages++;
 	if (zero)
@@ -418,7 +429,7 @@ static void ours_encode_page(struct lru_model *m, struct stats *st, uint64_t gfn
 /* --- one trace ----------------------------------------------------------------- */
 
 struct result {
-	struct stats q, o;
+	struct stats q, o, l;	/* QEMU, ours (with generations), plain LRU */
 	uint64_t first_sends;	/* pages first sent (not zero) in the XBZRLE phase */
 };
 
@@ -427,7 +438,7 @@ static void run_trace(const struct trace *t, size_t index, uint64_t cache_bytes,
 		      struct result *res)
 {
 	struct qemu_ram q = { 0 };
-	struct lru_model lru;
+	struct lru_model ours, lru;
 	struct gen g;
 	Error *err = NULL;
 	uint8_t *seen;
@@ -441,7 +452,7 @@ static void run_trace(const struct trace *t, size_t index, uint64_t cache_bytes,
 		error_free(err);
 		exit(2);
 	}
-	if (lru_model_init(&lru, cache_pages)) {
+	if (lru_model_init(&ours, cache_pages) || lru_model_init(&lru, cache_pages)) {
 		fprintf(stderr, "xbzrle-cache-sim: out of memory\n");
 		exit(2);
 	}
@@ -460,7 +471,7 @@ static void run_trace(const struct trace *t, size_t index, uint64_t cache_bytes,
 	q.xbzrle_enabled = true;
 
 	for (unsigned int r = 0; r < rounds; r++) {
-		struct stats q0 = q.st, o0 = res->o;
+		struct stats q0 = q.st, o0 = res->o, l0 = res->l;
 
 		gen_round(&g);
 		q.dirty_sync_count++;		/* migration_bitmap_sync() */
@@ -475,21 +486,29 @@ static void run_trace(const struct trace *t, size_t index, uint64_t cache_bytes,
 					res->first_sends++;
 			}
 			qemu_save_target_page(&q, p, zero);
-			ours_encode_page(&lru, &res->o, p, zero);
+			ours_encode_page(&ours, &res->o, p, zero, &q.dirty_sync_count);
+			ours_encode_page(&lru, &res->l, p, zero, NULL);
 		}
 		if (r >= rounds / 2) {
 			q.st.late_pages += q.st.pages - q0.pages;
 			q.st.late_misses += q.st.misses - q0.misses;
 			res->o.late_pages += res->o.pages - o0.pages;
 			res->o.late_misses += res->o.misses - o0.misses;
+			res->l.late_pages += res->l.pages - l0.pages;
+			res->l.late_misses += res->l.misses - l0.misses;
 		}
-		if (lru_model_check(&lru))
+		if (lru_model_check(&ours) || lru_model_check(&lru))
 			fail("%s: the LRU model is inconsistent after round %u", t->name, r + 1);
 	}
-	res->o.evictions = lru.evictions;
+	res->o.evictions = ours.evictions;
+	res->o.refused = ours.refused;
+	res->l.evictions = lru.evictions;
+	if (lru.refused)
+		fail("%s: the plain LRU refused %" PRIu64 " pages", t->name, lru.refused);
 	res->q = q.st;
 
 	cache_fini(q.cache);
+	lru_model_destroy(&ours);
 	lru_model_destroy(&lru);
 	free(seen);
 	gen_free(&g);
@@ -500,10 +519,10 @@ static void run_trace(const struct trace *t, size_t index, uint64_t cache_bytes,
 static void check(const struct trace *t, const struct result *res,
 		  uint64_t cache_pages, unsigned int rounds)
 {
-	const struct stats *side[2] = { &res->q, &res->o };
-	static const char *const name[2] = { "QEMU", "ours" };
+	const struct stats *side[3] = { &res->q, &res->o, &res->l };
+	static const char *const name[3] = { "QEMU", "ours", "LRU" };
 
-	for (int i = 0; i < 2; i++) {
+	for (int i = 0; i < 3; i++) {
 		const struct stats *st = side[i];
 
 		if (st->hits + st->misses + st->zero != st->pages)
@@ -515,29 +534,33 @@ static void check(const struct trace *t, const struct result *res,
 			     " pages sent for the first time", t->name, name[i],
 			     st->misses, res->first_sends);
 	}
-	if (res->q.pages != res->o.pages || res->q.zero != res->o.zero)
+	if (res->q.pages != res->o.pages || res->q.zero != res->o.zero ||
+	    res->l.pages != res->o.pages || res->l.zero != res->o.zero)
 		fail("%s: QEMU saw %" PRIu64 " pages (%" PRIu64 " zero), ours %" PRIu64
-		     " (%" PRIu64 ")", t->name, res->q.pages, res->q.zero, res->o.pages,
-		     res->o.zero);
+		     " (%" PRIu64 "), LRU %" PRIu64 " (%" PRIu64 ")", t->name, res->q.pages,
+		     res->q.zero, res->o.pages, res->o.zero, res->l.pages, res->l.zero);
 	if (t->kind == UNIFORM) {
 		/*
 		 * A range of W pages sent in address order, every round.  QEMU:
 		 * each slot goes to the first of its pages, which then hits
 		 * every round and so is never older than 2 rounds: W misses in
-		 * the first round, W - C in each later one.  LRU: W <= C all
-		 * stay; W > C, a cyclic scan, evicts each page just before it
-		 * comes round again: every send misses.
+		 * the first round, W - C in each later one.  Ours, the same:
+		 * the first C pages fill the cache, every later page finds its
+		 * tail sent in this round and is refused; from then on the
+		 * first C hit (and so stay recent) and the others are refused.
+		 * The plain LRU: W <= C all stay; W > C, a cyclic scan, evicts
+		 * each page just before it comes round again: every send misses.
 		 */
 		uint64_t w = (uint64_t)(t->ws * cache_pages);
 		uint64_t want_q = w + (rounds - 1) * (w > cache_pages ? w - cache_pages : 0);
-		uint64_t want_o = w > cache_pages ? rounds * w : w;
+		uint64_t want_l = w > cache_pages ? rounds * w : w;
 
 		if (res->q.pages != rounds * w || res->q.misses != want_q ||
-		    res->o.misses != want_o)
+		    res->o.misses != want_q || res->l.misses != want_l)
 			fail("%s: %" PRIu64 " pages, misses QEMU %" PRIu64 " ours %" PRIu64
-			     "; expected %" PRIu64 ", %" PRIu64 " and %" PRIu64, t->name,
-			     res->q.pages, res->q.misses, res->o.misses, rounds * w,
-			     want_q, want_o);
+			     " LRU %" PRIu64 "; expected %" PRIu64 ", %" PRIu64 ", %" PRIu64
+			     " and %" PRIu64, t->name, res->q.pages, res->q.misses,
+			     res->o.misses, res->l.misses, rounds * w, want_q, want_q, want_l);
 	}
 }
 
@@ -550,11 +573,13 @@ static void print_table(const struct result *res)
 {
 	printf("\nMiss rate = cache misses / pages sent in the XBZRLE rounds (QEMU's cache-miss-rate);\n"
 	       "delta = pages that had a base (a delta, unchanged or an overflow); 1st = pages\n"
-	       "sent for the first time, misses under any policy; ratio = ours / QEMU misses\n");
-	printf("%-24s %9s %6s %8s | %-26s | %-26s | %s\n", "trace", "pages", "zero", "1st",
-	       "QEMU 7.2 direct-mapped", "ours (LRU)", "ratio");
-	printf("%-24s %9s %6s %8s | %9s %7s %8s | %9s %7s %8s |\n", "", "", "", "",
-	       "misses", "miss%", "delta%", "misses", "miss%", "delta%");
+	       "sent for the first time, misses under any policy; ours = the module as the\n"
+	       "patched QEMU drives it (LRU + age rule, generation = dirty_sync_count); LRU =\n"
+	       "the module without generations; ratio = ours / QEMU misses\n");
+	printf("%-24s %9s %6s %8s | %-26s | %-26s | %-16s | %s\n", "trace", "pages", "zero",
+	       "1st", "QEMU 7.2 direct-mapped", "ours (LRU + generation)", "LRU", "ratio");
+	printf("%-24s %9s %6s %8s | %9s %7s %8s | %9s %7s %8s | %9s %6s |\n", "", "", "", "",
+	       "misses", "miss%", "delta%", "misses", "miss%", "delta%", "misses", "miss%");
 	for (size_t i = 0; i < NTRACES; i++) {
 		const struct result *r = &res[i];
 		char ratio[16] = "-";
@@ -562,23 +587,27 @@ static void print_table(const struct result *res)
 		if (r->q.misses)
 			snprintf(ratio, sizeof(ratio), "%.2f", (double)r->o.misses / r->q.misses);
 		printf("%-24s %9" PRIu64 " %6" PRIu64 " %8" PRIu64 " | %9" PRIu64 " %6.1f%% %7.1f%%"
-		       " | %9" PRIu64 " %6.1f%% %7.1f%% | %s\n", traces[i].name,
-		       r->q.pages, r->q.zero, r->first_sends,
+		       " | %9" PRIu64 " %6.1f%% %7.1f%% | %9" PRIu64 " %5.1f%% | %s\n",
+		       traces[i].name, r->q.pages, r->q.zero, r->first_sends,
 		       r->q.misses, pct(r->q.misses, r->q.pages), pct(r->q.hits, r->q.pages),
 		       r->o.misses, pct(r->o.misses, r->o.pages), pct(r->o.hits, r->o.pages),
-		       ratio);
+		       r->l.misses, pct(r->l.misses, r->l.pages), ratio);
 	}
-	printf("\nMiss rates in the second half of the rounds (after the start-up); QEMU's\n"
-	       "inserts refused by its 2-round age rule (the page stays uncached) and misses\n"
-	       "that took another page's slot; our evictions (all rounds, zero pages included)\n");
-	printf("%-24s %10s %10s %10s | %10s %10s\n", "trace", "QEMU miss%", "refused",
-	       "replaced", "ours miss%", "evicted");
+	printf("\nMiss rates in the second half of the rounds (after the start-up); inserts\n"
+	       "refused by the 2-round age rule (the page stays uncached; QEMU's, and ours on\n"
+	       "the LRU's tail), misses that took another page's slot (QEMU) and evictions\n"
+	       "(all rounds, zero pages included)\n");
+	printf("%-24s %10s %9s %9s | %10s %9s %9s | %9s %9s\n", "trace", "QEMU miss%",
+	       "refused", "replaced", "ours miss%", "refused", "evicted", "LRU miss%",
+	       "evicted");
 	for (size_t i = 0; i < NTRACES; i++) {
 		const struct result *r = &res[i];
 
-		printf("%-24s %9.1f%% %10" PRIu64 " %10" PRIu64 " | %9.1f%% %10" PRIu64 "\n",
+		printf("%-24s %9.1f%% %9" PRIu64 " %9" PRIu64 " | %9.1f%% %9" PRIu64 " %9" PRIu64
+		       " | %8.1f%% %9" PRIu64 "\n",
 		       traces[i].name, pct(r->q.late_misses, r->q.late_pages), r->q.refused,
-		       r->q.evictions, pct(r->o.late_misses, r->o.late_pages), r->o.evictions);
+		       r->q.evictions, pct(r->o.late_misses, r->o.late_pages), r->o.refused,
+		       r->o.evictions, pct(r->l.late_misses, r->l.late_pages), r->l.evictions);
 	}
 }
 
@@ -656,7 +685,9 @@ int main(int argc, char **argv)
 	printf("QEMU 7.2:  %s (bookworm), migration/page_cache.c, driven as migration/ram.c does\n",
 	       QEMU72_VERSION);
 	printf("ours: userspace/bench/lru_model.c, kmod/cache.c's LRU at a fixed size"
-	       " (no memcg headroom, ceiling or shrinker)\n");
+	       " (no memcg headroom, ceiling or shrinker),\n"
+	       "      with generation = dirty_sync_count (the patched QEMU); LRU: the same"
+	       " without generations\n");
 	printf("\ntraces (a round: the pages written since the last sync, sent in address order):\n");
 
 	for (size_t i = 0; i < NTRACES; i++) {

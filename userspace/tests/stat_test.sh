@@ -109,13 +109,16 @@ xbzrle_pages 400
 raw_pages 350
 delta_bytes 81920
 evictions 7
+refused 2
 reclaimed 3
 cache_bytes 3670016
 max_cache_bytes 6442450944
 EOF
-# context 2 has a counter this tool does not know; context 5 did nothing yet
+# context 2 has a counter this tool does not know and none of the age rule's
+# refusals (a module without KVM_XBZRLE_CAP_GENERATION); context 5 did
+# nothing yet
 cat >"$D/contexts" <<'EOF'
-id=1 pid=4242 bound=1 pages=800 cache_hits=500 cache_misses=200 overflows=50 zero_pages=100 unchanged_pages=150 xbzrle_pages=300 raw_pages=250 delta_bytes=61440 evictions=7 reclaimed=3 cache_bytes=2621440 cache_size=67108864
+id=1 pid=4242 bound=1 pages=800 cache_hits=500 cache_misses=200 overflows=50 zero_pages=100 unchanged_pages=150 xbzrle_pages=300 raw_pages=250 delta_bytes=61440 evictions=7 refused=2 reclaimed=3 cache_bytes=2621440 cache_size=67108864
 id=2 pid=4243 bound=1 pages=200 cache_hits=100 cache_misses=100 overflows=0 zero_pages=0 unchanged_pages=0 xbzrle_pages=100 raw_pages=100 delta_bytes=20480 evictions=0 reclaimed=0 cache_bytes=1048576 cache_size=134217728 future_counter=9
 
 id=5 pid=4242 bound=0 pages=0 cache_hits=0 cache_misses=0 overflows=0 zero_pages=0 unchanged_pages=0 xbzrle_pages=0 raw_pages=0 delta_bytes=0 evictions=0 reclaimed=0 cache_bytes=0 cache_size=0
@@ -145,6 +148,7 @@ cache_misses            300       200        100      0
 overflows                50        50          0      0
 delta_bytes           81920     61440      20480      0
 evictions                 7         7          0      0
+refused                   2         2          -      -
 reclaimed                 3         3          0      0
 cache_bytes         3670016   2621440    1048576      0
 cache_size                -  67108864  134217728      0
@@ -170,6 +174,7 @@ cache_misses            300
 overflows                50
 delta_bytes           81920
 evictions                 7
+refused                   2
 reclaimed                 3
 cache_bytes         3670016
 max_cache_bytes  6442450944
@@ -194,6 +199,7 @@ cache_misses          200      0
 overflows              50      0
 delta_bytes         61440      0
 evictions               7      0
+refused                 2      -
 reclaimed               3      0
 cache_bytes       2621440      0
 cache_size       67108864      0
