@@ -42,9 +42,9 @@ step "userspace and selftests build" \
 	sh -c "make -s userspace && make -s selftests"
 step "codec unit cases (ASan, UBSan)" build/userspace/xbzrle-unit-test
 step "kvm-xbzrle-stat on fake statistics" make -s -C userspace test-tools
-step "conformance with QEMU's vectors ($(basename "$VECTORS"))" \
+step "conformance with QEMU's vectors ($(basename "$VECTORS")), every encoder this CPU has" \
 	build/userspace/xbzrle-conformance "$VECTORS"
-step "fuzzing decode and round trip for ${CHECK_FUZZ_SECONDS}s" \
+step "fuzzing decode and round trip (every encoder this CPU has) for ${CHECK_FUZZ_SECONDS}s" \
 	scripts/fuzz.sh "$CHECK_FUZZ_SECONDS"
 
 # guest_steps KVER [KDIR]: the module built for KVER (against KDIR, default
