@@ -32,7 +32,6 @@ unsigned long max_cache_mb;
 module_param(max_cache_mb, ulong, 0644);
 MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (0, the default: a quarter of RAM)");
 
-atomic64_t xbzrle_global_stat[XS_NR];
 atomic_long_t xbzrle_cached_pages;
 
 /*
@@ -63,10 +62,14 @@ static bool xbzrle_base_recent(const struct page *page, u64 gen)
 	return (pgoff_t)gen - page->index < XBZRLE_GEN_LIFETIME;
 }
 
+/*
+ * Per context only: the module-wide counters are the contexts' sums
+ * (xbzrle_retire_stats()), so the per-page path shares no cache line
+ * with other VMs' migrations.
+ */
 void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n)
 {
 	WRITE_ONCE(ctx->stat[s], ctx->stat[s] + n);
-	atomic64_add(n, &xbzrle_global_stat[s]);
 }
 
 unsigned long xbzrle_max_cache_pages(void)

@@ -47,16 +47,6 @@ static int xbzrle_check_vm(int fd)
 	return 0;
 }
 
-static bool xbzrle_reserved_clear(const struct kvm_xbzrle_caps *caps)
-{
-	int i;
-
-	for (i = 0; i < ARRAY_SIZE(caps->reserved); i++)
-		if (caps->reserved[i])
-			return false;
-	return true;
-}
-
 long xbzrle_ioctl_get_caps(void __user *uarg, unsigned int cmd)
 {
 	struct kvm_xbzrle_caps caps;
@@ -69,7 +59,7 @@ long xbzrle_ioctl_get_caps(void __user *uarg, unsigned int cmd)
 
 	if (caps.flags & ~KVM_XBZRLE_CAPS_FLAGS_ALL)
 		return -EINVAL;
-	if (!xbzrle_reserved_clear(&caps))
+	if (!xbzrle_all_zero(caps.reserved, sizeof(caps.reserved)))
 		return -EINVAL;
 	if (caps.flags & KVM_XBZRLE_CAPS_VM_FD) {
 		ret = xbzrle_check_vm(caps.vm_fd);

@@ -18,6 +18,7 @@
 
 LIST_HEAD(xbzrle_contexts);
 DEFINE_SPINLOCK(xbzrle_contexts_lock);
+u64 xbzrle_retired_stat[XS_NR];
 static atomic_t xbzrle_next_id = ATOMIC_INIT(0);
 
 struct xbzrle_ctx *xbzrle_ctx_create(void)
@@ -62,11 +63,28 @@ static void xbzrle_ctx_unbind(struct xbzrle_ctx *ctx)
 	ctx->mm = NULL;
 }
 
+/*
+ * Moves @ctx's counters into the module-wide ones (which count since the
+ * module was loaded) and zeroes them.  The caller holds
+ * xbzrle_contexts_lock, which the shrinker's counting holds too.
+ */
+void xbzrle_retire_stats(struct xbzrle_ctx *ctx)
+{
+	int i;
+
+	lockdep_assert_held(&xbzrle_contexts_lock);
+	for (i = 0; i < XS_NR; i++) {
+		xbzrle_retired_stat[i] += ctx->stat[i];
+		WRITE_ONCE(ctx->stat[i], 0);
+	}
+}
+
 void xbzrle_ctx_destroy(struct xbzrle_ctx *ctx)
 {
 	/* after this the shrinker cannot find the context */
 	spin_lock(&xbzrle_contexts_lock);
 	list_del(&ctx->node);
+	xbzrle_retire_stats(ctx);
 	spin_unlock(&xbzrle_contexts_lock);
 
 	xbzrle_ctx_unbind(ctx);
@@ -97,11 +115,6 @@ int xbzrle_ctx_check_vm(struct xbzrle_ctx *ctx)
 	if (current->mm != ctx->mm)
 		return -EIO;
 	return 0;
-}
-
-static bool xbzrle_all_zero(const void *p, size_t len)
-{
-	return !memchr_inv(p, 0, len);
 }
 
 long xbzrle_ioctl_bind(struct xbzrle_ctx *ctx, void __user *uarg,
@@ -353,7 +366,9 @@ long xbzrle_ioctl_set_cache(struct xbzrle_ctx *ctx, void __user *uarg,
 	mutex_lock(&ctx->lock);
 	if (arg.flags & KVM_XBZRLE_CACHE_RESET) {
 		xbzrle_cache_destroy(ctx);
-		memset(ctx->stat, 0, sizeof(ctx->stat));
+		spin_lock(&xbzrle_contexts_lock);
+		xbzrle_retire_stats(ctx);
+		spin_unlock(&xbzrle_contexts_lock);
 		ctx->generation = 0;
 	}
 	if (arg.flags & KVM_XBZRLE_CACHE_SET_SIZE) {

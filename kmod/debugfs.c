@@ -29,18 +29,23 @@ static struct dentry *xbzrle_debugfs_dir;
 static int xbzrle_stats_show(struct seq_file *m, void *v)
 {
 	struct xbzrle_ctx *ctx;
+	u64 sum[XS_NR];
 	unsigned int n = 0;
 	int i;
 
+	/* closed and reset contexts, plus the open ones as they are now */
 	spin_lock(&xbzrle_contexts_lock);
-	list_for_each_entry(ctx, &xbzrle_contexts, node)
+	memcpy(sum, xbzrle_retired_stat, sizeof(sum));
+	list_for_each_entry(ctx, &xbzrle_contexts, node) {
 		n++;
+		for (i = 0; i < XS_NR; i++)
+			sum[i] += READ_ONCE(ctx->stat[i]);
+	}
 	spin_unlock(&xbzrle_contexts_lock);
 
 	seq_printf(m, "contexts %u\n", n);
 	for (i = 0; i < XS_NR; i++)
-		seq_printf(m, "%s %llu\n", xbzrle_stat_names[i],
-			   (u64)atomic64_read(&xbzrle_global_stat[i]));
+		seq_printf(m, "%s %llu\n", xbzrle_stat_names[i], sum[i]);
 	seq_printf(m, "cache_bytes %lu\n",
 		   atomic_long_read(&xbzrle_cached_pages) << PAGE_SHIFT);
 	seq_printf(m, "max_cache_bytes %lu\n",

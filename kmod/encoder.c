@@ -7,8 +7,8 @@
  * page at a time, which keeps preemption off for about a microsecond.
  */
 #include <linux/moduleparam.h>
-#include <linux/sysfs.h>
 #include <linux/string.h>
+#include <linux/sysfs.h>
 
 #ifdef CONFIG_X86_64
 #include <asm/cpufeature.h>
@@ -19,61 +19,63 @@
 #include "kvm_xbzrle.h"
 #include "xbzrle.h"
 
-typedef int (*xbzrle_encode_fn)(const u8 *old, const u8 *new, size_t slen,
-				u8 *dst, size_t dlen);
-
-struct xbzrle_encoder {
-	const char *name;
-	xbzrle_encode_fn encode;
-	bool simd;
+/* in order of speed */
+enum xbzrle_encoder {
+	XBZRLE_ENC_SCALAR,
+#ifdef CONFIG_X86_64
+	XBZRLE_ENC_AVX2,
+	XBZRLE_ENC_AVX512,
+#endif
+	XBZRLE_NR_ENCODERS
 };
 
-static const struct xbzrle_encoder xbzrle_encoders[] = {
-	{ "scalar", xbzrle_encode, false },
+static const char *const xbzrle_encoder_names[XBZRLE_NR_ENCODERS] = {
+	[XBZRLE_ENC_SCALAR]	= "scalar",
 #ifdef CONFIG_X86_64
-	{ "avx2", xbzrle_encode_avx2, true },
-	{ "avx512", xbzrle_encode_avx512, true },
+	[XBZRLE_ENC_AVX2]	= "avx2",
+	[XBZRLE_ENC_AVX512]	= "avx512",
 #endif
 };
 
-/* what encoder= asked for (NULL: the best), then what runs */
-static const struct xbzrle_encoder *xbzrle_requested;
-static const struct xbzrle_encoder *xbzrle_encoder = &xbzrle_encoders[0];
+/* what encoder= asked for (-1: the best), then what runs */
+static int xbzrle_requested = -1;
+static enum xbzrle_encoder xbzrle_encoder = XBZRLE_ENC_SCALAR;
 
-static bool xbzrle_encoder_usable(const struct xbzrle_encoder *e)
+static bool xbzrle_encoder_usable(enum xbzrle_encoder e)
 {
+	switch (e) {
 #ifdef CONFIG_X86_64
-	if (e->encode == xbzrle_encode_avx2)
+	case XBZRLE_ENC_AVX2:
 		return boot_cpu_has(X86_FEATURE_AVX2) &&
 		       cpu_has_xfeatures(XFEATURE_MASK_SSE | XFEATURE_MASK_YMM, NULL);
-	if (e->encode == xbzrle_encode_avx512)
+	case XBZRLE_ENC_AVX512:
 		return boot_cpu_has(X86_FEATURE_AVX512BW) &&
 		       cpu_has_xfeatures(XFEATURE_MASK_SSE | XFEATURE_MASK_YMM |
 					 XFEATURE_MASK_AVX512, NULL);
 #endif
-	return true;
+	default:
+		return true;
+	}
 }
 
 static int xbzrle_encoder_set(const char *val, const struct kernel_param *kp)
 {
-	size_t i;
+	int i;
 
 	if (sysfs_streq(val, "auto")) {
-		xbzrle_requested = NULL;
+		xbzrle_requested = -1;
 		return 0;
 	}
-	for (i = 0; i < ARRAY_SIZE(xbzrle_encoders); i++) {
-		if (sysfs_streq(val, xbzrle_encoders[i].name)) {
-			xbzrle_requested = &xbzrle_encoders[i];
-			return 0;
-		}
-	}
-	return -EINVAL;
+	i = sysfs_match_string(xbzrle_encoder_names, val);
+	if (i < 0)
+		return -EINVAL;
+	xbzrle_requested = i;
+	return 0;
 }
 
 static int xbzrle_encoder_get(char *buf, const struct kernel_param *kp)
 {
-	return sysfs_emit(buf, "%s\n", xbzrle_encoder->name);
+	return sysfs_emit(buf, "%s\n", xbzrle_encoder_names[xbzrle_encoder]);
 }
 
 static const struct kernel_param_ops xbzrle_encoder_ops = {
@@ -89,43 +91,54 @@ MODULE_PARM_DESC(encoder,
 /* Picks the encoder at module load; fails if encoder= names one the CPU lacks. */
 int xbzrle_encoder_init(void)
 {
-	size_t i;
+	int e;
 
-	if (xbzrle_requested) {
+	if (xbzrle_requested >= 0) {
 		if (!xbzrle_encoder_usable(xbzrle_requested)) {
 			pr_err("encoder=%s: this CPU (or the kernel's FPU state) does not support it\n",
-			       xbzrle_requested->name);
+			       xbzrle_encoder_names[xbzrle_requested]);
 			return -EINVAL;
 		}
 		xbzrle_encoder = xbzrle_requested;
 		return 0;
 	}
-	/* the table is in order of speed */
-	for (i = 0; i < ARRAY_SIZE(xbzrle_encoders); i++)
-		if (xbzrle_encoder_usable(&xbzrle_encoders[i]))
-			xbzrle_encoder = &xbzrle_encoders[i];
+	for (e = 0; e < XBZRLE_NR_ENCODERS; e++)
+		if (xbzrle_encoder_usable(e))
+			xbzrle_encoder = e;
 	return 0;
 }
 
-const char *xbzrle_encoder_name(void)
-{
-	return xbzrle_encoder->name;
-}
-
-/* xbzrle_encode() with the selected encoder; process context. */
-int xbzrle_encode_page_data(const u8 *old, const u8 *new, u8 *dst, size_t dlen)
+#ifdef CONFIG_X86_64
+/* One page per FPU section.  Inlined, so @encode is a direct call. */
+static __always_inline int xbzrle_encode_fpu(int (*encode)(const u8 *, const u8 *,
+							    size_t, u8 *, size_t),
+					     const u8 *old, const u8 *new,
+					     u8 *dst, size_t dlen)
 {
 	int ret;
 
-	if (!xbzrle_encoder->simd)
-		return xbzrle_encode(old, new, PAGE_SIZE, dst, dlen);
-#ifdef CONFIG_X86_64
-	/* one page per FPU section: the section keeps preemption off */
 	kernel_fpu_begin();
-	ret = xbzrle_encoder->encode(old, new, PAGE_SIZE, dst, dlen);
+	ret = encode(old, new, PAGE_SIZE, dst, dlen);
 	kernel_fpu_end();
-#else
-	ret = xbzrle_encode(old, new, PAGE_SIZE, dst, dlen);
-#endif
 	return ret;
+}
+#endif
+
+/*
+ * xbzrle_encode() with the selected encoder; process context.  A switch,
+ * not a function pointer: an indirect call per page would go through a
+ * retpoline.
+ */
+int xbzrle_encode_page_data(const u8 *old, const u8 *new, u8 *dst, size_t dlen)
+{
+	switch (xbzrle_encoder) {
+#ifdef CONFIG_X86_64
+	case XBZRLE_ENC_AVX2:
+		return xbzrle_encode_fpu(xbzrle_encode_avx2, old, new, dst, dlen);
+	case XBZRLE_ENC_AVX512:
+		return xbzrle_encode_fpu(xbzrle_encode_avx512, old, new, dst, dlen);
+#endif
+	default:
+		return xbzrle_encode(old, new, PAGE_SIZE, dst, dlen);
+	}
 }

@@ -5,6 +5,7 @@
 #include <linux/compiler_types.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
+#include <linux/string.h>
 #include <linux/types.h>
 #include <linux/xarray.h>
 
@@ -94,8 +95,16 @@ struct xbzrle_ctx {
 /* All open contexts, for debugfs and the shrinker. */
 extern struct list_head xbzrle_contexts;
 extern spinlock_t xbzrle_contexts_lock;
+/* Counters of closed and reset contexts; under xbzrle_contexts_lock. */
+extern u64 xbzrle_retired_stat[XS_NR];
 
 /* main.c */
+/* Reserved fields of an argument: all must be zero. */
+static inline bool xbzrle_all_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
+
 int xbzrle_get_arg(void *karg, size_t ksize, const void __user *uarg,
 		   unsigned int cmd, u32 min_size);
 int xbzrle_put_arg(void __user *uarg, const void *karg, size_t ksize);
@@ -107,6 +116,7 @@ struct file *xbzrle_get_vm_file(int fd);
 /* context.c */
 struct xbzrle_ctx *xbzrle_ctx_create(void);
 void xbzrle_ctx_destroy(struct xbzrle_ctx *ctx);
+void xbzrle_retire_stats(struct xbzrle_ctx *ctx);
 int xbzrle_ctx_check_vm(struct xbzrle_ctx *ctx);
 void xbzrle_revalidate_regions(struct xbzrle_ctx *ctx);
 const struct xbzrle_region *xbzrle_find_region(struct xbzrle_ctx *ctx,
@@ -127,7 +137,6 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 /* cache.c */
 extern unsigned int cache_size_mb;
 extern unsigned long max_cache_mb;
-extern atomic64_t xbzrle_global_stat[XS_NR];
 extern atomic_long_t xbzrle_cached_pages;
 
 void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n);
@@ -146,7 +155,6 @@ void xbzrle_shrinker_exit(void);
 
 /* encoder.c */
 int xbzrle_encoder_init(void);
-const char *xbzrle_encoder_name(void);
 int xbzrle_encode_page_data(const u8 *old, const u8 *new, u8 *dst, size_t dlen);
 
 /* debugfs.c */

@@ -24,8 +24,6 @@
 
 #include "xbzrle.h"
 
-#ifndef XBZRLE_PUT_LEN
-#define XBZRLE_PUT_LEN
 /* A LEB128 length of one or two bytes. */
 static inline size_t xbzrle_put_len(u8 *dst, size_t n)
 {
@@ -37,7 +35,6 @@ static inline size_t xbzrle_put_len(u8 *dst, size_t n)
 	dst[1] = n >> 7;
 	return 2;
 }
-#endif
 
 /*
  * The loop, with the -ERANGE checks compiled in only where a run can be

@@ -5,9 +5,9 @@
  * The file including this one defines XBZRLE_TARGET before it, and after
  * it xbzrle_eq_mask(a, b): a 64-bit mask of the 64 bytes at @a and @b, bit
  * k set when a[k] == b[k].  Blocks are taken at multiples of 64 from the
- * start of the page, so a page is compared once per run boundary plus once
- * per block; a page whose length is not a multiple of 64 finishes its last
- * partial block a byte at a time, and nothing past @slen is read.
+ * start of the page and each is compared once; a page whose length is not
+ * a multiple of 64 finishes its last partial block a byte at a time, and
+ * nothing past @slen is read.
  */
 #ifndef _KVM_XBZRLE_SIMD_H
 #define _KVM_XBZRLE_SIMD_H
