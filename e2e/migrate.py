@@ -526,8 +526,6 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--patched-qemu", default="",
                     help="QEMU with -accel kvm,xbzrle-offload=on ('' to skip (a), (b))")
-    ap.add_argument("--offload-skip", default="", metavar="REASON",
-                    help="skip the offload cases (a), (b), e.g. the patched QEMU lacks the option")
     ap.add_argument("--plain-qemu", default="/usr/bin/qemu-system-x86_64")
     ap.add_argument("--bootsect", required=True)
     ap.add_argument("--bad-patterns", default=None)
@@ -559,16 +557,11 @@ def main():
         Case("b", "offload on, Debian QEMU destination", patched, plain if patched else None, True),
         Case("c", "offload off", patched or plain, patched or plain, False),
     ]
-    if patched and args.offload_skip:
-        for c in all_cases:
-            if c.offload:
-                c.skip = args.offload_skip
     cases = [c for c in all_cases if c.key in args.cases]
     tap.line("TAP version 13")
     tap.line("1..%d" % (1 + CHECKS_PER_CASE * len(cases) + 2))
-    tap.diag("kernel %s, %d CPUs; patched QEMU: %s%s; plain QEMU: %s" % (
-        os.uname().release, os.cpu_count(), patched or "not built",
-        " (%s)" % args.offload_skip if patched and args.offload_skip else "", plain))
+    tap.diag("kernel %s, %d CPUs; patched QEMU: %s; plain QEMU: %s" % (
+        os.uname().release, os.cpu_count(), patched or "not built", plain))
 
     stats = read_stats()
     ok = os.path.exists("/dev/kvm") and os.path.exists("/dev/kvm_xbzrle") and stats is not None

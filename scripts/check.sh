@@ -6,7 +6,7 @@
 # own output indented beneath it, then "N passed, N failed".  Every step
 # runs even after a failure; the exit status is non-zero if any failed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 : "${VECTORS:=$PWD/../shared/vectors/xbzrle-v1.bin.gz}"
 : "${CHECK_FUZZ_SECONDS:=60}"

@@ -21,8 +21,10 @@ if [ ! -f "$dir/scripts/checkpatch.pl" ]; then
 fi
 
 files=$(find kmod uapi -name '*.[ch]' ! -name '*.mod.c' | sort)
+# its status says only whether it found problems: what it prints does, and
+# a checkpatch.pl that cannot run prints why (on stderr)
 # shellcheck disable=SC2086
-out=$(perl "$dir/scripts/checkpatch.pl" --no-tree --terse --show-types -f $files || true)
+out=$(perl "$dir/scripts/checkpatch.pl" --no-tree --terse --show-types -f $files 2>&1 || true)
 if [ -n "$out" ]; then
 	echo "$out"
 	echo "checkpatch: $(echo "$out" | wc -l) problems in kmod/ uapi/"

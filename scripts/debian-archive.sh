@@ -5,6 +5,28 @@
 # packages through a private apt configuration (userspace/qemu/
 # build-qemu.sh, userspace/bench/fetch-qemu-xbzrle.sh).
 #
+# debian_source_apt DIR SUITE: a private apt configuration in DIR for
+# `apt-get source` from SUITE: DIR/sources.list (deb-src lines for SUITE,
+# SUITE-updates and SUITE-security from debian_archive), DIR/lists and
+# DIR/cache; sets the array apt to the apt-get command (-q) that uses it.
+debian_source_apt() {
+	local dir=$1 suite=$2
+	debian_archive
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	cat >"$dir/sources.list" <<-EOF
+	deb-src ${debian_keyring}${debian_main} $suite main
+	deb-src ${debian_keyring}${debian_main} $suite-updates main
+	deb-src ${debian_keyring}${debian_security} $suite-security main
+	EOF
+	apt=(apt-get -q -o "Dir::Etc::SourceList=$dir/sources.list"
+	     -o Dir::Etc::SourceParts=/dev/null
+	     -o "Dir::State::Lists=$dir/lists"
+	     -o "Dir::Cache=$dir/cache")
+	if [ "$(id -u)" = 0 ]; then
+		apt+=(-o APT::Sandbox::User=root)
+	fi
+}
+
 # debian_archive: sets debian_main and debian_security to the archive URIs
 # this machine's apt uses (the first deb822 stanza with Types: deb for
 # each, from /etc/apt/sources.list.d/debian.sources; deb.debian.org when

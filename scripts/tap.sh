@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# tap.sh: sourced by scripts/check.sh and scripts/check-debug.sh.  TAP 13:
+# tap.sh: sourced by scripts/check.sh, scripts/check-debug.sh and
+# userspace/qemu/build-qemu.sh (--check).  TAP 13:
 # one test point per step, each step's own output indented beneath it.
 # Counters: n (test points so far), failed.
 

@@ -177,38 +177,25 @@ static int malformed(const char *path, unsigned int line, const char *what)
 	return -1;
 }
 
-/* the stats file: lines "name value" */
-static int read_stats(struct entity *e)
+/*
+ * Calls @fn on each line of the debugfs file @name until it returns
+ * non-zero; 0, or -1 when the file cannot be read or @fn failed.
+ */
+static int read_lines(const char *name,
+		      int (*fn)(char *line, const char *path, unsigned int lineno,
+				void *arg),
+		      void *arg)
 {
-	char path[PATH_MAX + 16], *line = NULL, *name, *value, *extra, *save;
-	unsigned long long val;
+	char path[PATH_MAX + 16], *line = NULL;
 	unsigned int lineno = 0;
 	size_t cap = 0;
 	int ret = 0;
-	FILE *f = open_debugfs("stats", path, sizeof(path));
+	FILE *f = open_debugfs(name, path, sizeof(path));
 
 	if (!f)
 		return -1;
-	while (getline(&line, &cap, f) > 0) {
-		lineno++;
-		name = strtok_r(line, " \t\n", &save);
-		if (!name)
-			continue;
-		value = strtok_r(NULL, " \t\n", &save);
-		extra = strtok_r(NULL, " \t\n", &save);
-		if (!value || extra || !valid_name(name)) {
-			ret = malformed(path, lineno, "expected \"name value\"");
-			break;
-		}
-		if (!parse_u64(value, &val)) {
-			ret = malformed(path, lineno, "value is not an unsigned 64-bit number");
-			break;
-		}
-		if (entity_add(e, name, val)) {
-			ret = malformed(path, lineno, "counter given twice");
-			break;
-		}
-	}
+	while (!ret && getline(&line, &cap, f) > 0)
+		ret = fn(line, path, ++lineno, arg);
 	if (!ret && ferror(f)) {
 		fprintf(stderr, "%s: %s: %s\n", PROG, path, strerror(errno));
 		ret = -1;
@@ -218,62 +205,70 @@ static int read_stats(struct entity *e)
 	return ret;
 }
 
-/* the contexts file: one line per context, "id=N pid=P bound=B name=value..." */
-static int read_contexts(struct sample *s)
+/* a line of the stats file: "name value" */
+static int stats_line(char *line, const char *path, unsigned int lineno,
+		      void *arg)
 {
-	char path[PATH_MAX + 16], *line = NULL, *tok, *eq, *save;
+	char *name, *value, *extra, *save;
 	unsigned long long val;
-	unsigned int lineno = 0;
-	size_t cap = 0;
+
+	name = strtok_r(line, " \t\n", &save);
+	if (!name)
+		return 0;
+	value = strtok_r(NULL, " \t\n", &save);
+	extra = strtok_r(NULL, " \t\n", &save);
+	if (!value || extra || !valid_name(name))
+		return malformed(path, lineno, "expected \"name value\"");
+	if (!parse_u64(value, &val))
+		return malformed(path, lineno, "value is not an unsigned 64-bit number");
+	if (entity_add(arg, name, val))
+		return malformed(path, lineno, "counter given twice");
+	return 0;
+}
+
+/* a line of the contexts file: one context, "id=N pid=P bound=B name=value..." */
+static int contexts_line(char *line, const char *path, unsigned int lineno,
+			 void *arg)
+{
+	struct sample *s = arg;
+	struct entity e = { 0 };
+	char *tok, *eq, *save;
+	unsigned long long val;
 	int ret = 0;
-	FILE *f = open_debugfs("contexts", path, sizeof(path));
 
-	if (!f)
-		return -1;
-	while (!ret && getline(&line, &cap, f) > 0) {
-		struct entity e = { 0 };
-
-		lineno++;
-		for (tok = strtok_r(line, " \t\n", &save); tok;
-		     tok = strtok_r(NULL, " \t\n", &save)) {
-			eq = strchr(tok, '=');
-			if (!eq) {
-				ret = malformed(path, lineno, "expected name=value");
-				break;
-			}
-			*eq = '\0';
-			if (!valid_name(tok) || !parse_u64(eq + 1, &val)) {
-				ret = malformed(path, lineno,
-						"expected name=unsigned 64-bit number");
-				break;
-			}
-			if (entity_add(&e, tok, val)) {
-				ret = malformed(path, lineno, "counter given twice");
-				break;
-			}
+	for (tok = strtok_r(line, " \t\n", &save); tok;
+	     tok = strtok_r(NULL, " \t\n", &save)) {
+		eq = strchr(tok, '=');
+		if (!eq) {
+			ret = malformed(path, lineno, "expected name=value");
+			break;
 		}
-		if (!ret && e.n &&
-		    (!entity_get(&e, "id", NULL) || !entity_get(&e, "pid", NULL)))
-			ret = malformed(path, lineno, "no id= or pid=");
-		if (ret || !e.n ||
-		    (opt.have_pid && (!entity_get(&e, "pid", &val) ||
-				      val != (unsigned long long)opt.pid))) {
-			entity_free(&e);
-			continue;
+		*eq = '\0';
+		if (!valid_name(tok) || !parse_u64(eq + 1, &val)) {
+			ret = malformed(path, lineno,
+					"expected name=unsigned 64-bit number");
+			break;
 		}
-		if (s->nctx == s->ctx_cap) {
-			s->ctx_cap = s->ctx_cap ? 2 * s->ctx_cap : 8;
-			s->ctx = xrealloc(s->ctx, s->ctx_cap * sizeof(*s->ctx));
+		if (entity_add(&e, tok, val)) {
+			ret = malformed(path, lineno, "counter given twice");
+			break;
 		}
-		s->ctx[s->nctx++] = e;
 	}
-	if (!ret && ferror(f)) {
-		fprintf(stderr, "%s: %s: %s\n", PROG, path, strerror(errno));
-		ret = -1;
+	if (!ret && e.n &&
+	    (!entity_get(&e, "id", NULL) || !entity_get(&e, "pid", NULL)))
+		ret = malformed(path, lineno, "no id= or pid=");
+	if (ret || !e.n ||
+	    (opt.have_pid && (!entity_get(&e, "pid", &val) ||
+			      val != (unsigned long long)opt.pid))) {
+		entity_free(&e);
+		return ret;
 	}
-	free(line);
-	fclose(f);
-	return ret;
+	if (s->nctx == s->ctx_cap) {
+		s->ctx_cap = s->ctx_cap ? 2 * s->ctx_cap : 8;
+		s->ctx = xrealloc(s->ctx, s->ctx_cap * sizeof(*s->ctx));
+	}
+	s->ctx[s->nctx++] = e;
+	return 0;
 }
 
 /* snprintf() for paths: a path that does not fit is an error */
@@ -379,11 +374,11 @@ static FILE *open_debugfs(const char *name, char *path, size_t size)
 static int read_sample(struct sample *s)
 {
 	if (!opt.have_pid) {
-		if (read_stats(&s->module))
+		if (read_lines("stats", stats_line, &s->module))
 			return -1;
 		s->have_module = true;
 	}
-	if (!opt.module_only && read_contexts(s))
+	if (!opt.module_only && read_lines("contexts", contexts_line, s))
 		return -1;
 	return 0;
 }

@@ -39,10 +39,9 @@ done
 exec 9>"$work/.fetch.lock"
 flock 9
 
-# The archive's URIs, as this machine's apt uses them.
+# The archive's URIs, as this machine's apt uses them: debian_source_apt.
 # shellcheck source=scripts/debian-archive.sh
 . "$(dirname "$0")/../../scripts/debian-archive.sh"
-debian_archive
 
 # first GLOB...: the first existing file the glob names, or nothing
 first() { [ -e "$1" ] && echo "$1"; return 0; }
@@ -56,17 +55,7 @@ download() {
 		echo "$dsc"
 		return
 	fi
-	mkdir -p "$apt_dir/lists/partial" "$apt_dir/cache/archives/partial"
-	cat >"$apt_dir/sources.list" <<-EOF
-	deb-src ${debian_keyring}${debian_main} $suite main
-	deb-src ${debian_keyring}${debian_main} $suite-updates main
-	deb-src ${debian_keyring}${debian_security} $suite-security main
-	EOF
-	apt=(apt-get -q -o "Dir::Etc::SourceList=$apt_dir/sources.list"
-	     -o Dir::Etc::SourceParts=/dev/null
-	     -o "Dir::State::Lists=$apt_dir/lists"
-	     -o "Dir::Cache=$apt_dir/cache")
-	[ "$(id -u)" = 0 ] && apt+=(-o APT::Sandbox::User=root)
+	debian_source_apt "$apt_dir" "$suite"
 	log "apt-get source qemu from $suite (private config in $apt_dir)"
 	"${apt[@]}" update >"$apt_dir/apt.log" 2>&1 ||
 		{ sed 's/^/    /' "$apt_dir/apt.log" >&2; die "apt-get update for $suite failed"; }

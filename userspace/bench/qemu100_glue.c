@@ -8,6 +8,7 @@
  * linked into the same program.
  */
 #include "migration/xbzrle.c"
+#include "qemu100_glue.h"
 
 #ifndef CONFIG_AVX512BW_OPT
 #error "QEMU 10.0's xbzrle.c is built with CONFIG_AVX512BW_OPT on x86"
@@ -17,25 +18,17 @@
 #undef xbzrle_encode_buffer
 
 int qemu100_encode_plain(uint8_t *old_buf, uint8_t *new_buf, int slen,
-			 uint8_t *dst, int dlen);
-int qemu100_encode_avx512(uint8_t *old_buf, uint8_t *new_buf, int slen,
-			  uint8_t *dst, int dlen);
-int qemu100_selected_avx512(void);
-
-int qemu100_encode_plain(uint8_t *old_buf, uint8_t *new_buf, int slen,
 			 uint8_t *dst, int dlen)
 {
 	return xbzrle_encode_buffer_int(old_buf, new_buf, slen, dst, dlen);
 }
 
-/* only to be called when the CPU has AVX512BW */
 int qemu100_encode_avx512(uint8_t *old_buf, uint8_t *new_buf, int slen,
 			  uint8_t *dst, int dlen)
 {
 	return xbzrle_encode_buffer_avx512(old_buf, new_buf, slen, dst, dlen);
 }
 
-/* what xbzrle_encode_buffer() (the run-time selection) calls */
 int qemu100_selected_avx512(void)
 {
 	return accel_func == xbzrle_encode_buffer_avx512;

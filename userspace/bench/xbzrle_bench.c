@@ -36,6 +36,8 @@
 
 #include "xbzrle.h"
 #include "xbzrle_variants.h"
+#include "xorshift.h"
+#include "qemu100_glue.h"
 
 #define PAGE		4096
 #define DLEN		4096	/* QEMU passes TARGET_PAGE_SIZE; the module max_delta */
@@ -61,11 +63,6 @@ int qemu72_xbzrle_encode_buffer(uint8_t *old_buf, uint8_t *new_buf, int slen,
 				uint8_t *dst, int dlen);
 int qemu100_xbzrle_encode_buffer(uint8_t *old_buf, uint8_t *new_buf, int slen,
 				 uint8_t *dst, int dlen);
-int qemu100_encode_plain(uint8_t *old_buf, uint8_t *new_buf, int slen,
-			 uint8_t *dst, int dlen);
-int qemu100_encode_avx512(uint8_t *old_buf, uint8_t *new_buf, int slen,
-			  uint8_t *dst, int dlen);
-int qemu100_selected_avx512(void);
 
 /*
  * Ours: every variant of xbzrle_variants.c (the module's encoders), with
@@ -147,11 +144,7 @@ static uint64_t rng_state = 0x9e3779b97f4a7c15ULL;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64* */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
+	return xorshift64star(&rng_state);
 }
 
 static void fill_random(uint8_t *p, size_t len)
@@ -626,6 +619,17 @@ static double median(const double *t, int n)
 
 /* --- machine ------------------------------------------------------------------ */
 
+static void print_loadavg(const char *when)
+{
+	FILE *f = fopen("/proc/loadavg", "r");
+	char line[256];
+
+	if (f && fgets(line, sizeof(line), f))
+		printf("load average at %s: %s", when, line);
+	if (f)
+		fclose(f);
+}
+
 static void print_machine(int argc, char **argv)
 {
 	char line[4096], model[256] = "?";
@@ -680,11 +684,7 @@ static void print_machine(int argc, char **argv)
 		       !strcmp(type, "Instruction") ? "i" : "", size);
 	}
 	printf("\nkernel: %s %s; compiler: gcc %s\n", u.sysname, u.release, __VERSION__);
-	if ((f = fopen("/proc/loadavg", "r"))) {
-		if (fgets(line, sizeof(line), f))
-			printf("load average at start: %s", line);
-		fclose(f);
-	}
+	print_loadavg("start");
 	printf("QEMU 7.2:  %s (bookworm), migration/xbzrle.c\n", QEMU72_VERSION);
 	printf("QEMU 10.0: %s (trixie), migration/xbzrle.c; its run-time selection picked %s\n",
 	       QEMU100_VERSION, qemu100_selected_avx512() ? "AVX-512BW" : "plain C");
@@ -954,11 +954,10 @@ int main(int argc, char **argv)
 	printf("\n");
 	for (size_t w = 0; w < NWL; w++)
 		for (int s = 0; s < NSET; s++) {
-			double gbs[NENC] = { 0 };
+			double gbs[NENC];
 
-			for (size_t k = 0; k < nm; k++)
-				if (m[k].kind == K_ENC && m[k].c == &cells[w][s])
-					gbs[m[k].idx] = m[k].bytes / median(m[k].t, reps) / 1e9;
+			for (size_t v = 0; v < NENC; v++)
+				gbs[v] = median_gbs(m, nm, reps, K_ENC, &cells[w][s], v);
 			cell_label(label, sizeof(label), &cells[w][s]);
 			printf("%-27s %-15s", label, delta_desc(&cells[w][s], dd, sizeof(dd)));
 			for (size_t v = 0; v < NENC; v++)
@@ -1006,11 +1005,10 @@ int main(int argc, char **argv)
 	printf("\n");
 	for (size_t w = 0; w < NWL; w++)
 		for (int s = 0; s < NSET; s++) {
-			double gbs[2 + NENC] = { 0 };
+			double gbs[2 + NENC];
 
-			for (size_t k = 0; k < nm; k++)
-				if (m[k].kind == K_PATH && m[k].c == &cells[w][s])
-					gbs[m[k].idx] = m[k].bytes / median(m[k].t, reps) / 1e9;
+			for (size_t p = 0; p < NPATH; p++)
+				gbs[p] = median_gbs(m, nm, reps, K_PATH, &cells[w][s], p);
 			cell_label(label, sizeof(label), &cells[w][s]);
 			printf("%-27s %-15s", label, delta_desc(&cells[w][s], dd, sizeof(dd)));
 			for (size_t p = 0; p < NPATH; p++)
@@ -1024,15 +1022,7 @@ int main(int argc, char **argv)
 
 	report_references(m, nm, reps);
 
-	{
-		FILE *f = fopen("/proc/loadavg", "r");
-		char line[256];
-
-		if (f && fgets(line, sizeof(line), f))
-			printf("load average at end: %s", line);
-		if (f)
-			fclose(f);
-	}
+	print_loadavg("end");
 	printf("timed passes: %.1fs wall, %.1fs on the CPU (%.0f%%: the rest this process"
 	       " waited for a CPU)\n", timed_wall, timed_cpu,
 	       timed_wall > 0 ? 100 * timed_cpu / timed_wall : 0);

@@ -69,6 +69,7 @@
 #include "qapi/error.h"
 #include "page_cache.h"		/* QEMU 7.2's, build/bench/qemu72/migration/ */
 #include "lru_model.h"
+#include "xorshift.h"
 
 #ifndef QEMU72_VERSION
 #define QEMU72_VERSION "?"
@@ -141,11 +142,7 @@ static uint64_t rng_state;
 
 static uint64_t rnd(void)
 {
-	/* xorshift64*, as xbzrle-bench */
-	rng_state ^= rng_state >> 12;
-	rng_state ^= rng_state << 25;
-	rng_state ^= rng_state >> 27;
-	return rng_state * 0x2545f4914f6cdd1dULL;
+	return xorshift64star(&rng_state);
 }
 
 /* each trace its own stream, whatever the others draw */

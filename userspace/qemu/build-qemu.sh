@@ -48,6 +48,9 @@ here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
 # shellcheck source=scripts/debian-archive.sh
 . "$repo/scripts/debian-archive.sh"
+# step NAME CMD... for --check; it returns CMD's status, hence the || true
+# shellcheck source=scripts/tap.sh
+. "$repo/scripts/tap.sh"
 self="$here/$(basename "$0")"
 
 # Debian's tools first: a pyenv python3 shim breaks QEMU 7.2's configure.
@@ -167,33 +170,17 @@ binaries_exist() {
 
 # --- the source ----------------------------------------------------------------
 
-# Private apt sources: deb-src for bookworm, bookworm-updates and
-# bookworm-security, from the URIs this machine's apt uses.
-write_sources() {
-	debian_archive
-	cat >"$work/apt/sources.list" <<-EOF
-	deb-src ${debian_keyring}${debian_main} bookworm main
-	deb-src ${debian_keyring}${debian_main} bookworm-updates main
-	deb-src ${debian_keyring}${debian_security} bookworm-security main
-	EOF
-}
-
 # Downloads Debian's newest QEMU 7.2 source package into dl/; sets $dsc.
 fetch_source() {
 	local apt t0=$SECONDS
-	mkdir -p "$work/apt/lists/partial" "$work/apt/cache/archives/partial"
-	write_sources
-	apt=(apt-get -o "Dir::Etc::SourceList=$work/apt/sources.list"
-	     -o Dir::Etc::SourceParts=/dev/null
-	     -o "Dir::State::Lists=$work/apt/lists"
-	     -o "Dir::Cache=$work/apt/cache")
-	[ "$(id -u)" = 0 ] && apt+=(-o APT::Sandbox::User=root)
+	# deb-src for bookworm, bookworm-updates and bookworm-security
+	debian_source_apt "$work/apt" bookworm
 	log "fetching Debian's QEMU source ($(awk '{print $3, $4}' "$work/apt/sources.list" | paste -sd, | sed 's/,/, /g'))"
-	"${apt[@]}" -q update >"$logs/apt.log" 2>&1 ||
+	"${apt[@]}" update >"$logs/apt.log" 2>&1 ||
 		{ indent <"$logs/apt.log"; die "apt-get update with the private sources failed"; }
 	rm -rf "$work/dl"
 	mkdir -p "$work/dl"
-	(cd "$work/dl" && "${apt[@]}" -q source --download-only qemu) >>"$logs/apt.log" 2>&1 ||
+	(cd "$work/dl" && "${apt[@]}" source --download-only qemu) >>"$logs/apt.log" 2>&1 ||
 		{ indent <"$logs/apt.log"; die "apt-get source --download-only qemu failed"; }
 	dsc=$(echo "$work"/dl/qemu_*.dsc)
 	[ -f "$dsc" ] || die "apt-get source left no qemu_*.dsc in $work/dl"
@@ -372,35 +359,18 @@ boots_boot_sector() {
 	[ "$rc" = 99 ] || { echo "exit status $rc, not 99"; return 1; }
 }
 
-n=0
-failed=0
-# step NAME CMD...: one TAP test point for CMD, its output indented
-step() {
-	local name=$1 rc=0 t0=$SECONDS
-	shift
-	n=$((n + 1))
-	"$@" > >(sed 's/^/    /') 2>&1 || rc=$?
-	wait
-	if [ "$rc" = 0 ]; then
-		echo "ok $n - $name # $((SECONDS - t0))s"
-	else
-		echo "not ok $n - $name # exit $rc after $((SECONDS - t0))s"
-		failed=$((failed + 1))
-	fi
-}
-
 if [ -n "$check" ]; then
 	echo "TAP version 13"
 	echo "1..3"
 	echo "# $qemu: QEMU $(cat "$src/VERSION") (Debian $debver), ${#patches[@]} patch(es)"
 	step "qemu-system-x86_64 -machine pc boots a boot sector with the linked firmware" \
-		boots_boot_sector
+		boots_boot_sector || true
 	step "QEMU's tests/unit/test-xbzrle" \
-		tap_ok timeout 300 "$obj/tests/unit/test-xbzrle" --tap
+		tap_ok timeout 300 "$obj/tests/unit/test-xbzrle" --tap || true
 	export QTEST_QEMU_BINARY=$qemu QTEST_QEMU_IMG=$obj/qemu-img
 	step "QEMU's migration qtest /x86_64/migration/precopy/unix/xbzrle" \
 		tap_ok timeout 300 "$obj/tests/qtest/migration-test" --tap \
-		-p /x86_64/migration/precopy/unix/xbzrle
+		-p /x86_64/migration/precopy/unix/xbzrle || true
 	echo "$((n - failed)) passed, $failed failed"
 	[ "$failed" = 0 ]
 	exit

@@ -393,7 +393,8 @@ elif command -v setpriv >/dev/null; then
 		--clear-groups "$T/kvm-xbzrle-stat"
 	expect "not root: says to run as root" 1 "Permission denied: the statistics are in debugfs, which only root can read; run as root"
 else
-	skip "not root: says to run as root" "no setpriv to drop root"
+	not_ok "not root: says to run as root" \
+		"no setpriv to drop root (util-linux: scripts/install-deps.sh installs it)"
 fi
 
 # a write error is a runtime error
