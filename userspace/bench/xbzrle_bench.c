@@ -98,7 +98,6 @@ static bool has_avx512bw(void)
 struct variant {
 	char name[32];		/* column heading, two words */
 	enc_fn fn;
-	bool ours;
 	bool (*usable)(void);	/* QEMU's; ours: xbzrle_variant_usable() */
 	int ours_idx;		/* index in xbzrle_variants, or -1 */
 	bool avail;
@@ -113,9 +112,9 @@ static struct variant encoders[] = {
 	{ .name = "QEMU7.2 plain", .fn = qemu72_xbzrle_encode_buffer, .usable = always, .ours_idx = -1 },
 	{ .name = "QEMU10.0 plain", .fn = qemu100_encode_plain, .usable = always, .ours_idx = -1 },
 	{ .name = "QEMU10.0 AVX-512", .fn = qemu100_encode_avx512, .usable = has_avx512bw, .ours_idx = -1 },
-	{ .fn = ours_0, .ours = true, .ours_idx = 0 },
-	{ .fn = ours_1, .ours = true, .ours_idx = 1 },
-	{ .fn = ours_2, .ours = true, .ours_idx = 2 },
+	{ .fn = ours_0, .ours_idx = 0 },
+	{ .fn = ours_1, .ours_idx = 1 },
+	{ .fn = ours_2, .ours_idx = 2 },
 };
 #define NENC (sizeof(encoders) / sizeof(encoders[0]))
 #define AVX512 2	/* QEMU 10.0 AVX-512, the other column ours are compared with */
@@ -473,7 +472,7 @@ static void verify_encoders(struct cell *c)
 				for (int k = DLEN; k < DLEN + SLACK; k++) {
 					if (out[k] == CANARY)
 						continue;
-					if (encoders[v].ours)
+					if (encoders[v].ours_idx >= 0)
 						report("%s, %s, %s set, page %zu: wrote past dlen",
 						       encoders[v].name, workloads[c->wl].name,
 						       sets[c->set].name, i);
@@ -849,7 +848,7 @@ int main(int argc, char **argv)
 		}
 	}
 	for (size_t v = 0; v < NENC; v++)
-		if (encoders[v].ours && encoders[v].name[0])
+		if (encoders[v].ours_idx >= 0 && encoders[v].name[0])
 			paths[NPATH++] = (struct path){ .name = encoders[v].name,
 				.kind = PATH_OURS, .fn = encoders[v].fn,
 				.avail = encoders[v].avail };
@@ -945,7 +944,7 @@ int main(int argc, char **argv)
 		if (encoders[v].avail)
 			printf(" %17s", encoders[v].name);
 	for (size_t v = 0; v < NENC; v++) {
-		if (!encoders[v].avail || !encoders[v].ours)
+		if (!encoders[v].avail || encoders[v].ours_idx < 0)
 			continue;
 		printf(" %10s", "/7.2plain");
 		if (encoders[AVX512].avail)
@@ -964,7 +963,7 @@ int main(int argc, char **argv)
 				if (encoders[v].avail)
 					printf(" %17.2f", gbs[v]);
 			for (size_t v = 0; v < NENC; v++) {
-				if (!encoders[v].avail || !encoders[v].ours)
+				if (!encoders[v].avail || encoders[v].ours_idx < 0)
 					continue;
 				printf(" %10.2f", gbs[v] / gbs[0]);
 				if (encoders[AVX512].avail)
