@@ -11,10 +11,12 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "kvm_util.h"
 #include "xbzrle.h"
+#include "xbzrle_tap.h"
 
 static __thread char util_err[256];
 static int kvm_fd = -1;
@@ -198,6 +200,17 @@ int vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
 		.hva = mem,
 	};
 	return 0;
+}
+
+int kvm_set_memslot(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa,
+		    uint64_t size, void *hva)
+{
+	struct kvm_userspace_memory_region r = {
+		.slot = slot, .flags = flags, .guest_phys_addr = gpa,
+		.memory_size = size, .userspace_addr = (uintptr_t)hva,
+	};
+
+	return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) ? errno : 0;
 }
 
 int vm_remove_memslot(struct kvm_vm *vm, uint32_t slot)
@@ -895,6 +908,100 @@ int xbz_dest_compare(struct xbz_dest *dest, struct kvm_vm *vm)
 	return bad;
 }
 
+int xbz_check_apply_record(const struct xbz_record *rec, uint8_t *page,
+			   uint8_t *scratch)
+{
+	uint8_t *snap = scratch, *delta = scratch + GUEST_PAGE_SIZE;
+	bool zero;
+	int enc;
+
+	memcpy(snap, page, GUEST_PAGE_SIZE);
+	if (xbz_apply_record(rec, snap))
+		return -1;
+	errno = EPROTO;
+	zero = page_is_zero(snap, GUEST_PAGE_SIZE);
+	if (zero != (rec->type == KVM_XBZRLE_RECORD_ZERO))
+		return fail("gpa 0x%llx: %s record for a%s snapshot",
+			    (unsigned long long)rec->gpa,
+			    xbz_record_type_name(rec->type),
+			    zero ? "n all-zero" : " non-zero");
+	if (rec->type == KVM_XBZRLE_RECORD_XBZRLE) {
+		enc = xbzrle_encode(page, snap, GUEST_PAGE_SIZE, delta,
+				    GUEST_PAGE_SIZE);
+		if (enc != (int)rec->len || memcmp(delta, rec->data, rec->len))
+			return fail("gpa 0x%llx: XBZRLE delta of %u bytes is not the delta from the destination's copy (xbzrle_encode gives %d%s): the module's base is not what the destination holds",
+				    (unsigned long long)rec->gpa, rec->len, enc,
+				    enc == (int)rec->len ? ", other bytes" : "");
+	}
+	memcpy(page, snap, GUEST_PAGE_SIZE);
+	return 0;
+}
+
+int xbz_check_apply_call(const void *buf, uint32_t used, const uint64_t *gpas,
+			 uint32_t n, xbz_dest_page_fn dest_page, void *opaque,
+			 uint8_t *scratch, struct xbz_counts *counts)
+{
+	struct xbz_record rec;
+	uint32_t off = 0, i = 0;
+	uint8_t *page;
+	int r;
+
+	while ((r = xbz_next_record(buf, used, &off, &rec)) > 0) {
+		errno = EPROTO;
+		if (i >= n)
+			return fail("more records than npages_done %u", n);
+		if (rec.gpa != gpas[i])
+			return fail("record %u is for gpa 0x%llx, page %u of the call is 0x%llx",
+				    i, (unsigned long long)rec.gpa, i,
+				    (unsigned long long)gpas[i]);
+		page = dest_page ? dest_page(opaque, rec.gpa) :
+				   xbz_dest_page(opaque, rec.gpa);
+		if (!page)
+			return fail("gpa 0x%llx has no destination page",
+				    (unsigned long long)rec.gpa);
+		if (xbz_check_apply_record(&rec, page, scratch))
+			return -1;
+		switch (rec.type) {
+		case KVM_XBZRLE_RECORD_ZERO:
+			counts->zero++;
+			break;
+		case KVM_XBZRLE_RECORD_UNCHANGED:
+			counts->unchanged++;
+			break;
+		case KVM_XBZRLE_RECORD_XBZRLE:
+			counts->xbzrle++;
+			break;
+		case KVM_XBZRLE_RECORD_RAW:
+			counts->raw++;
+			break;
+		}
+		i++;
+	}
+	if (r < 0)
+		return -1;
+	if (i != n) {
+		errno = EPROTO;
+		return fail("%u records for npages_done %u", i, n);
+	}
+	return 0;
+}
+
+void xbz_require_offload(struct kvm_xbzrle_caps *caps, bool manual_protect)
+{
+	switch (xbz_check_offload(caps)) {
+	case 1:
+		tap_skip_all("%s", util_err);
+	case -1:
+		tap_bail_out("%s", util_err);
+	}
+	if (manual_protect &&
+	    (!(caps->capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG) ||
+	     !(kvm_check_cap(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) &
+	       KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)))
+		tap_skip_all("no manual dirty-log protection (module caps 0x%llx)",
+			     (unsigned long long)caps->capabilities);
+}
+
 /* ------------------------------- miscellany ------------------------------- */
 
 bool page_is_zero(const void *p, size_t len)
@@ -902,6 +1009,92 @@ bool page_is_zero(const void *p, size_t len)
 	const uint8_t *b = p;
 
 	return !len || (!b[0] && !memcmp(b, b + 1, len - 1));
+}
+
+void fill_random(uint8_t *p, size_t len, unsigned int *seed)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++)
+		p[i] = rand_r(seed);
+}
+
+uint64_t rand64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+uint32_t rand_below(uint64_t *state, uint32_t n)
+{
+	return n ? (uint32_t)(rand64(state) % n) : 0;
+}
+
+void sleep_ms(unsigned int ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	nanosleep(&ts, NULL);
+}
+
+int set_why(char *why, size_t size, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, size, fmt, ap);
+	va_end(ap);
+	return -1;
+}
+
+int drop_caches(void)
+{
+	return write_file("/proc/sys/vm/drop_caches", "2\n");
+}
+
+int read_file(const char *path, char *buf, size_t len)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = read(fd, buf, len - 1);
+	close(fd);
+	if (n < 0)
+		return -1;
+	buf[n] = 0;
+	return 0;
+}
+
+long long xbz_debugfs_stat(const char *name)
+{
+	FILE *f = fopen("/sys/kernel/debug/kvm_xbzrle/stats", "r");
+	char key[64];
+	long long v, found = -1;
+
+	if (!f)
+		return -1;
+	while (fscanf(f, "%63s %lld", key, &v) == 2)
+		if (!strcmp(key, name))
+			found = v;
+	fclose(f);
+	return found;
+}
+
+int write_file(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t n;
+
+	if (fd < 0)
+		return -1;
+	n = write(fd, s, strlen(s));
+	close(fd);
+	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
 const char *const kmsg_problems[] = {

@@ -77,6 +77,13 @@ void vm_destroy(struct kvm_vm *vm);
  */
 int vm_add_memslot(struct kvm_vm *vm, uint32_t slot, uint64_t gpa,
 		   uint64_t size);
+/*
+ * KVM_SET_USER_MEMORY_REGION of the caller's memory, as it is: returns 0
+ * or the errno (for tests of the errno; no message, and struct kvm_vm
+ * does not learn of it).
+ */
+int kvm_set_memslot(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa,
+		    uint64_t size, void *hva);
 /* Deletes memslot @slot (memory_size 0) and unmaps its memory. */
 int vm_remove_memslot(struct kvm_vm *vm, uint32_t slot);
 struct vm_memslot *vm_find_slot(struct kvm_vm *vm, uint32_t slot);
@@ -266,10 +273,75 @@ int xbz_walk_records(struct xbz_dest *dest, const void *buf, uint32_t used,
  */
 int xbz_dest_compare(struct xbz_dest *dest, struct kvm_vm *vm);
 
+/*
+ * Checks a record the way a receiver can, before it applies it: @rec
+ * applied to @page (the destination's copy, the base the record must apply
+ * to) gives an all-zero page exactly for a ZERO record, and an XBZRLE
+ * delta is xbzrle_encode() of @page to that result, byte for byte (the
+ * module's base is what the destination holds).  Then applies it to @page.
+ * @scratch: 2 * GUEST_PAGE_SIZE bytes of the caller's.  0, or -1 with the
+ * reason in kvm_util_error().
+ */
+int xbz_check_apply_record(const struct xbz_record *rec, uint8_t *page,
+			   uint8_t *scratch);
+
+/* Records by type. */
+struct xbz_counts {
+	uint64_t zero, unchanged, xbzrle, raw;
+};
+
+/* The destination page of @gpa, or NULL. */
+typedef uint8_t *(*xbz_dest_page_fn)(void *opaque, uint64_t gpa);
+
+/*
+ * The records of one ENCODE call that did pages @gpas[0..@n), @used bytes
+ * of @buf: one record a page, in order, each checked and applied by
+ * xbz_check_apply_record() to the page @dest_page(@opaque, gpa) gives
+ * (@dest_page NULL: xbz_dest_page() of the struct xbz_dest @opaque) and
+ * counted in @counts.  @scratch as for xbz_check_apply_record().  0, or -1
+ * with the reason in kvm_util_error().
+ */
+int xbz_check_apply_call(const void *buf, uint32_t used, const uint64_t *gpas,
+			 uint32_t n, xbz_dest_page_fn dest_page, void *opaque,
+			 uint8_t *scratch, struct xbz_counts *counts);
+
+/*
+ * The environment check of the offload tests: skips the whole test (exit
+ * 4) without KVM, the module or its offload, or, with @manual_protect,
+ * without manual dirty-log protection (of KVM and of the module); bails out
+ * on an unexpected error.  Fills @caps.
+ */
+void xbz_require_offload(struct kvm_xbzrle_caps *caps, bool manual_protect);
+
 /* ------------------------------- miscellany ------------------------------- */
 
 /* Whether @len bytes at @p are all zero. */
 bool page_is_zero(const void *p, size_t len);
+
+/* @len bytes of rand_r(@seed). */
+void fill_random(uint8_t *p, size_t len, unsigned int *seed);
+/* splitmix64: the next number of the sequence of *@state. */
+uint64_t rand64(uint64_t *state);
+/* rand64() below @n; 0 for @n 0. */
+uint32_t rand_below(uint64_t *state, uint32_t n);
+
+void sleep_ms(unsigned int ms);
+
+/*
+ * Formats a test's reason for failing into @why (@size bytes) and returns
+ * -1, for "return why(...)".
+ */
+int __attribute__((format(printf, 3, 4)))
+set_why(char *why, size_t size, const char *fmt, ...);
+
+/* Writes "2" to /proc/sys/vm/drop_caches (shrinkers run).  0 or -1. */
+int drop_caches(void);
+/* Reads @path into @buf (@len bytes, NUL-terminated).  0 or -1. */
+int read_file(const char *path, char *buf, size_t len);
+/* Writes the string @s to @path.  0 or -1. */
+int write_file(const char *path, const char *s);
+/* Value @name of debugfs kvm_xbzrle/stats; -1 if unreadable or absent. */
+long long xbz_debugfs_stat(const char *name);
 
 /*
  * The kernel log: kmsg_open() returns /dev/kmsg positioned at its end

@@ -259,18 +259,6 @@ static int do_cache(int xfd, uint32_t flags, uint64_t size, uint64_t *out)
 	return r;
 }
 
-/* KVM_SET_USER_MEMORY_REGION: 0 or errno. */
-static int kvm_memslot(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa,
-		       uint64_t size, void *hva)
-{
-	struct kvm_userspace_memory_region r = {
-		.slot = slot, .flags = flags, .guest_phys_addr = gpa,
-		.memory_size = size, .userspace_addr = (uintptr_t)hva,
-	};
-
-	return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) ? errno : 0;
-}
-
 static const char *const stats_names[] = {
 	"pages", "cache_hits", "cache_misses", "overflows", "zero_pages",
 	"unchanged_pages", "xbzrle_pages", "raw_pages", "delta_bytes",
@@ -318,16 +306,7 @@ static int fx_index(uint64_t gpa)
 }
 
 /* Records why a record is wrong; the walk stops with -100. */
-static int __attribute__((format(printf, 2, 3)))
-bad(struct rec_check *c, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(c->why, sizeof(c->why), fmt, ap);
-	va_end(ap);
-	return -100;
-}
+#define bad(c, ...)	(set_why((c)->why, sizeof((c)->why), __VA_ARGS__), -100)
 
 /*
  * One record of the fixture against the model: its gpa is the next one
@@ -1079,7 +1058,7 @@ static void test_bind(void)
 static void overlap_case(uint64_t gpa, unsigned int npages, uint8_t *mem,
 			 const char *what)
 {
-	int r = kvm_memslot(fx_vm.fd, AS1(1), 0, gpa, npages * PG, mem);
+	int r = kvm_set_memslot(fx_vm.fd, AS1(1), 0, gpa, npages * PG, mem);
 
 	if (r) {
 		tap_result(0, "SET_REGION: %s: KVM memslot in address space 1: %s",
@@ -1088,17 +1067,17 @@ static void overlap_case(uint64_t gpa, unsigned int npages, uint8_t *mem,
 	}
 	expect(do_region(fx_xfd, AS1(1), gpa, npages * PG, (uintptr_t)mem), EEXIST,
 	       "SET_REGION: %s (slot 0x%x, a memslot of address space 1)", what, AS1(1));
-	kvm_memslot(fx_vm.fd, AS1(1), 0, gpa, 0, mem);
+	kvm_set_memslot(fx_vm.fd, AS1(1), 0, gpa, 0, mem);
 }
 
 /* Re-creates the fixture's KVM memslot with @npages pages. */
 static int fx_memslot(unsigned int npages)
 {
-	int r = kvm_memslot(fx_vm.fd, FX_SLOT, 0, FX_GPA, 0, fx_mem);
+	int r = kvm_set_memslot(fx_vm.fd, FX_SLOT, 0, FX_GPA, 0, fx_mem);
 
 	if (!r)
-		r = kvm_memslot(fx_vm.fd, FX_SLOT, KVM_MEM_LOG_DIRTY_PAGES, FX_GPA,
-				npages * PG, fx_mem);
+		r = kvm_set_memslot(fx_vm.fd, FX_SLOT, KVM_MEM_LOG_DIRTY_PAGES, FX_GPA,
+				    npages * PG, fx_mem);
 	return r;
 }
 
@@ -1164,7 +1143,7 @@ static void test_set_region(void)
 		munmap(ovl, (FX_NP + 2) * PG);
 
 	adj = map_pages(1, PROT_READ | PROT_WRITE);
-	r = adj ? kvm_memslot(fx_vm.fd, 1, 0, FX_GPA + FX_NP * PG, PG, adj) : ENOMEM;
+	r = adj ? kvm_set_memslot(fx_vm.fd, 1, 0, FX_GPA + FX_NP * PG, PG, adj) : ENOMEM;
 	if (!r)
 		r = do_region(fx_xfd, 1, FX_GPA + FX_NP * PG, PG, (uintptr_t)adj);
 	expect(r, 0, "SET_REGION: adjacent to another slot's region");
@@ -1179,7 +1158,7 @@ static void test_set_region(void)
 	       "SET_REGION: the removed region is gone (ENCODE of 0x%llx)",
 	       (unsigned long long)gpa);
 	if (adj) {
-		kvm_memslot(fx_vm.fd, 1, 0, FX_GPA + FX_NP * PG, 0, adj);
+		kvm_set_memslot(fx_vm.fd, 1, 0, FX_GPA + FX_NP * PG, 0, adj);
 		munmap(adj, PG);
 	}
 
@@ -1220,8 +1199,8 @@ static void test_set_region(void)
 	many = map_pages(nmany, PROT_READ | PROT_WRITE);
 	r = many ? 0 : ENOMEM;
 	for (i = 0; i < nmany && !r; i++)
-		r = kvm_memslot(vm_b.fd, MANY_FIRST + i, 0, MANY_GPA + i * PG, PG,
-				many + i * PG);
+		r = kvm_set_memslot(vm_b.fd, MANY_FIRST + i, 0, MANY_GPA + i * PG, PG,
+				    many + i * PG);
 	if (r) {
 		tap_diag("%u KVM memslots: %s", nmany, strerror(r));
 		fail_points(4, "SET_REGION: ENOSPC: cannot create the KVM memslots");
@@ -1572,7 +1551,7 @@ static void test_clear_dirty_log(void)
 	 * The KVM memslot goes away (its memory stays mapped): KVM's
 	 * KVM_CLEAR_DIRTY_LOG, or the module itself, says ENOENT.
 	 */
-	r = kvm_memslot(fx_vm.fd, FX_SLOT, 0, FX_GPA, 0, fx_mem);
+	r = kvm_set_memslot(fx_vm.fd, FX_SLOT, 0, FX_GPA, 0, fx_mem);
 	if (r) {
 		fail_points(3, "ENCODE_CLEAR_DIRTY_LOG: cannot delete the KVM memslot");
 	} else {
@@ -1585,8 +1564,8 @@ static void test_clear_dirty_log(void)
 		/* (the bases may go: the region no longer matches a memslot) */
 		tap_result(records_same(&s0, &s1),
 			   "ENCODE_CLEAR_DIRTY_LOG: the refused call counted no record");
-		r = kvm_memslot(fx_vm.fd, FX_SLOT, KVM_MEM_LOG_DIRTY_PAGES, FX_GPA,
-				FX_NP * PG, fx_mem);
+		r = kvm_set_memslot(fx_vm.fd, FX_SLOT, KVM_MEM_LOG_DIRTY_PAGES, FX_GPA,
+				    FX_NP * PG, fx_mem);
 		if (!r)
 			r = do_region(fx_xfd, FX_SLOT, FX_GPA, FX_NP * PG,
 				      (uintptr_t)fx_mem);
@@ -1601,7 +1580,7 @@ static void test_clear_dirty_log(void)
 
 	/* A memslot without dirty logging. */
 	mem = map_pages(1, PROT_READ | PROT_WRITE);
-	r = mem ? kvm_memslot(fx_vm.fd, NOLOG_SLOT, 0, NOLOG_GPA, PG, mem) : ENOMEM;
+	r = mem ? kvm_set_memslot(fx_vm.fd, NOLOG_SLOT, 0, NOLOG_GPA, PG, mem) : ENOMEM;
 	if (!r)
 		r = do_region(fx_xfd, NOLOG_SLOT, NOLOG_GPA, PG, (uintptr_t)mem);
 	if (r) {
@@ -1614,7 +1593,7 @@ static void test_clear_dirty_log(void)
 		       "ENCODE_CLEAR_DIRTY_LOG: memslot without dirty logging");
 	}
 	do_region(fx_xfd, NOLOG_SLOT, 0, 0, 0);
-	kvm_memslot(fx_vm.fd, NOLOG_SLOT, 0, NOLOG_GPA, 0, mem);
+	kvm_set_memslot(fx_vm.fd, NOLOG_SLOT, 0, NOLOG_GPA, 0, mem);
 	if (mem)
 		munmap(mem, PG);
 
@@ -1971,14 +1950,7 @@ static bool maps_has(const void *addr)
 
 static void setup(void)
 {
-	struct kvm_xbzrle_caps caps = { .size = sizeof(caps) };
 	int r;
-
-	if (ioctl(fx_xfd, KVM_XBZRLE_GET_CAPS, &caps))
-		tap_bail_out("KVM_XBZRLE_GET_CAPS");
-	if (!(caps.capabilities & KVM_XBZRLE_CAP_OFFLOAD))
-		tap_skip_all("the module has no KVM_XBZRLE_CAP_OFFLOAD (capabilities 0x%llx)",
-			     (unsigned long long)caps.capabilities);
 
 	recbuf = map_pages(RECBUF_SIZE / PG + 1, PROT_READ | PROT_WRITE);
 	ro_buf = map_pages(3, PROT_READ);
@@ -1998,9 +1970,9 @@ static void setup(void)
 	if (xbz_dest_init(&fx_dest, &fx_vm))
 		tap_bail_out("destination: %s", kvm_util_error());
 	/* every region is a KVM memslot, as the contract has it */
-	r = kvm_memslot(fx_vm.fd, GONE_SLOT, 0, GONE_GPA, 2 * PG, gone_mem);
+	r = kvm_set_memslot(fx_vm.fd, GONE_SLOT, 0, GONE_GPA, 2 * PG, gone_mem);
 	if (!r)
-		r = kvm_memslot(fx_vm.fd, SR_SLOT, 0, SR_GPA, PG, sr_mem);
+		r = kvm_set_memslot(fx_vm.fd, SR_SLOT, 0, SR_GPA, PG, sr_mem);
 	if (!r)
 		r = do_bind(fx_xfd, fx_vm.fd);
 	if (!r)
@@ -2022,21 +1994,12 @@ static void setup(void)
 
 int main(void)
 {
-	if (sysconf(_SC_PAGESIZE) != (long)PG)
-		tap_skip_all("page size %ld, the test assumes 4096", sysconf(_SC_PAGESIZE));
+	struct kvm_xbzrle_caps caps;
 
+	xbz_require_offload(&caps, false);
 	fx_xfd = ctx_open();
-	if (fx_xfd < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
-			tap_skip_all(DEV_PATH " not available (is kvm_xbzrle loaded?): %s",
-				     strerror(errno));
+	if (fx_xfd < 0)
 		tap_bail_out("open " DEV_PATH);
-	}
-	if (kvm_open() < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV || errno == EACCES)
-			tap_skip_all("/dev/kvm not available: %s", strerror(errno));
-		tap_bail_out("open /dev/kvm");
-	}
 	setup();
 
 	tap_plan(NTESTS);

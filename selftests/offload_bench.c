@@ -125,15 +125,15 @@ static double module_round(int xfd, uint32_t flags, int check,
 int main(void)
 {
 	double user_s = 0, mod_s[2] = { 0, 0 }, s;
+	struct kvm_xbzrle_caps caps;
 	uint32_t flags;
 	unsigned int mismatch = 0, r, i;
 	struct kvm_vm vm;
 	uint8_t *mem;
 	int xfd;
 
+	xbz_require_offload(&caps, true);
 	tap_plan(1);
-	if (kvm_open() < 0 || access("/dev/kvm_xbzrle", R_OK | W_OK))
-		tap_skip_all("needs /dev/kvm and /dev/kvm_xbzrle");
 	if (vm_create(&vm, VM_MANUAL_PROTECT) ||
 	    vm_add_memslot(&vm, 0, SLOT_GPA, BENCH_PAGES * GUEST_PAGE_SIZE))
 		tap_bail_out("VM setup: %s", kvm_util_error());

@@ -60,7 +60,6 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
-#include "xbzrle.h"
 #include "xbzrle_tap.h"
 
 #define PAGE		GUEST_PAGE_SIZE
@@ -132,91 +131,47 @@ static struct tinfo *treg(const char *name)
 static void tdump(void)
 {
 	unsigned int k, n = atomic_load(&ntinfo);
-	char path[96], buf[2048], *p;
-	int fd;
-	ssize_t len;
+	char path[96], *p;
 
 	for (k = 0; k < n; k++) {
-		char wchan[64] = "?", stack[2048] = "";
+		char wchan[64] = "?", stack[2048] = "", stat_line[2048] = "";
 
 		snprintf(path, sizeof(path), "/proc/self/task/%d/wchan", tinfos[k].tid);
-		fd = open(path, O_RDONLY);
-		if (fd >= 0) {
-			len = read(fd, wchan, sizeof(wchan) - 1);
-			wchan[len > 0 ? len : 0] = 0;
-			close(fd);
-		}
+		read_file(path, wchan, sizeof(wchan));
 		snprintf(path, sizeof(path), "/proc/self/task/%d/stack", tinfos[k].tid);
-		fd = open(path, O_RDONLY);
-		if (fd >= 0) {
-			len = read(fd, buf, sizeof(buf) - 1);
-			buf[len > 0 ? len : 0] = 0;
-			close(fd);
-			for (p = buf; *p; p++)
+		if (!read_file(path, stack, sizeof(stack)))
+			for (p = stack; *p; p++)
 				if (*p == '\n')
 					*p = '|';
-			memcpy(stack, buf, sizeof(stack));
-		}
 		snprintf(path, sizeof(path), "/proc/self/task/%d/stat", tinfos[k].tid);
-		fd = open(path, O_RDONLY);
-		buf[0] = 0;
-		if (fd >= 0) {
-			len = read(fd, buf, sizeof(buf) - 1);
-			buf[len > 0 ? len : 0] = 0;
-			close(fd);
-		}
-		p = strrchr(buf, ')');
+		read_file(path, stat_line, sizeof(stat_line));
+		p = strrchr(stat_line, ')');
 		tap_diag("  %.1fs %-11s tid %d phase %s state %c wchan %s stack %s",
 			 now_s(), tinfos[k].name, tinfos[k].tid, tinfos[k].phase,
 			 p ? p[2] : '?', wchan, stack);
 	}
 }
 
-static void sleep_ms(unsigned int ms)
-{
-	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
-
-	nanosleep(&ts, NULL);
-}
-
-static void fill_random(uint8_t *p, size_t len, unsigned int *seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = rand_r(seed);
-}
-
 /* -------------------------------- senders --------------------------------- */
-
-typedef uint8_t *(*dest_page_fn)(void *opaque, uint64_t gpa);
 
 /* One thread's view of one context. */
 struct sender {
 	const char *name;
 	int xfd;
 	uint8_t *records;
-	dest_page_fn dest_page;
+	xbz_dest_page_fn dest_page;	/* NULL: @dest is a struct xbz_dest */
 	void *dest;
-	uint64_t calls, pages, raw, xbzrle, zero, unchanged;
+	uint64_t calls, pages;
+	struct xbz_counts got;
 	char why[384];
 };
 
-static int __attribute__((format(printf, 2, 3)))
-fail_why(struct sender *s, const char *fmt, ...)
-{
-	va_list ap;
-
-	if (s->why[0])
-		return -1;	/* keep the first reason */
-	va_start(ap, fmt);
-	vsnprintf(s->why, sizeof(s->why), fmt, ap);
-	va_end(ap);
-	return -1;
-}
+/* The reason @s failed, -1; the first reason stays. */
+#define fail_why(s, ...)						\
+	((s)->why[0] ? -1 : set_why((s)->why, sizeof((s)->why), __VA_ARGS__))
 
 static int sender_init(struct sender *s, const char *name, int xfd,
-		       dest_page_fn fn, void *dest)
+		       xbz_dest_page_fn fn, void *dest)
 {
 	memset(s, 0, sizeof(*s));
 	s->name = name;
@@ -228,71 +183,13 @@ static int sender_init(struct sender *s, const char *name, int xfd,
 }
 
 /*
- * Checks and applies one call's records to the destination, in order.
- * See the comment at the top for what is checked.
+ * Sends @gpas[0..n) in as many calls as it takes; checks and applies each
+ * call's records to the destination (see the comment at the top).
  */
-static int apply_call(struct sender *s, const uint64_t *gpas, uint32_t n,
-		      uint32_t used)
-{
-	static __thread uint8_t snap[PAGE], delta[PAGE];
-	struct xbz_record rec;
-	uint32_t off = 0, i = 0;
-	uint8_t *page;
-	int r, enc;
-
-	while ((r = xbz_next_record(s->records, used, &off, &rec)) > 0) {
-		if (i >= n)
-			return fail_why(s, "more records than npages_done %u", n);
-		if (rec.gpa != gpas[i])
-			return fail_why(s, "record %u is for gpa 0x%llx, page %u of the call is 0x%llx",
-					i, (unsigned long long)rec.gpa, i,
-					(unsigned long long)gpas[i]);
-		page = s->dest_page(s->dest, rec.gpa);
-		if (!page)
-			return fail_why(s, "gpa 0x%llx has no destination page",
-					(unsigned long long)rec.gpa);
-		memcpy(snap, page, PAGE);
-		if (xbz_apply_record(&rec, snap))
-			return fail_why(s, "%s", kvm_util_error());
-		if (page_is_zero(snap, PAGE) != (rec.type == KVM_XBZRLE_RECORD_ZERO))
-			return fail_why(s, "gpa 0x%llx: %s record for a%s snapshot",
-					(unsigned long long)rec.gpa,
-					xbz_record_type_name(rec.type),
-					page_is_zero(snap, PAGE) ? "n all-zero" : " non-zero");
-		switch (rec.type) {
-		case KVM_XBZRLE_RECORD_XBZRLE:
-			enc = xbzrle_encode(page, snap, PAGE, delta, PAGE);
-			if (enc != (int)rec.len || memcmp(delta, rec.data, rec.len))
-				return fail_why(s, "gpa 0x%llx: XBZRLE delta of %u bytes is not the delta from the destination's copy (xbzrle_encode gives %d%s): the module's base is not what the destination holds",
-						(unsigned long long)rec.gpa,
-						rec.len, enc,
-						enc == (int)rec.len ? ", other bytes" : "");
-			s->xbzrle++;
-			break;
-		case KVM_XBZRLE_RECORD_RAW:
-			s->raw++;
-			break;
-		case KVM_XBZRLE_RECORD_ZERO:
-			s->zero++;
-			break;
-		case KVM_XBZRLE_RECORD_UNCHANGED:
-			s->unchanged++;
-			break;
-		}
-		memcpy(page, snap, PAGE);
-		i++;
-	}
-	if (r < 0)
-		return fail_why(s, "%s", kvm_util_error());
-	if (i != n)
-		return fail_why(s, "%u records for npages_done %u", i, n);
-	return 0;
-}
-
-/* Sends @gpas[0..n) in as many calls as it takes. */
 static int send_pages(struct sender *s, const uint64_t *gpas, uint32_t n,
 		      uint32_t flags)
 {
+	static __thread uint8_t scratch[2 * PAGE];
 	struct xbz_encode_result res;
 	uint32_t done = 0;
 
@@ -304,17 +201,14 @@ static int send_pages(struct sender *s, const uint64_t *gpas, uint32_t n,
 		s->calls++;
 		if (!res.npages_done)
 			return fail_why(s, "ENCODE did no page of %u", n - done);
-		if (apply_call(s, gpas + done, res.npages_done, res.records_used))
-			return -1;
+		if (xbz_check_apply_call(s->records, res.records_used,
+					 gpas + done, res.npages_done,
+					 s->dest_page, s->dest, scratch, &s->got))
+			return fail_why(s, "%s", kvm_util_error());
 		s->pages += res.npages_done;
 		done += res.npages_done;
 	}
 	return 0;
-}
-
-static uint8_t *dest_of_vm(void *opaque, uint64_t gpa)
-{
-	return xbz_dest_page(opaque, gpa);
 }
 
 /* ------------------------------- the VMs ---------------------------------- */
@@ -531,18 +425,12 @@ static uint8_t *dest_of_hot(void *opaque, uint64_t gpa)
 
 static int hot_memslot(struct hotplug *h, uint8_t *mem, uint64_t size)
 {
-	struct kvm_userspace_memory_region region = {
-		.slot = HOT_SLOT,
-		.flags = KVM_MEM_LOG_DIRTY_PAGES,
-		.guest_phys_addr = HOT_GPA,
-		.memory_size = size,
-		.userspace_addr = (uintptr_t)mem,
-	};
+	int e = kvm_set_memslot(h->vm->fd, HOT_SLOT, KVM_MEM_LOG_DIRTY_PAGES,
+				HOT_GPA, size, mem);
 
-	if (ioctl(h->vm->fd, KVM_SET_USER_MEMORY_REGION, &region))
+	if (e)
 		return fail_why(&h->s, "KVM_SET_USER_MEMORY_REGION slot %u size %llu: %s",
-				HOT_SLOT, (unsigned long long)size,
-				strerror(errno));
+				HOT_SLOT, (unsigned long long)size, strerror(e));
 	return 0;
 }
 
@@ -558,6 +446,19 @@ static uint8_t *hot_map(unsigned int seed)
 		if (i % 8 != 7)	/* some pages stay zero */
 			fill_random(mem + i * PAGE, PAGE, &seed);
 	return mem;
+}
+
+/* Adds the slot again, with memory @h->mem, to KVM and to the context. */
+static int hot_add(struct hotplug *h)
+{
+	if (!h->mem)
+		return fail_why(&h->s, "mmap: %s", strerror(errno));
+	if (hot_memslot(h, h->mem, HOT_SIZE))
+		return -1;
+	h->present = true;
+	if (xbz_set_region(h->s.xfd, HOT_SLOT, HOT_GPA, HOT_SIZE, h->mem))
+		return fail_why(&h->s, "%s", kvm_util_error());
+	return 0;
 }
 
 /* Sends every page of the slot, then compares: only this thread writes it. */
@@ -586,17 +487,8 @@ static void *hotplug_thread(void *arg)
 	for (i = 0; i < HOT_PAGES; i++)
 		h->gpas[i] = HOT_GPA + i * PAGE;
 	h->mem = hot_map(seed++);
-	if (!h->mem) {
-		fail_why(&h->s, "mmap: %s", strerror(errno));
+	if (hot_add(h))
 		return NULL;
-	}
-	if (hot_memslot(h, h->mem, HOT_SIZE))
-		return NULL;
-	h->present = true;
-	if (xbz_set_region(h->s.xfd, HOT_SLOT, HOT_GPA, HOT_SIZE, h->mem)) {
-		fail_why(&h->s, "%s", kvm_util_error());
-		return NULL;
-	}
 	for (;;) {
 		/* two sends: the second one has deltas, if nothing dropped them */
 		ti->phase = "send";
@@ -642,17 +534,8 @@ static void *hotplug_thread(void *arg)
 			h->readded_same++;
 			break;
 		}
-		if (!h->mem) {
-			fail_why(&h->s, "mmap: %s", strerror(errno));
+		if (hot_add(h))
 			return NULL;
-		}
-		if (hot_memslot(h, h->mem, HOT_SIZE))
-			return NULL;
-		h->present = true;
-		if (xbz_set_region(h->s.xfd, HOT_SLOT, HOT_GPA, HOT_SIZE, h->mem)) {
-			fail_why(&h->s, "%s", kvm_util_error());
-			return NULL;
-		}
 		h->cycles++;
 	}
 	h->cycles++;
@@ -775,18 +658,6 @@ struct cacher {
 	char why[256];
 };
 
-static int drop_caches(void)
-{
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	int ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, "2\n", 2) == 2;
-	close(fd);
-	return ok ? 0 : -1;
-}
-
 static void *cache_thread(void *arg)
 {
 	static const uint64_t sizes[] = {
@@ -876,22 +747,6 @@ static int lockdep_debug_locks(void)
 	return v;
 }
 
-/* A value of debugfs kvm_xbzrle/stats; -1 if unreadable. */
-static long long xbz_debugfs_stat(const char *name)
-{
-	FILE *f = fopen("/sys/kernel/debug/kvm_xbzrle/stats", "r");
-	char key[64];
-	long long v, found = -1;
-
-	if (!f)
-		return -1;
-	while (fscanf(f, "%63s %lld", key, &v) == 2)
-		if (!strcmp(key, name))
-			found = v;
-	fclose(f);
-	return found;
-}
-
 /* ------------------------------------------------------------------------- */
 
 static unsigned int rd(const unsigned int *p)
@@ -956,32 +811,16 @@ static void *monitor_thread(void *arg)
 	return NULL;
 }
 
-static void check_environment(void)
-{
-	struct kvm_xbzrle_caps caps;
-
-	switch (xbz_check_offload(&caps)) {
-	case 1:
-		tap_skip_all("%s", kvm_util_error());
-	case -1:
-		tap_bail_out("%s", kvm_util_error());
-	}
-	if (!(caps.capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG) ||
-	    !(kvm_check_cap(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) &
-	      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
-		tap_skip_all("no manual dirty-log protection");
-}
-
 static bool sender_result(struct sender *s, bool ok_extra, const char *extra)
 {
 	bool ok = !s->why[0] && ok_extra;
 
 	tap_result(ok, "%s: %llu ENCODE calls, %llu pages (%llu RAW, %llu XBZRLE, %llu UNCHANGED, %llu ZERO), every record valid%s%s%s",
 		   s->name, (unsigned long long)s->calls,
-		   (unsigned long long)s->pages, (unsigned long long)s->raw,
-		   (unsigned long long)s->xbzrle,
-		   (unsigned long long)s->unchanged,
-		   (unsigned long long)s->zero, extra[0] ? "; " : "", extra,
+		   (unsigned long long)s->pages, (unsigned long long)s->got.raw,
+		   (unsigned long long)s->got.xbzrle,
+		   (unsigned long long)s->got.unchanged,
+		   (unsigned long long)s->got.zero, extra[0] ? "; " : "", extra,
 		   s->why[0] ? ": " : "");
 	if (s->why[0])
 		tap_diag("  %s: %s", s->name, s->why);
@@ -993,6 +832,7 @@ static bool sender_result(struct sender *s, bool ok_extra, const char *extra)
 int main(void)
 {
 	time_t start = time(NULL);
+	struct kvm_xbzrle_caps caps;
 	struct guest ga = { 0 }, gb = { 0 };
 	struct xbz_dest dest_a1 = { 0 }, dest_a2 = { 0 }, dest_b = { 0 };
 	static struct owner o_even, o_odd, o_a2, o_b;
@@ -1013,7 +853,7 @@ int main(void)
 	int r;
 
 	clock_gettime(CLOCK_MONOTONIC, &t_start);
-	check_environment();
+	xbz_require_offload(&caps, true);
 	tap_timeout(TIMEOUT_S);
 	tap_plan(NPOINTS);
 	kmsg = kmsg_open();
@@ -1033,16 +873,15 @@ int main(void)
 		r = xa1 < 0 || xa2 < 0 || xb < 0;
 	}
 	if (!r)
-		r = sender_init(&o_even.s, "A1/even", xa1, dest_of_vm, &dest_a1) ||
-		    sender_init(&o_odd.s, "A1/odd", xa1, dest_of_vm, &dest_a1) ||
-		    sender_init(&hot.s, "A1/hotplug", xa1, NULL, &hot) ||
-		    sender_init(&o_a2.s, "A2/full", xa2, dest_of_vm, &dest_a2) ||
-		    sender_init(&o_b.s, "B", xb, dest_of_vm, &dest_b) ||
-		    sender_init(&life.s, "lifecycle", -1, dest_of_vm, &life.dest);
+		r = sender_init(&o_even.s, "A1/even", xa1, NULL, &dest_a1) ||
+		    sender_init(&o_odd.s, "A1/odd", xa1, NULL, &dest_a1) ||
+		    sender_init(&hot.s, "A1/hotplug", xa1, dest_of_hot, &hot) ||
+		    sender_init(&o_a2.s, "A2/full", xa2, NULL, &dest_a2) ||
+		    sender_init(&o_b.s, "B", xb, NULL, &dest_b) ||
+		    sender_init(&life.s, "lifecycle", -1, NULL, &life.dest);
 	if (!tap_result(!r, "two VMs with a vCPU each (2 MiB guest data), contexts A1 and A2 on VM A, B on VM B%s%s",
 			r ? ": " : "", r ? kvm_util_error() : ""))
 		goto out;
-	hot.s.dest_page = dest_of_hot;
 	hot.vm = &ga.vm;
 	life.vm = &gb.vm;
 	o_even.g = o_odd.g = o_a2.g = &ga;

@@ -141,7 +141,8 @@ static uint8_t rnd8(void)
 	return rand_r(&seed) >> 7;
 }
 
-static void fill_random(uint8_t *p, size_t len)
+/* rnd8() bytes: not fill_random(), whose bytes are rand_r()'s low ones */
+static void fill_rnd8(uint8_t *p, size_t len)
 {
 	for (size_t i = 0; i < len; i++)
 		p[i] = rnd8();
@@ -184,13 +185,13 @@ static void change_pages(struct kvm_vm *vm, unsigned int round)
 			if (round % 2)
 				memset(p, 0, PAGE);
 			else
-				fill_random(p, PAGE);
+				fill_rnd8(p, PAGE);
 			break;
 		case 6:		/* one byte */
 			flip(p, rand_r(&seed) % PAGE);
 			break;
 		default:	/* a new random page */
-			fill_random(p, PAGE);
+			fill_rnd8(p, PAGE);
 			break;
 		}
 	}
@@ -308,7 +309,7 @@ static int exercise(const char *name)
 		goto out_vm;
 	}
 	for (unsigned int pg = 0; pg < NPAGES; pg++)
-		fill_random(vm_gpa_to_hva(&vm, (uint64_t)pg * PAGE), PAGE);
+		fill_rnd8(vm_gpa_to_hva(&vm, (uint64_t)pg * PAGE), PAGE);
 	xfd = xbz_open_bound(&vm);
 	if (xfd < 0) {
 		tap_diag("%s: context: %s", name, kvm_util_error());
@@ -354,11 +355,7 @@ int main(void)
 	int kmsg, rc;
 
 	tap_timeout(240);
-	rc = xbz_check_offload(&caps);
-	if (rc > 0)
-		tap_skip_all("%s", kvm_util_error());
-	if (rc < 0)
-		tap_bail_out("%s", kvm_util_error());
+	xbz_require_offload(&caps, false);
 	if (geteuid() != 0)
 		tap_skip_all("not root: cannot reload the module");
 	if (run("command -v modprobe >/dev/null && command -v rmmod >/dev/null") != 0)

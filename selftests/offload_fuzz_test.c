@@ -109,16 +109,12 @@ static uint64_t rng;
 
 static uint64_t rnd(void)
 {
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
+	return rand64(&rng);
 }
 
 static uint32_t rn(uint32_t n)
 {
-	return n ? (uint32_t)(rnd() % n) : 0;
+	return rand_below(&rng, n);
 }
 
 static bool chance(unsigned int percent)
@@ -375,17 +371,6 @@ static int fuzz_ioctl(unsigned int c, unsigned long cmd, void *arg,
 
 /* ------------------------------ VMs and slots ----------------------------- */
 
-static int set_memslot(int vm_fd, uint32_t slot, uint32_t flags, uint64_t gpa,
-		       uint64_t size, void *hva)
-{
-	struct kvm_userspace_memory_region r = {
-		.slot = slot, .flags = flags, .guest_phys_addr = gpa,
-		.memory_size = size, .userspace_addr = (uintptr_t)hva,
-	};
-
-	return ioctl(vm_fd, KVM_SET_USER_MEMORY_REGION, &r) ? errno : 0;
-}
-
 static void fill_guest(uint8_t *p, size_t len)
 {
 	size_t i;
@@ -440,7 +425,7 @@ static void slot_remove(int v, unsigned int s)
 
 	if (!sl->used)
 		return;
-	if (set_memslot(vms[v].fd, s, 0, 0, 0, NULL))
+	if (kvm_set_memslot(vms[v].fd, s, 0, 0, 0, NULL))
 		tap_bail_out("deleting memslot %u", s);
 	munmap(sl->map, (sl->npages + 2) * PG);
 	memset(sl, 0, sizeof(*sl));
@@ -465,7 +450,7 @@ static void slot_add(int v, unsigned int s)
 	sl->map = map;
 	sl->hva = map + PG;
 	fill_guest(sl->hva, np * PG);
-	if (set_memslot(vms[v].fd, s, sl->flags, sl->gpa, np * PG, sl->hva))
+	if (kvm_set_memslot(vms[v].fd, s, sl->flags, sl->gpa, np * PG, sl->hva))
 		tap_bail_out("adding memslot %u", s);
 	vm_changed(v);
 }
@@ -510,8 +495,8 @@ static void slot_churn(void)
 	if (sl->used && chance(30)) {
 		/* dirty logging on or off: the same region */
 		sl->flags ^= KVM_MEM_LOG_DIRTY_PAGES;
-		if (set_memslot(vms[v].fd, s, sl->flags, sl->gpa,
-				sl->npages * PG, sl->hva))
+		if (kvm_set_memslot(vms[v].fd, s, sl->flags, sl->gpa,
+				    sl->npages * PG, sl->hva))
 			tap_bail_out("changing memslot %u flags", s);
 		return;
 	}
@@ -1835,8 +1820,7 @@ static uint64_t env_u64(const char *name, uint64_t def)
 
 static void setup(void)
 {
-	char line[64];
-	FILE *f;
+	long long max_cache;
 	unsigned int c;
 
 	listbuf = map_guarded(LIST_MAX * 8);
@@ -1850,13 +1834,8 @@ static void setup(void)
 	while (fcntl(closed_fd, F_GETFD) != -1)
 		closed_fd++;
 
-	max_cache_bytes = UINT64_MAX;
-	f = fopen("/sys/kernel/debug/kvm_xbzrle/stats", "r");
-	while (f && fgets(line, sizeof(line), f))
-		if (sscanf(line, "max_cache_bytes %" SCNu64, &max_cache_bytes) == 1)
-			break;
-	if (f)
-		fclose(f);
+	max_cache = xbz_debugfs_stat("max_cache_bytes");
+	max_cache_bytes = max_cache < 0 ? UINT64_MAX : (uint64_t)max_cache;
 
 	foreign_vm_fd = foreign_vm();
 	if (foreign_vm_fd < 0)
@@ -1911,6 +1890,8 @@ static void fuzz(void)
 
 int main(void)
 {
+	struct kvm_xbzrle_caps caps;
+	long long n;
 	uint64_t seed;
 	struct timespec t0, t1;
 	unsigned int i, e, c;
@@ -1918,28 +1899,8 @@ int main(void)
 	double secs;
 	int bad;
 
-	if (sysconf(_SC_PAGESIZE) != (long)PG)
-		tap_skip_all("page size %ld, the test assumes 4096",
-			     sysconf(_SC_PAGESIZE));
-	if (access("/dev/kvm_xbzrle", F_OK))
-		tap_skip_all("/dev/kvm_xbzrle not available (is kvm_xbzrle loaded?): %s",
-			     strerror(errno));
+	xbz_require_offload(&caps, false);
 	kvm_fd = kvm_open();
-	if (kvm_fd < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
-		    errno == EACCES)
-			tap_skip_all("/dev/kvm not available: %s", strerror(errno));
-		tap_bail_out("open /dev/kvm");
-	}
-	c = xbz_open();
-	if ((int)c < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
-		    errno == EACCES)
-			tap_skip_all("/dev/kvm_xbzrle not available: %s",
-				     strerror(errno));
-		tap_bail_out("open /dev/kvm_xbzrle");
-	}
-	close(c);
 
 	seed = env_u64("XBZRLE_FUZZ_SEED",
 		       (uint64_t)time(NULL) * 1000003 ^ (uint64_t)getpid());
@@ -2003,22 +1964,12 @@ int main(void)
 	vm_drop(1);
 	if (foreign_vm_fd >= 0)
 		close(foreign_vm_fd);
-	{
-		unsigned long long n = ~0ULL;
-		char line[64];
-		FILE *f = fopen("/sys/kernel/debug/kvm_xbzrle/stats", "r");
-
-		while (f && fgets(line, sizeof(line), f))
-			if (sscanf(line, "contexts %llu", &n) == 1)
-				break;
-		if (f)
-			fclose(f);
-		if (n == ~0ULL)
-			tap_skip("no debugfs", "no context left open");
-		else
-			tap_result(n == 0, "no context left open after closing them all: debugfs contexts %llu",
-				   n);
-	}
+	n = xbz_debugfs_stat("contexts");
+	if (n < 0)
+		tap_skip("no debugfs", "no context left open");
+	else
+		tap_result(n == 0, "no context left open after closing them all: debugfs contexts %lld",
+			   n);
 	bad = kmsg_fd < 0 ? -1 : kmsg_count(kmsg_fd, kmsg_problems, NULL);
 	if (bad > 0)
 		tap_diag("%s", kvm_util_error());

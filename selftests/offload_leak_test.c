@@ -92,18 +92,9 @@ static uint8_t marker_buf[1 << 16];
 
 static uint64_t rng = 0x1eacULL;
 
-static uint64_t rnd(void)
-{
-	uint64_t z = (rng += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 static uint32_t rn(uint32_t n)
 {
-	return n ? (uint32_t)(rnd() % n) : 0;
+	return rand_below(&rng, n);
 }
 
 /* ------------------------------- violations ------------------------------- */
@@ -231,19 +222,6 @@ static void churn_contexts(void)
 		}
 		close(fd);
 	}
-}
-
-static void drop_caches(void)
-{
-	int fd;
-
-	if (!drop_caches_ok)
-		return;
-	fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	if (fd < 0 || write(fd, "2\n", 2) != 2)
-		drop_caches_ok = false;
-	if (fd >= 0)
-		close(fd);
 }
 
 static void churn(unsigned int round)
@@ -621,7 +599,6 @@ static int cmp_u64(const void *a, const void *b)
 
 static void setup(void)
 {
-	struct kvm_xbzrle_caps c = { .size = sizeof(c) };
 	unsigned int i;
 
 	memset(marker_buf, MARKER, sizeof(marker_buf));
@@ -644,10 +621,6 @@ static void setup(void)
 	if (xbz_dest_init(&dest, &vm))
 		tap_bail_out("destination: %s", kvm_util_error());
 	reopen();
-	if (ioctl(xfd, KVM_XBZRLE_GET_CAPS, &c))
-		tap_bail_out("KVM_XBZRLE_GET_CAPS");
-	if (!(c.capabilities & KVM_XBZRLE_CAP_OFFLOAD))
-		tap_skip_all("the module has no KVM_XBZRLE_CAP_OFFLOAD");
 }
 
 int main(void)
@@ -656,26 +629,10 @@ int main(void)
 	unsigned long evictions = 0, reclaimed = 0, overflows = 0;
 	unsigned int round, i, n;
 	struct timespec t0, t1;
-	int bad, fd;
+	struct kvm_xbzrle_caps c;
+	int bad;
 
-	if (sysconf(_SC_PAGESIZE) != (long)PG)
-		tap_skip_all("page size %ld, the test assumes 4096",
-			     sysconf(_SC_PAGESIZE));
-	fd = xbz_open();
-	if (fd < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
-		    errno == EACCES)
-			tap_skip_all("/dev/kvm_xbzrle not available (is kvm_xbzrle loaded?): %s",
-				     strerror(errno));
-		tap_bail_out("open /dev/kvm_xbzrle");
-	}
-	close(fd);
-	if (kvm_open() < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV ||
-		    errno == EACCES)
-			tap_skip_all("/dev/kvm not available: %s", strerror(errno));
-		tap_bail_out("open /dev/kvm");
-	}
+	xbz_require_offload(&c, false);
 	tap_plan(NTESTS);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	kmsg_open_report();
@@ -693,7 +650,8 @@ int main(void)
 		if (round % 8 == 5)
 			reopen();	/* a new delta buffer, from poisoned slab */
 		if (round % 6 == 3) {
-			drop_caches();
+			if (drop_caches_ok && drop_caches())
+				drop_caches_ok = false;
 			churn_slab();
 		}
 		if (round == 16)

@@ -166,24 +166,7 @@ struct check {
 	struct tally *t;
 };
 
-static int __attribute__((format(printf, 2, 3)))
-why(struct mig *m, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(m->why, sizeof(m->why), fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
-static void fill_random(uint8_t *p, size_t len, unsigned int *seed)
-{
-	size_t i;
-
-	for (i = 0; i < len; i++)
-		p[i] = rand_r(seed);
-}
+#define why(m, ...)	set_why((m)->why, sizeof((m)->why), __VA_ARGS__)
 
 static ssize_t page_index(struct mig *m, uint64_t gpa)
 {
@@ -714,13 +697,12 @@ static void *vcpu_thread(void *arg)
 /* Waits until the guest finished @target passes; false after 20 s. */
 static bool wait_passes(struct runner *r, unsigned int target)
 {
-	struct timespec ts = { 0, 2 * 1000 * 1000 };
 	int i;
 
 	for (i = 0; i < 10000; i++) {
 		if (atomic_load(&r->passes) >= target || r->error[0])
 			return atomic_load(&r->passes) >= target;
-		nanosleep(&ts, NULL);
+		sleep_ms(2);
 	}
 	return false;
 }
@@ -913,18 +895,6 @@ static void forget_bases(struct mig *m)
 	for (i = 0; i < m->npages; i++)
 		if (m->state[i] == BASE_HELD)
 			m->state[i] = BASE_MAYBE;
-}
-
-static int drop_caches(void)
-{
-	int fd = open("/proc/sys/vm/drop_caches", O_WRONLY | O_CLOEXEC);
-	int ok;
-
-	if (fd < 0)
-		return -1;
-	ok = write(fd, "2\n", 2) == 2;
-	close(fd);
-	return ok ? 0 : -1;
 }
 
 /*
@@ -1324,29 +1294,12 @@ out:
 
 /* -------------------------------------------------------------------------- */
 
-/* Skips everything unless KVM, the module and the offload are there. */
-static void check_environment(void)
-{
-	struct kvm_xbzrle_caps caps;
-
-	switch (xbz_check_offload(&caps)) {
-	case 1:
-		tap_skip_all("%s", kvm_util_error());
-	case -1:
-		tap_bail_out("%s", kvm_util_error());
-	}
-	if (!(caps.capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG) ||
-	    !(kvm_check_cap(KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2) &
-	      KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
-		tap_skip_all("no manual dirty-log protection (module caps 0x%llx)",
-			     (unsigned long long)caps.capabilities);
-}
-
 int main(void)
 {
+	struct kvm_xbzrle_caps caps;
 	time_t start = time(NULL);
 
-	check_environment();
+	xbz_require_offload(&caps, true);
 	tap_timeout(TIMEOUT_S);
 
 	tap_plan(2 * (PAUSED_ROUNDS + 4) + 5 + HOST_POINTS + 3 + 7 +
