@@ -21,16 +21,20 @@
  * (b) The whole (test) machine short of memory.  The test fills a large
  *     cache (128 MiB of guest RAM sent once, within the module's ceiling
  *     max_cache_mb), then a child allocates and touches anonymous memory
- *     until it holds what was available plus half the cache.  It can only
- *     get there if the module's shrinker gives cached pages back: it takes
- *     the zones below their low watermarks (waking kswapd) and stops half
- *     way to the min watermarks if the cache does not shrink, so that a
- *     broken shrinker fails the test instead of OOMing the machine (and it
- *     runs with oom_score_adj 1000 in case).  Then: the context's
- *     reclaimed counter grew by what cache_bytes lost, no process was
- *     OOM-killed (/proc/vmstat oom_kill where the kernel counts it, the
- *     kernel log, the hog's exit status), and the next round is exact,
- *     with exactly the reclaimed pages sent RAW.
+ *     until the module's shrinker gives cached pages back.  It does not aim
+ *     at a size computed from MemAvailable: that is an estimate, and free
+ *     pages it does not count (per-CPU lists, memory still being given
+ *     back) once let the hog reach such a target with the watermarks
+ *     untouched.  It takes the zones below their low watermarks (waking
+ *     kswapd) and stops half way to the min watermarks if the cache does
+ *     not shrink, so that a broken shrinker fails the test instead of
+ *     OOMing the machine (and it runs with oom_score_adj 1000 in case); it
+ *     also stops, failing, when it holds what was available plus the whole
+ *     cache.  Then: the context's reclaimed counter grew by what
+ *     cache_bytes lost, no process was OOM-killed (/proc/vmstat oom_kill
+ *     where the kernel counts it, the kernel log, the hog's exit status),
+ *     and the next round is exact, with exactly the reclaimed pages sent
+ *     RAW.
  *
  * cgroup2 is mounted at /sys/fs/cgroup if nothing is mounted there (the
  * test VM's initramfs does not mount it), and unmounted afterwards.
@@ -574,8 +578,8 @@ static void zone_diag(const char *when)
 }
 
 struct hog_result {
-	long long target, held, avail0, free_min;
-	int reason;		/* 1 target, 2 no reclaim, 3 mmap failed */
+	long long cap, held, avail0, cache0, free_min;
+	int reason;		/* 1 cache shrank, 2 no reclaim, 3 failed, 4 cap */
 };
 
 /*
@@ -645,50 +649,46 @@ static void zone_headroom(long long *above_low, long long *above_min,
 }
 
 /*
- * Runs in a child: allocates until @target or until reclaim stalls.  It
- * takes the zones below their low watermarks (that wakes kswapd, whose
- * reclaim must reach the module's shrinker: without swap and with little
- * page cache, the cache is most of what is reclaimable), in small steps
- * once it is close, and stops before the min watermarks (where its own
- * allocations would go into direct reclaim, and with a broken shrinker
- * the OOM killer) if nothing comes back within a few seconds.
+ * Runs in a child: allocates until the module's cache shrinks.  It takes
+ * the zones below their low watermarks (that wakes kswapd, whose reclaim
+ * must reach the module's shrinker: without swap and with little page
+ * cache, the cache is most of what is reclaimable), in small steps once it
+ * is close, and stops before the min watermarks (where its own allocations
+ * would go into direct reclaim, and with a broken shrinker the OOM killer)
+ * if nothing comes back within a few seconds.
  */
 static int hog(struct hog_result *h, int xfd)
 {
 	struct kvm_xbzrle_stats st;
-	long long above_low, above_min, gap, step, last_cache = -1;
+	long long above_low, above_min, gap, step;
 	uint8_t *mem;
 	int fd, waited;
 
+	h->reason = 3;
 	fd = open("/proc/self/oom_score_adj", O_WRONLY);
 	if (fd >= 0) {
 		if (write(fd, "1000\n", 5) < 0)
-			h->reason = 0;
+			return 1;
 		close(fd);
 	}
-	mem = mmap(NULL, h->target + HOG_STEP, PROT_READ | PROT_WRITE,
+	mem = mmap(NULL, h->cap + HOG_STEP, PROT_READ | PROT_WRITE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (mem == MAP_FAILED) {
-		h->reason = 3;
+	if (mem == MAP_FAILED)
 		return 1;
-	}
-	madvise(mem, h->target + HOG_STEP, MADV_NOHUGEPAGE);
+	madvise(mem, h->cap + HOG_STEP, MADV_NOHUGEPAGE);
 	h->free_min = meminfo("MemFree");
 	zone_headroom(&above_low, &above_min, &gap);
-	while (h->held < h->target) {
+	while (h->held < h->cap) {
 		/* 1 MiB steps far from the watermarks, 64 KiB close to them */
 		step = above_low > 32 * (long long)MiB ? HOG_STEP : 64 * 1024;
-		if (step > h->target - h->held)
-			step = h->target - h->held;
+		if (step > h->cap - h->held)
+			step = h->cap - h->held;
 		populate(mem + h->held, step);
 		h->held += step;
 		if (above_low > 128 * (long long)MiB && h->held % (16 * MiB))
 			continue;
-		zone_headroom(&above_low, &above_min, &gap);
 		if (meminfo("MemFree") < h->free_min)
 			h->free_min = meminfo("MemFree");
-		if (above_low > 0 || above_min > gap / 2)
-			continue;
 		/*
 		 * Below the low watermarks, half way to min: kswapd must get
 		 * memory back from the cache.  Give it 3 s (the debug kernel
@@ -697,21 +697,45 @@ static int hog(struct hog_result *h, int xfd)
 		for (waited = 0; waited < 300; waited++) {
 			if (xbz_get_stats(xfd, &st))
 				return 1;
-			if (last_cache >= 0 && (long long)st.cache_bytes < last_cache)
-				break;
+			if ((long long)st.cache_bytes < h->cache0) {
+				h->reason = 1;
+				return 0;
+			}
 			zone_headroom(&above_low, &above_min, &gap);
-			if (above_min > gap / 2)
+			if (above_low > 0 || above_min > gap / 2)
 				break;
 			sleep_ms(10);
 		}
-		last_cache = st.cache_bytes;
 		if (waited == 300) {
 			zone_diag("when the hog stopped");
 			h->reason = 2;
 			return 0;
 		}
 	}
-	h->reason = 1;
+	zone_diag("when the hog reached its cap");
+	h->reason = 4;
+	return 0;
+}
+
+/*
+ * kswapd may still be in the shrinker when the hog exits: wait until the
+ * reclaimed counter stands still for 200 ms (at most 3 s), so that the
+ * next round's misses are compared with the final count.
+ */
+static int settle(int xfd, struct kvm_xbzrle_stats *st)
+{
+	uint64_t last;
+	int i, still = 0;
+
+	if (xbz_get_stats(xfd, st))
+		return -1;
+	for (i = 0; i < 300 && still < 20; i++) {
+		last = st->reclaimed;
+		sleep_ms(10);
+		if (xbz_get_stats(xfd, st))
+			return -1;
+		still = st->reclaimed == last ? still + 1 : 0;
+	}
 	return 0;
 }
 
@@ -794,7 +818,9 @@ static void test_squeeze(void)
 	oom0 = vmstat("oom_kill");
 	kmsg = kmsg_open();
 	h->avail0 = meminfo("MemAvailable");
-	h->target = (h->avail0 + (long long)s0.cache_bytes / 2) / HOG_STEP * HOG_STEP;
+	h->cache0 = s0.cache_bytes;
+	/* a cap: everything available and the whole cache */
+	h->cap = (h->avail0 + h->cache0) / HOG_STEP * HOG_STEP;
 	fflush(stdout);
 	pid = fork();
 	if (pid < 0)
@@ -806,22 +832,20 @@ static void test_squeeze(void)
 	oom_lines = kmsg_oom_lines(kmsg);
 	tap_diag("squeeze: the hog took %lld s", (long long)(time(NULL) - t0));
 	/*
-	 * The hog got past what was available before it (only reclaim,
-	 * i.e. the cache, could give it that), without being killed; it
-	 * may stop short of its target when kswapd pauses (the shrinker's
-	 * share is the next point).
+	 * The hog stopped when the cache shrank, without being killed; only
+	 * reclaim could give it more than was available before it.
 	 */
-	tap_result(WIFEXITED(status) && !WEXITSTATUS(status) &&
-		   (h->reason == 1 || (h->reason == 2 && h->held > h->avail0)),
-		   "squeeze: memory hog took %lld MiB (MemAvailable was %lld MiB, target %lld MiB), lowest MemFree %lld MiB; %s",
+	tap_result(WIFEXITED(status) && !WEXITSTATUS(status) && h->reason == 1,
+		   "squeeze: memory hog took %lld MiB until the cache shrank (MemAvailable was %lld MiB, cap %lld MiB), lowest MemFree %lld MiB; %s",
 		   h->held / (long long)MiB, h->avail0 / (long long)MiB,
-		   h->target / (long long)MiB, h->free_min / (long long)MiB,
+		   h->cap / (long long)MiB, h->free_min / (long long)MiB,
 		   !WIFEXITED(status) ? "the hog was killed" :
-		   h->reason == 1 ? "reached its target" :
+		   h->reason == 1 ? "the cache shrank" :
 		   h->reason == 2 ? "stopped when reclaim paused" :
+		   h->reason == 4 ? "reached its cap, the cache whole" :
 		   "failed");
 
-	r = xbz_get_stats(m.xfd, &s1);
+	r = settle(m.xfd, &s1);
 	reclaimed = r ? 0 : s1.reclaimed - s0.reclaimed;
 	tap_result(!r && reclaimed && s1.cache_bytes < s0.cache_bytes &&
 		   reclaimed * PAGE == s0.cache_bytes - s1.cache_bytes,
