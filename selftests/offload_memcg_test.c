@@ -849,8 +849,8 @@ static void test_squeeze(void)
 	reclaimed = r ? 0 : s1.reclaimed - s0.reclaimed;
 	tap_result(!r && reclaimed && s1.cache_bytes < s0.cache_bytes &&
 		   reclaimed * PAGE == s0.cache_bytes - s1.cache_bytes,
-		   "squeeze: the shrinker gave back %llu MiB: reclaimed %llu -> %llu pages, cache_bytes %llu -> %llu MiB",
-		   (unsigned long long)reclaimed * PAGE / MiB,
+		   "squeeze: the shrinker gave back %.1f MiB: reclaimed %llu -> %llu pages, cache_bytes %llu -> %llu MiB",
+		   (double)reclaimed * PAGE / MiB,
 		   (unsigned long long)s0.reclaimed,
 		   (unsigned long long)s1.reclaimed,
 		   (unsigned long long)s0.cache_bytes / MiB,
