@@ -36,6 +36,7 @@
 
 #include "xbzrle.h"
 #include "xbzrle_variants.h"
+#include "env_num.h"
 #include "xorshift.h"
 #include "qemu100_glue.h"
 
@@ -769,13 +770,6 @@ static void print_machine(int argc, char **argv)
 	       " the SIMD variants enable AVX2 / AVX-512BW by target attribute)\n");
 }
 
-static double env_num(const char *name, double def)
-{
-	const char *s = getenv(name);
-
-	return s && *s ? atof(s) : def;
-}
-
 /* --- main ------------------------------------------------------------------------ */
 
 static void cell_label(char *buf, size_t len, const struct cell *c)
@@ -894,18 +888,16 @@ static void report_references(const struct meas *m, size_t nm, int reps)
 
 int main(int argc, char **argv)
 {
-	int reps = env_num("BENCH_REPS", 7);
-	double budget = env_num("BENCH_SECONDS", 45);
+	int reps = env_num("xbzrle-bench", "BENCH_REPS", 7, 1, 1000);
+	double budget = env_num("xbzrle-bench", "BENCH_SECONDS", 45, 0.1, 36000);
 	struct meas *m;
 	size_t nm = 0, cap;
 	double t_start = now(), target;
 	char label[64], dd[32];
 
-	if (reps < 1)
-		reps = 1;
 	if (getenv("BENCH_CLOCK") && !strcmp(getenv("BENCH_CLOCK"), "wall"))
 		bench_clock = CLOCK_MONOTONIC;
-	rng_state ^= (uint64_t)env_num("BENCH_SEED", 1) * 0x100000001b3ULL;
+	rng_state ^= (uint64_t)env_num("xbzrle-bench", "BENCH_SEED", 1, 0, 1e18) * 0x100000001b3ULL;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	print_machine(argc, argv);
 	if (reps < 5)

@@ -69,6 +69,7 @@
 #include "qapi/error.h"
 #include "page_cache.h"		/* QEMU 7.2's, build/bench/qemu72/migration/ */
 #include "lru_model.h"
+#include "env_num.h"
 #include "xorshift.h"
 
 #ifndef QEMU72_VERSION
@@ -618,29 +619,11 @@ static void usage(FILE *f)
 		" on the traces\nof Documentation/cache-policy.rst\n");
 }
 
-static double env_num(const char *name, double def, double min, double max)
-{
-	const char *s = getenv(name);
-	char *end;
-	double v;
-
-	if (!s || !*s)
-		return def;
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || *end || !(v >= min && v <= max)) {
-		fprintf(stderr, "xbzrle-cache-sim: %s=%s: expected a number from %g to %g\n",
-			name, s, min, max);
-		exit(2);
-	}
-	return v;
-}
-
 int main(int argc, char **argv)
 {
-	double mb = env_num("BENCH_CACHE_MB", 64, 0, 1024);
-	double rounds_d = env_num("BENCH_ROUNDS", 30, 1, 10000);
-	double seed_d = env_num("BENCH_SEED", 1, 0, 1e18);
+	double mb = env_num("xbzrle-cache-sim", "BENCH_CACHE_MB", 64, 0, 1024);
+	double rounds_d = env_num("xbzrle-cache-sim", "BENCH_ROUNDS", 30, 1, 10000);
+	double seed_d = env_num("xbzrle-cache-sim", "BENCH_SEED", 1, 0, 1e18);
 	unsigned int rounds = (unsigned int)rounds_d;
 	uint64_t seed = (uint64_t)seed_d;
 	uint64_t cache_bytes = (uint64_t)llround(mb * 1048576);
