@@ -33,6 +33,15 @@
 #define KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG	(1ULL << 2)
 /* KVM_XBZRLE_ENCODE_GENERATION, struct kvm_xbzrle_stats.refused */
 #define KVM_XBZRLE_CAP_GENERATION	(1ULL << 3)
+/* KVM_XBZRLE_INVALIDATE */
+#define KVM_XBZRLE_CAP_INVALIDATE	(1ULL << 4)
+/*
+ * Bases are kept per page of the caller's address space (the host page the
+ * module reads), not per guest frame: memslots that alias the same memory
+ * share one base.  struct kvm_xbzrle_caps.max_regions and .max_batch are
+ * filled in.
+ */
+#define KVM_XBZRLE_CAP_HOST_PAGE_BASES	(1ULL << 5)
 
 /**
  * struct kvm_xbzrle_caps - argument of KVM_XBZRLE_GET_CAPS
@@ -48,6 +57,11 @@
  * @page_size: out, size of the pages the module encodes (the host's
  *	PAGE_SIZE).
  * @max_delta_size: out, largest delta the module returns for one page.
+ * @max_regions: out, regions a context can hold (KVM_XBZRLE_SET_REGION
+ *	fails with -ENOSPC past it); 0 from a module without
+ *	KVM_XBZRLE_CAP_HOST_PAGE_BASES, which held KVM_XBZRLE_MAX_REGIONS.
+ * @max_batch: out, pages one KVM_XBZRLE_ENCODE call handles at most
+ *	(KVM_XBZRLE_MAX_BATCH); 0 from an older module, likewise.
  * @reserved: must be zero in, zero out.
  */
 struct kvm_xbzrle_caps {
@@ -59,7 +73,9 @@ struct kvm_xbzrle_caps {
 	__u64 formats;
 	__u32 page_size;
 	__u32 max_delta_size;
-	__u64 reserved[4];
+	__u32 max_regions;
+	__u32 max_batch;
+	__u64 reserved[3];
 };
 
 #define KVM_XBZRLE_CAPS_SIZE_VER1	72
@@ -104,7 +120,10 @@ struct kvm_xbzrle_bind {
  * @reserved: must be zero.
  *
  * The module reads guest pages only through @userspace_addr in the
- * caller's own address space.
+ * caller's own address space.  Regions may overlap in that space (KVM
+ * memslots that alias the same memory): a host page has one base, whatever
+ * guest address it is encoded as.  Removing or changing a region drops the
+ * bases of its host pages.
  */
 struct kvm_xbzrle_region {
 	__u32 size;
@@ -118,6 +137,7 @@ struct kvm_xbzrle_region {
 };
 
 #define KVM_XBZRLE_REGION_SIZE_VER1	56
+/* Regions of a context in modules without KVM_XBZRLE_CAP_HOST_PAGE_BASES. */
 #define KVM_XBZRLE_MAX_REGIONS		512
 
 /* struct kvm_xbzrle_encode.flags */
@@ -143,9 +163,14 @@ struct kvm_xbzrle_region {
  * @records_size: in, bytes at @records; at least KVM_XBZRLE_RECORD_MAX_SIZE
  *	(with a 4 KiB page size), 8-byte aligned pointer.
  * @max_delta: in, longest XBZRLE delta to return, 1 to the page size;
- *	a page whose delta would be longer is returned RAW.
+ *	a page whose delta would be longer is returned RAW (a page equal to
+ *	its base is UNCHANGED whatever @max_delta).
  * @npages_done: out, pages of @pages handled, from the first; one record
- *	each.
+ *	each.  Pages after them may have had their dirty bit cleared: the
+ *	caller still sends them (another call, or itself after
+ *	KVM_XBZRLE_INVALIDATE).  When the call fails with -EFAULT because
+ *	these outputs could not be written, every base of the context was
+ *	dropped (the records it made are then not needed).
  * @records_used: out, bytes of @records used: up to the 8-byte boundary
  *	after the last record (padding bytes are left as they were).
  * @reserved0: must be zero.
@@ -225,6 +250,36 @@ struct kvm_xbzrle_cache {
 
 #define KVM_XBZRLE_CACHE_SIZE_VER1	32
 
+/* struct kvm_xbzrle_invalidate.flags */
+#define KVM_XBZRLE_INVALIDATE_ALL	(1U << 0)	/* every base; range zero */
+#define KVM_XBZRLE_INVALIDATE_FLAGS_ALL	(KVM_XBZRLE_INVALIDATE_ALL)
+
+/**
+ * struct kvm_xbzrle_invalidate - argument of KVM_XBZRLE_INVALIDATE
+ * @size: sizeof(struct kvm_xbzrle_invalidate); at least
+ *	KVM_XBZRLE_INVALIDATE_SIZE_VER1.
+ * @flags: KVM_XBZRLE_INVALIDATE_* flags.
+ * @userspace_addr: first byte of the caller's address range whose pages
+ *	lose their base, page aligned; zero with KVM_XBZRLE_INVALIDATE_ALL.
+ * @memory_size: bytes, a non-zero page multiple; zero with
+ *	KVM_XBZRLE_INVALIDATE_ALL.
+ * @reserved: must be zero.
+ *
+ * The caller sent these pages, or may have, other than through a record of
+ * this context (a page it read itself, a round without XBZRLE): their next
+ * record is RAW or ZERO.  Counters and the cache size are kept.  The range
+ * need not be inside a region and no VM need be bound.
+ */
+struct kvm_xbzrle_invalidate {
+	__u32 size;
+	__u32 flags;
+	__u64 userspace_addr;
+	__u64 memory_size;
+	__u64 reserved[2];
+};
+
+#define KVM_XBZRLE_INVALIDATE_SIZE_VER1	40
+
 /**
  * struct kvm_xbzrle_stats - argument of KVM_XBZRLE_GET_STATS
  * @size: in, sizeof(struct kvm_xbzrle_stats); at least
@@ -274,5 +329,6 @@ struct kvm_xbzrle_stats {
 #define KVM_XBZRLE_ENCODE	_IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x03, struct kvm_xbzrle_encode)
 #define KVM_XBZRLE_SET_CACHE	_IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x04, struct kvm_xbzrle_cache)
 #define KVM_XBZRLE_GET_STATS	_IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x05, struct kvm_xbzrle_stats)
+#define KVM_XBZRLE_INVALIDATE	_IOW(KVM_XBZRLE_IOCTL_TYPE, 0x06, struct kvm_xbzrle_invalidate)
 
 #endif /* _UAPI_LINUX_KVM_XBZRLE_H */
