@@ -1,7 +1,8 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The per-context cache of page copies: the bytes each page had when it was
- * last returned, i.e. what the destination holds.  An LRU by guest frame,
+ * last returned, i.e. what the destination holds.  An LRU by host page
+ * (the caller's address, so aliased memslots share a base),
  * charged to the memory cgroup of the process that fills it, with a
  * module-wide ceiling and a shrinker.  Losing a copy is always safe: the
  * page is then sent whole (RAW) the next time.
@@ -47,7 +48,7 @@ atomic_long_t xbzrle_cached_pages;
 /*
  * The generation a base was last sent in (ctx->generation then) is kept
  * in page->index: the pages are the module's own, from alloc_page(), with
- * no mapping; page_private holds the gfn.  On 32-bit only the low bits
+ * no mapping; page_private holds the key.  On 32-bit only the low bits
  * are kept; generations are compared by difference, which is exact while
  * they only grow.
  */
@@ -106,16 +107,17 @@ static struct page *xbzrle_cache_pop_lru(struct xbzrle_cache *c)
 }
 
 /*
- * Takes @gfn's base off the LRU for the encoder; it stays in the index, so
+ * Takes @key's base off the LRU for the encoder; it stays in the index, so
  * the slot can be replaced without allocating.  NULL: no base.
  */
-struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, u64 gfn)
+struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, unsigned long key)
 {
 	struct xbzrle_cache *c = &ctx->cache;
 	struct page *page;
 
+	lockdep_assert_held(&ctx->lock);
 	xa_lock(&c->index);
-	page = xa_load(&c->index, gfn);
+	page = xa_load(&c->index, key);
 	if (page)
 		list_del_init(&page->lru);
 	xa_unlock(&c->index);
@@ -178,7 +180,7 @@ static bool xbzrle_cache_full(struct xbzrle_cache *c, bool memcg_room)
 }
 
 /*
- * The snapshot in ctx->spare was returned for @gfn: it becomes the page's
+ * The snapshot in ctx->spare was returned for @key: it becomes the page's
  * base, sent in ctx->generation.  @base, the previous base from
  * xbzrle_cache_take(), becomes the spare.  Without a previous base a slot
  * is made by evicting the least recently sent page, whose page becomes the
@@ -186,8 +188,8 @@ static bool xbzrle_cache_full(struct xbzrle_cache *c, bool memcg_room)
  * generation or the one before (counted in XS_REFUSED), the page is not
  * cached.  ctx->spare may be NULL afterwards.
  */
-void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base,
-			 bool keep_recent)
+void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
+			 struct page *base, bool keep_recent)
 {
 	struct xbzrle_cache *c = &ctx->cache;
 	struct page *snap = ctx->spare;
@@ -195,9 +197,10 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base,
 	bool room;
 	int ret;
 
+	lockdep_assert_held(&ctx->lock);
 	/* a page already charged (the victim) replaces the one it frees */
 	room = base || xbzrle_memcg_has_room();
-	set_page_private(snap, gfn);
+	set_page_private(snap, key);
 	xbzrle_base_set_gen(snap, ctx->generation);
 	xa_lock(&c->index);
 	if (base) {
@@ -205,7 +208,7 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base,
 		 * The slot exists: no allocation, cannot fail.  ctx->lock
 		 * keeps resizes out, so the cache is within its size.
 		 */
-		__xa_store(&c->index, gfn, snap, 0);
+		__xa_store(&c->index, key, snap, 0);
 		list_add(&snap->lru, &c->lru);
 		ctx->spare = base;
 		xa_unlock(&c->index);
@@ -236,7 +239,7 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base,
 		goto out_free;
 	}
 	/* may drop the lock to allocate; the shrinker cannot see @snap yet */
-	ret = xa_err(__xa_store(&c->index, gfn, snap, XBZRLE_PAGE_GFP));
+	ret = xa_err(__xa_store(&c->index, key, snap, XBZRLE_PAGE_GFP));
 	if (ret) {
 		ctx->spare = snap;
 		set_page_private(snap, 0);
@@ -273,42 +276,66 @@ int xbzrle_cache_get_spare(struct xbzrle_ctx *ctx)
 	return 0;
 }
 
-/* Caller holds ctx->lock, so no page is taken by the encoder. */
+/* Entries erased per hold of the index lock when a range is dropped. */
+#define XBZRLE_DROP_BATCH	256
+
+/*
+ * Drops the bases of keys [@first, @last], XBZRLE_DROP_BATCH at a time so
+ * the index lock is never held long.  ctx->lock keeps the encoder out, so
+ * no base in the range is off the LRU.
+ */
 static void xbzrle_cache_drop(struct xbzrle_ctx *ctx, unsigned long first,
 			      unsigned long last)
 {
 	struct xbzrle_cache *c = &ctx->cache;
 	struct page *page;
 	unsigned long i;
+	unsigned int n;
 	LIST_HEAD(dropped);
 
-	xa_lock(&c->index);
-	xa_for_each_range(&c->index, i, page, first, last) {
-		__xa_erase(&c->index, i);
-		list_move(&page->lru, &dropped);
-		c->nr_pages--;
-		atomic_long_dec(&xbzrle_cached_pages);
-	}
-	xa_unlock(&c->index);
-	while ((page = list_first_entry_or_null(&dropped, struct page, lru))) {
-		list_del(&page->lru);
-		set_page_private(page, 0);
-		__free_page(page);
+	lockdep_assert_held(&ctx->lock);
+	do {
+		n = 0;
+		xa_lock(&c->index);
+		xa_for_each_range(&c->index, i, page, first, last) {
+			__xa_erase(&c->index, i);
+			list_move(&page->lru, &dropped);
+			c->nr_pages--;
+			atomic_long_dec(&xbzrle_cached_pages);
+			if (++n == XBZRLE_DROP_BATCH)
+				break;
+		}
+		xa_unlock(&c->index);
+		while ((page = list_first_entry_or_null(&dropped, struct page,
+							lru))) {
+			list_del(&page->lru);
+			set_page_private(page, 0);
+			__free_page(page);
+		}
 		cond_resched();
-	}
+		/* a full batch ended at i: go on after it */
+		first = i + 1;
+	} while (n == XBZRLE_DROP_BATCH && i != last);
 }
 
-/* Drops the bases of [@gfn, @gfn + @npages), a region's pages. */
-void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, u64 gfn, u64 npages)
+/* Drops the bases of keys [@key, @key + @npages), host pages of a range. */
+void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, unsigned long key,
+			     unsigned long npages)
 {
 	if (npages)
-		xbzrle_cache_drop(ctx, gfn, gfn + npages - 1);
+		xbzrle_cache_drop(ctx, key, key + npages - 1);
+}
+
+/* Drops every base; the spare stays. */
+void xbzrle_cache_drop_all(struct xbzrle_ctx *ctx)
+{
+	xbzrle_cache_drop(ctx, 0, ULONG_MAX);
 }
 
 /* Drops every base and the spare page. */
 void xbzrle_cache_destroy(struct xbzrle_ctx *ctx)
 {
-	xbzrle_cache_drop(ctx, 0, ULONG_MAX);
+	xbzrle_cache_drop_all(ctx);
 	if (ctx->spare) {
 		__free_page(ctx->spare);
 		ctx->spare = NULL;

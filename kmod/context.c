@@ -7,6 +7,7 @@
 #include <linux/file.h>
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/sched.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
@@ -20,6 +21,11 @@ LIST_HEAD(xbzrle_contexts);
 DEFINE_SPINLOCK(xbzrle_contexts_lock);
 u64 xbzrle_retired_stat[XS_NR];
 static atomic_t xbzrle_next_id = ATOMIC_INIT(0);
+
+/* As many as KVM has user memslots in an address space (x86: 32764). */
+unsigned int max_regions = KVM_USER_MEM_SLOTS;
+module_param(max_regions, uint, 0644);
+MODULE_PARM_DESC(max_regions, "Regions (memslots) one context can hold (default: KVM's user memslots)");
 
 struct xbzrle_ctx *xbzrle_ctx_create(void)
 {
@@ -53,10 +59,12 @@ struct xbzrle_ctx *xbzrle_ctx_create(void)
 
 static void xbzrle_ctx_unbind(struct xbzrle_ctx *ctx)
 {
+	lockdep_assert_held(&ctx->lock);
 	xbzrle_cache_destroy(ctx);
 	kvfree(ctx->regions);
 	ctx->regions = NULL;
 	ctx->nr_regions = 0;
+	ctx->max_regions = 0;
 	if (ctx->vm_file)
 		fput(ctx->vm_file);
 	ctx->vm_file = NULL;
@@ -87,7 +95,10 @@ void xbzrle_ctx_destroy(struct xbzrle_ctx *ctx)
 	xbzrle_retire_stats(ctx);
 	spin_unlock(&xbzrle_contexts_lock);
 
+	/* the last reference: nobody waits, but the cache code asserts it */
+	mutex_lock(&ctx->lock);
 	xbzrle_ctx_unbind(ctx);
+	mutex_unlock(&ctx->lock);
 	xa_destroy(&ctx->cache.index);
 	mutex_destroy(&ctx->lock);
 	kfree(ctx->refs);
@@ -102,6 +113,7 @@ void xbzrle_ctx_destroy(struct xbzrle_ctx *ctx)
  */
 int xbzrle_ctx_check_vm(struct xbzrle_ctx *ctx)
 {
+	lockdep_assert_held(&ctx->lock);
 	if (ctx->vm_gone)
 		return -ENODEV;
 	if (!ctx->vm_file)
@@ -150,23 +162,23 @@ long xbzrle_ioctl_bind(struct xbzrle_ctx *ctx, void __user *uarg,
 	return ret;
 }
 
+/* The region holding @gfn: a binary search of the sorted regions. */
 const struct xbzrle_region *xbzrle_find_region(struct xbzrle_ctx *ctx,
 						u64 gfn)
 {
+	unsigned int lo = 0, hi = ctx->nr_regions, mid;
 	const struct xbzrle_region *r;
-	unsigned int i;
 
-	if (ctx->last_region < ctx->nr_regions) {
-		r = &ctx->regions[ctx->last_region];
-		if (gfn - r->gfn < r->npages)
+	lockdep_assert_held(&ctx->lock);
+	while (lo < hi) {
+		mid = lo + (hi - lo) / 2;
+		r = &ctx->regions[mid];
+		if (gfn < r->gfn)
+			hi = mid;
+		else if (gfn - r->gfn >= r->npages)
+			lo = mid + 1;
+		else
 			return r;
-	}
-	for (i = 0; i < ctx->nr_regions; i++) {
-		r = &ctx->regions[i];
-		if (gfn - r->gfn < r->npages) {
-			ctx->last_region = i;
-			return r;
-		}
 	}
 	return NULL;
 }
@@ -182,14 +194,60 @@ static struct xbzrle_region *xbzrle_region_of_slot(struct xbzrle_ctx *ctx,
 	return NULL;
 }
 
+/* Takes @r out of the array, with the bases of its host pages. */
+static void xbzrle_drop_region(struct xbzrle_ctx *ctx, struct xbzrle_region *r)
+{
+	unsigned int i = r - ctx->regions;
+
+	lockdep_assert_held(&ctx->lock);
+	xbzrle_cache_drop_range(ctx, xbzrle_region_key(r, 0), r->npages);
+	memmove(r, r + 1, (ctx->nr_regions - i - 1) * sizeof(*r));
+	ctx->nr_regions--;
+}
+
 static int xbzrle_remove_region(struct xbzrle_ctx *ctx, u32 slot)
 {
 	struct xbzrle_region *r = xbzrle_region_of_slot(ctx, slot);
 
 	if (!r)
 		return -ENOENT;
-	xbzrle_cache_drop_range(ctx, r->gfn, r->npages);
-	*r = ctx->regions[--ctx->nr_regions];
+	xbzrle_drop_region(ctx, r);
+	return 0;
+}
+
+/* Puts @new into the sorted array, which has room for it. */
+static void xbzrle_insert_region(struct xbzrle_ctx *ctx,
+				 const struct xbzrle_region *new)
+{
+	unsigned int i = 0;
+
+	while (i < ctx->nr_regions && ctx->regions[i].gfn < new->gfn)
+		i++;
+	memmove(&ctx->regions[i + 1], &ctx->regions[i],
+		(ctx->nr_regions - i) * sizeof(*new));
+	ctx->regions[i] = *new;
+	ctx->nr_regions++;
+}
+
+/* Room for one more region, within the max_regions parameter. */
+static int xbzrle_regions_room(struct xbzrle_ctx *ctx)
+{
+	unsigned int limit = READ_ONCE(max_regions), n;
+	struct xbzrle_region *a;
+
+	if (ctx->nr_regions >= limit)
+		return -ENOSPC;
+	if (ctx->nr_regions < ctx->max_regions)
+		return 0;
+	n = clamp(ctx->max_regions * 2, 16U, limit);
+	a = kvmalloc_array(n, sizeof(*a), GFP_KERNEL_ACCOUNT);
+	if (!a)
+		return -ENOMEM;
+	if (ctx->nr_regions)
+		memcpy(a, ctx->regions, ctx->nr_regions * sizeof(*a));
+	kvfree(ctx->regions);
+	ctx->regions = a;
+	ctx->max_regions = n;
 	return 0;
 }
 
@@ -219,6 +277,16 @@ static int xbzrle_check_region(const struct kvm_xbzrle_region *arg)
  * under its SRCU with kvm_host.h's inline helpers; no exported symbol is
  * needed.
  */
+/* The VM's number of memslot address spaces (x86: 2 with SMM). */
+static int xbzrle_nr_as(struct kvm *kvm)
+{
+#ifdef KVM_MAX_NR_ADDRESS_SPACES	/* 6.8 */
+	return kvm_arch_nr_memslot_as_ids(kvm);
+#else
+	return KVM_ADDRESS_SPACE_NUM;
+#endif
+}
+
 static int xbzrle_region_is_memslot(struct xbzrle_ctx *ctx,
 				    const struct xbzrle_region *r)
 {
@@ -227,11 +295,13 @@ static int xbzrle_region_is_memslot(struct xbzrle_ctx *ctx,
 	struct kvm_memory_slot *ms;
 	int idx, ret = -EINVAL;
 
-	if (as_id >= ARRAY_SIZE(kvm->memslots) || id >= KVM_USER_MEM_SLOTS)
+	if (as_id >= xbzrle_nr_as(kvm) || id >= KVM_USER_MEM_SLOTS)
 		return -EINVAL;
 	idx = srcu_read_lock(&kvm->srcu);
 	ms = id_to_memslot(__kvm_memslots(kvm, as_id), id);
-	if (ms && ms->base_gfn == r->gfn && ms->npages == r->npages &&
+	/* a slot being deleted or moved is no longer guest RAM there */
+	if (ms && !(ms->flags & KVM_MEMSLOT_INVALID) &&
+	    ms->base_gfn == r->gfn && ms->npages == r->npages &&
 	    ms->userspace_addr == r->hva)
 		ret = 0;
 	srcu_read_unlock(&kvm->srcu, idx);
@@ -239,37 +309,41 @@ static int xbzrle_region_is_memslot(struct xbzrle_ctx *ctx,
 }
 
 /* Changes whenever KVM changes any memslot of the VM (generations grow). */
-static u64 xbzrle_memslots_gen(struct kvm *kvm)
+u64 xbzrle_memslots_gen(struct kvm *kvm)
 {
 	u64 gen = 0;
 	int as_id, idx;
 
 	idx = srcu_read_lock(&kvm->srcu);
-	for (as_id = 0; as_id < ARRAY_SIZE(kvm->memslots); as_id++)
+	for (as_id = 0; as_id < xbzrle_nr_as(kvm); as_id++)
 		gen += __kvm_memslots(kvm, as_id)->generation;
 	srcu_read_unlock(&kvm->srcu, idx);
 	return gen;
 }
 
 /*
- * Before reading pages, with ctx->lock held: if KVM's memslots changed
- * since the regions were checked, drops the regions that no longer match
- * a memslot (their pages then get -ENOENT) with their bases.
+ * Before pages are looked up, with ctx->lock held: if KVM's memslots
+ * changed since the regions were checked, drops the regions that no
+ * longer match a memslot (their pages then get -ENOENT) with their bases.
+ * Returns whether the memslots had changed (region pointers may have
+ * moved).
  */
-void xbzrle_revalidate_regions(struct xbzrle_ctx *ctx)
+bool xbzrle_revalidate_regions(struct xbzrle_ctx *ctx)
 {
 	u64 gen = xbzrle_memslots_gen(ctx->vm_file->private_data);
 	unsigned int i = 0;
 
+	lockdep_assert_held(&ctx->lock);
 	if (gen == ctx->memslots_gen)
-		return;
+		return false;
 	ctx->memslots_gen = gen;
 	while (i < ctx->nr_regions) {
 		if (xbzrle_region_is_memslot(ctx, &ctx->regions[i]))
-			xbzrle_remove_region(ctx, ctx->regions[i].slot);
+			xbzrle_drop_region(ctx, &ctx->regions[i]);
 		else
 			i++;
 	}
+	return true;
 }
 
 long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
@@ -280,6 +354,7 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 	unsigned int i;
 	int ret;
 
+	BUILD_BUG_ON(sizeof(arg) != KVM_XBZRLE_REGION_SIZE_VER1);
 	ret = xbzrle_get_arg(&arg, sizeof(arg), uarg, cmd,
 			     KVM_XBZRLE_REGION_SIZE_VER1);
 	if (ret)
@@ -315,29 +390,19 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 			goto out;
 		}
 	}
-	if (!ctx->regions) {
-		ctx->regions = kvcalloc(KVM_XBZRLE_MAX_REGIONS,
-					sizeof(*ctx->regions),
-					GFP_KERNEL_ACCOUNT);
-		if (!ctx->regions) {
-			ret = -ENOMEM;
-			goto out;
-		}
-	}
 	r = xbzrle_region_of_slot(ctx, new.slot);
 	if (r && r->gfn == new.gfn && r->npages == new.npages &&
 	    r->hva == new.hva) {
 		/* the same memory again (KVM flags changed): bases stay valid */
-	} else if (r) {
-		/* the bases belong to the memory the slot mapped before */
-		xbzrle_cache_drop_range(ctx, r->gfn, r->npages);
-	} else if (ctx->nr_regions == KVM_XBZRLE_MAX_REGIONS) {
-		ret = -ENOSPC;
 		goto out;
-	} else {
-		r = &ctx->regions[ctx->nr_regions++];
 	}
-	*r = new;
+	if (r) {
+		/* the bases belong to the memory the slot mapped before */
+		xbzrle_drop_region(ctx, r);
+	}
+	ret = xbzrle_regions_room(ctx);
+	if (!ret)
+		xbzrle_insert_region(ctx, &new);
 out:
 	mutex_unlock(&ctx->lock);
 	return ret;
@@ -407,4 +472,38 @@ long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 	arg.cache_size = (u64)ctx->cache.max_pages << PAGE_SHIFT;
 	mutex_unlock(&ctx->lock);
 	return xbzrle_put_arg(uarg, &arg, sizeof(arg));
+}
+
+long xbzrle_ioctl_invalidate(struct xbzrle_ctx *ctx, void __user *uarg,
+			     unsigned int cmd)
+{
+	struct kvm_xbzrle_invalidate arg;
+	u64 last;
+	int ret;
+
+	BUILD_BUG_ON(sizeof(arg) != KVM_XBZRLE_INVALIDATE_SIZE_VER1);
+	ret = xbzrle_get_arg(&arg, sizeof(arg), uarg, cmd,
+			     KVM_XBZRLE_INVALIDATE_SIZE_VER1);
+	if (ret)
+		return ret;
+	if (arg.flags & ~KVM_XBZRLE_INVALIDATE_FLAGS_ALL ||
+	    !xbzrle_all_zero(arg.reserved, sizeof(arg.reserved)))
+		return -EINVAL;
+	if (arg.flags & KVM_XBZRLE_INVALIDATE_ALL) {
+		if (arg.userspace_addr || arg.memory_size)
+			return -EINVAL;
+		mutex_lock(&ctx->lock);
+		xbzrle_cache_drop_all(ctx);
+		mutex_unlock(&ctx->lock);
+		return 0;
+	}
+	if (!arg.memory_size || !PAGE_ALIGNED(arg.userspace_addr) ||
+	    !PAGE_ALIGNED(arg.memory_size) ||
+	    check_add_overflow(arg.userspace_addr, arg.memory_size - 1, &last))
+		return -EINVAL;
+	mutex_lock(&ctx->lock);
+	xbzrle_cache_drop_range(ctx, arg.userspace_addr >> PAGE_SHIFT,
+				arg.memory_size >> PAGE_SHIFT);
+	mutex_unlock(&ctx->lock);
+	return 0;
 }

@@ -31,43 +31,90 @@ struct xbzrle_clear_arg {
 static_assert(sizeof(struct xbzrle_clear_arg) <= KVM_XBZRLE_RECORD_MAX_SIZE);
 
 /*
- * Reads up to @n entries of the page list and finds their regions.
- * Returns how many are valid from the first; *err says why the next one
- * is not.
+ * Memslots changed around a KVM_CLEAR_DIRTY_LOG: the chunk is done again
+ * (until the memslots hold still; a fatal signal ends the call).
  */
-static unsigned int xbzrle_read_chunk(struct xbzrle_ctx *ctx,
-				      const u64 __user *upages, unsigned int n,
+#define XBZRLE_MEMSLOTS_CHANGED	1
+
+/*
+ * Reads up to @n entries of the page list into @refs.  Returns how many
+ * were read; *err says why the next one was not.
+ */
+static unsigned int xbzrle_read_chunk(const u64 __user *upages, unsigned int n,
 				      struct xbzrle_page_ref *refs, int *err)
 {
-	const struct xbzrle_region *r;
 	unsigned int i;
-	u64 gpa;
 
 	for (i = 0; i < n; i++) {
-		if (get_user(gpa, upages + i)) {
+		if (get_user(refs[i].gpa, upages + i)) {
 			*err = -EFAULT;
 			break;
 		}
-		if (!PAGE_ALIGNED(gpa)) {
+	}
+	return i;
+}
+
+/*
+ * Finds the regions of the @n pages of @refs, against the regions as they
+ * are now (after xbzrle_revalidate_regions()).  Returns how many are valid
+ * from the first; *err says why the next one is not.
+ */
+static unsigned int xbzrle_resolve_chunk(struct xbzrle_ctx *ctx,
+					 struct xbzrle_page_ref *refs,
+					 unsigned int n, int *err)
+{
+	const struct xbzrle_region *r;
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!PAGE_ALIGNED(refs[i].gpa)) {
 			*err = -EINVAL;
 			break;
 		}
-		r = xbzrle_find_region(ctx, gpa >> PAGE_SHIFT);
+		r = xbzrle_find_region(ctx, refs[i].gpa >> PAGE_SHIFT);
 		if (!r) {
 			*err = -ENOENT;
 			break;
 		}
-		refs[i].gpa = gpa;
-		refs[i].offset = (gpa >> PAGE_SHIFT) - r->gfn;
+		refs[i].offset = (refs[i].gpa >> PAGE_SHIFT) - r->gfn;
 		refs[i].region = r;
 	}
 	return i;
 }
 
 /*
+ * KVM changed its memslots while a clear of @arg's pages was under way, so
+ * the clear may have hit another memslot that took the same slot id:
+ * whatever memslot has that id now gets those dirty bits back.  A bit set
+ * that need not be costs one page sent again, a bit lost costs a write the
+ * destination never gets.  The bitmap's bits are set atomically, as KVM's
+ * own mark_page_dirty_in_slot() sets them.
+ */
+static void xbzrle_redirty(struct kvm *kvm, const struct xbzrle_clear_arg *arg)
+{
+	u32 as_id = arg->log.slot >> 16, id = (u16)arg->log.slot;
+	struct kvm_memory_slot *ms;
+	u64 i, page;
+	int idx;
+
+	idx = srcu_read_lock(&kvm->srcu);
+	ms = id_to_memslot(__kvm_memslots(kvm, as_id), id);
+	for (i = 0; ms && ms->dirty_bitmap && i < arg->log.num_pages; i++) {
+		page = arg->log.first_page + i;
+		if (arg->bitmap[i / 64] & (1ULL << (i % 64)) &&
+		    page < ms->npages)
+			set_bit_le(page, ms->dirty_bitmap);
+	}
+	srcu_read_unlock(&kvm->srcu, idx);
+}
+
+/*
  * One KVM_CLEAR_DIRTY_LOG call for pages arg->log.first_page to @last of
  * region @r, through the VM file: KVM offers no other way in, and takes
- * its argument from user memory, so it is built in @scratch.
+ * its argument from user memory, so it is built in @scratch.  The slot id
+ * is only trusted while KVM's memslots are those the regions were checked
+ * against: checked just before the call and again after it.  Returns 0,
+ * XBZRLE_MEMSLOTS_CHANGED, or an error.
  */
 static int xbzrle_clear_span(struct xbzrle_ctx *ctx,
 			     const struct xbzrle_region *r,
@@ -76,8 +123,10 @@ static int xbzrle_clear_span(struct xbzrle_ctx *ctx,
 {
 	struct xbzrle_clear_arg __user *uarg = scratch;
 	struct file *vm = ctx->vm_file;
+	struct kvm *kvm = vm->private_data;
 	u64 first = arg->log.first_page;
 	size_t len;
+	int ret;
 
 	/* whole 64-page words, or up to the end of the memslot */
 	arg->log.num_pages = min(round_up(last + 1 - first, 64),
@@ -87,8 +136,17 @@ static int xbzrle_clear_span(struct xbzrle_ctx *ctx,
 	      round_up(arg->log.num_pages, 64) / 8;
 	if (copy_to_user(uarg, arg, len))
 		return -EFAULT;
-	return vm->f_op->unlocked_ioctl(vm, KVM_CLEAR_DIRTY_LOG,
-					(unsigned long)uarg);
+	/* nothing between here and KVM's slots_lock can fault or sleep long */
+	if (xbzrle_memslots_gen(kvm) != ctx->memslots_gen)
+		return XBZRLE_MEMSLOTS_CHANGED;
+	ret = vm->f_op->unlocked_ioctl(vm, KVM_CLEAR_DIRTY_LOG,
+				       (unsigned long)uarg);
+	if (xbzrle_memslots_gen(kvm) != ctx->memslots_gen) {
+		if (!ret)
+			xbzrle_redirty(kvm, arg);
+		return XBZRLE_MEMSLOTS_CHANGED;
+	}
+	return ret;
 }
 
 /*
@@ -113,7 +171,7 @@ static int xbzrle_clear_dirty(struct xbzrle_ctx *ctx,
 			  refs[i].offset >= first + XBZRLE_CLEAR_SPAN)) {
 			ret = xbzrle_clear_span(ctx, r, &arg, last, scratch);
 			if (ret)
-				return ret;
+				return ret;	/* later spans are not cleared */
 			r = NULL;
 		}
 		if (i == n)
@@ -143,6 +201,7 @@ static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 			       bool keep_recent)
 {
 	struct kvm_xbzrle_record rec = { .gpa = ref->gpa };
+	unsigned long key = xbzrle_region_key(ref->region, ref->offset);
 	const void __user *src;
 	const void *data = NULL;
 	struct page *base;
@@ -154,17 +213,25 @@ static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 		return ret;
 	snap = page_address(ctx->spare);
 	src = (const void __user *)(ref->region->hva + (ref->offset << PAGE_SHIFT));
-	if (copy_from_user(snap, src, PAGE_SIZE))
+	if (copy_from_user(snap, src, PAGE_SIZE)) {
+		/* the caller sends it some other way: no base may outlive that */
+		xbzrle_cache_drop_range(ctx, key, 1);
 		return -EFAULT;
+	}
 
-	base = xbzrle_cache_take(ctx, ref->region->gfn + ref->offset);
+	base = xbzrle_cache_take(ctx, key);
 	if (!memchr_inv(snap, 0, PAGE_SIZE)) {
 		rec.type = KVM_XBZRLE_RECORD_ZERO;
 	} else if (!base) {
 		rec.type = KVM_XBZRLE_RECORD_RAW;
 	} else {
+		/*
+		 * No delta is shorter than 3 bytes, so with 2 the encoder
+		 * still tells an equal page (0) from one whose delta does
+		 * not fit max_delta 1.
+		 */
 		ret = xbzrle_encode_page_data(page_address(base), snap,
-					      ctx->delta, max_delta);
+					      ctx->delta, max(max_delta, 2U));
 		if (ret == 0) {
 			rec.type = KVM_XBZRLE_RECORD_UNCHANGED;
 		} else if (ret > 0) {
@@ -217,8 +284,7 @@ static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 	if (rec.type == KVM_XBZRLE_RECORD_UNCHANGED)
 		xbzrle_cache_untake(ctx, base, true);
 	else
-		xbzrle_cache_commit(ctx, ref->region->gfn + ref->offset, base,
-				    keep_recent);
+		xbzrle_cache_commit(ctx, key, base, keep_recent);
 	return ALIGN(sizeof(rec) + rec.len, KVM_XBZRLE_RECORD_ALIGN);
 }
 
@@ -280,7 +346,6 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 		}
 		ctx->generation = arg.generation;
 	}
-	xbzrle_revalidate_regions(ctx);
 
 	while (done < npages && !err) {
 		/* never clear a page that has no room for its record */
@@ -289,9 +354,22 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 			     (u32)KVM_XBZRLE_RECORD_MAX_SIZE);
 		if (!chunk)
 			break;
-		valid = xbzrle_read_chunk(ctx, upages + done, chunk, refs, &err);
+		if (fatal_signal_pending(current)) {
+			err = -EINTR;
+			break;
+		}
+		valid = xbzrle_read_chunk(upages + done, chunk, refs, &err);
+		/* reading the list may have waited: memslots are checked after */
+		xbzrle_revalidate_regions(ctx);
+		valid = xbzrle_resolve_chunk(ctx, refs, valid, &err);
 		if (valid && arg.flags & KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG) {
 			ret = xbzrle_clear_dirty(ctx, refs, valid, urecs + used);
+			if (ret == XBZRLE_MEMSLOTS_CHANGED) {
+				/* the chunk again, against the new memslots */
+				err = 0;
+				cond_resched();
+				continue;
+			}
 			if (ret) {
 				err = ret;
 				break;
@@ -316,10 +394,17 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 	}
 	/* an error after some pages is reported by the next call */
 	ret = done ? 0 : err;
+	if (put_user(done, &uenc->npages_done) ||
+	    put_user(used, &uenc->records_used)) {
+		/*
+		 * The caller cannot know which records it got, so none of
+		 * the bases they made may stay: it sends the pages again.
+		 */
+		if (done)
+			xbzrle_cache_drop_all(ctx);
+		ret = -EFAULT;
+	}
 out:
 	mutex_unlock(&ctx->lock);
-	if (put_user(done, &uenc->npages_done) ||
-	    put_user(used, &uenc->records_used))
-		return -EFAULT;
 	return ret;
 }

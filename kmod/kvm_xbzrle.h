@@ -10,6 +10,7 @@
 #include <linux/xarray.h>
 
 struct file;
+struct kvm;
 struct mm_struct;
 struct page;
 
@@ -41,13 +42,25 @@ enum xbzrle_stat {
 
 extern const char *const xbzrle_stat_names[XS_NR];
 
-/* One KVM memslot of guest RAM, as the caller maps it. */
+/*
+ * One KVM memslot of guest RAM, as the caller maps it.  Bases are keyed by
+ * the caller's host page (hva >> PAGE_SHIFT), so two memslots that alias
+ * the same memory share them: a destination keeps pages per host page
+ * (QEMU's RAMBlock and offset), whatever guest address carried them.
+ */
 struct xbzrle_region {
 	u32 slot;
 	u64 gfn;		/* first guest frame */
 	u64 npages;
 	unsigned long hva;	/* caller's address of the first page */
 };
+
+/* The cache key of page @offset of @r. */
+static inline unsigned long xbzrle_region_key(const struct xbzrle_region *r,
+					      u64 offset)
+{
+	return (r->hva >> PAGE_SHIFT) + offset;
+}
 
 /* A page of the ENCODE call's current chunk, checked against the regions. */
 struct xbzrle_page_ref {
@@ -57,7 +70,11 @@ struct xbzrle_page_ref {
 };
 
 /*
- * Copies of the pages last returned, by guest frame.  @index's lock
+ * Lock order: ctx->lock, then xbzrle_contexts_lock, then the cache's
+ * index lock (xa_lock).  KVM's own locks (kvm->slots_lock, taken inside
+ * KVM_CLEAR_DIRTY_LOG; kvm->srcu) are taken under ctx->lock only.
+ *
+ * Copies of the pages last returned, by host page (xbzrle_region_key()).  @index's lock
  * protects @index, @lru and @nr_pages, so the shrinker can take pages while
  * an ENCODE call is running.  A page the encoder is using is off @lru: the
  * shrinker only frees pages it finds there.
@@ -75,9 +92,10 @@ struct xbzrle_ctx {
 	struct mm_struct *mm;		/* the VM's; alive while vm_file is */
 	bool vm_gone;			/* the VM's owner closed it */
 
-	struct xbzrle_region *regions;
+	/* under @lock: */
+	struct xbzrle_region *regions;	/* sorted by gfn, disjoint */
 	unsigned int nr_regions;
-	unsigned int last_region;	/* lookup hint */
+	unsigned int max_regions;	/* room in @regions */
 	u64 memslots_gen;		/* KVM's, when the regions were checked */
 
 	struct xbzrle_cache cache;
@@ -118,7 +136,8 @@ struct xbzrle_ctx *xbzrle_ctx_create(void);
 void xbzrle_ctx_destroy(struct xbzrle_ctx *ctx);
 void xbzrle_retire_stats(struct xbzrle_ctx *ctx);
 int xbzrle_ctx_check_vm(struct xbzrle_ctx *ctx);
-void xbzrle_revalidate_regions(struct xbzrle_ctx *ctx);
+bool xbzrle_revalidate_regions(struct xbzrle_ctx *ctx);
+u64 xbzrle_memslots_gen(struct kvm *kvm);
 const struct xbzrle_region *xbzrle_find_region(struct xbzrle_ctx *ctx,
 						u64 gfn);
 long xbzrle_ioctl_bind(struct xbzrle_ctx *ctx, void __user *uarg,
@@ -129,6 +148,9 @@ long xbzrle_ioctl_set_cache(struct xbzrle_ctx *ctx, void __user *uarg,
 			    unsigned int cmd);
 long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 			    unsigned int cmd);
+long xbzrle_ioctl_invalidate(struct xbzrle_ctx *ctx, void __user *uarg,
+			     unsigned int cmd);
+extern unsigned int max_regions;
 
 /* encode.c */
 long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
@@ -141,11 +163,13 @@ extern atomic_long_t xbzrle_cached_pages;
 
 void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n);
 void xbzrle_cache_init(struct xbzrle_cache *c, unsigned long max_pages);
-struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, u64 gfn);
+struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, unsigned long key);
 void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base, bool sent);
-void xbzrle_cache_commit(struct xbzrle_ctx *ctx, u64 gfn, struct page *base,
-			 bool keep_recent);
-void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, u64 gfn, u64 npages);
+void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
+			 struct page *base, bool keep_recent);
+void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, unsigned long key,
+			     unsigned long npages);
+void xbzrle_cache_drop_all(struct xbzrle_ctx *ctx);
 void xbzrle_cache_destroy(struct xbzrle_ctx *ctx);
 void xbzrle_cache_resize(struct xbzrle_ctx *ctx, unsigned long max_pages);
 int xbzrle_cache_get_spare(struct xbzrle_ctx *ctx);

@@ -77,6 +77,8 @@ static long xbzrle_dev_ioctl(struct file *file, unsigned int cmd,
 		return xbzrle_ioctl_set_cache(ctx, uarg, cmd);
 	case IOC_WITHOUT_SIZE(KVM_XBZRLE_GET_STATS):
 		return xbzrle_ioctl_get_stats(ctx, uarg, cmd);
+	case IOC_WITHOUT_SIZE(KVM_XBZRLE_INVALIDATE):
+		return xbzrle_ioctl_invalidate(ctx, uarg, cmd);
 	default:
 		return -ENOTTY;
 	}

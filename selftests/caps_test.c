@@ -104,7 +104,7 @@ static const char *caps_bad(const struct kvm_xbzrle_caps *c)
 	else if (c->max_delta_size != c->page_size)
 		snprintf(why, sizeof(why), "max_delta_size %u", c->max_delta_size);
 	else {
-		for (i = 0; i < 4; i++)
+		for (i = 0; i < sizeof(c->reserved) / sizeof(c->reserved[0]); i++)
 			if (c->reserved[i]) {
 				snprintf(why, sizeof(why), "reserved[%u] 0x%llx", i,
 					 (unsigned long long)c->reserved[i]);
@@ -145,7 +145,13 @@ static void test_valid(void)
 	tap_result(caps.max_delta_size == (unsigned long)page_size,
 		   "max_delta_size is the page size %ld (got %u)", page_size,
 		   caps.max_delta_size);
-	for (i = 0; i < 4; i++)
+	tap_result(caps.max_batch == KVM_XBZRLE_MAX_BATCH &&
+		   caps.max_regions >= KVM_XBZRLE_MAX_REGIONS &&
+		   caps.capabilities & KVM_XBZRLE_CAP_HOST_PAGE_BASES,
+		   "max_batch is %u and max_regions at least %u with HOST_PAGE_BASES (got %u, %u)",
+		   KVM_XBZRLE_MAX_BATCH, KVM_XBZRLE_MAX_REGIONS,
+		   caps.max_batch, caps.max_regions);
+	for (i = 0; i < sizeof(caps.reserved) / sizeof(caps.reserved[0]); i++)
 		if (caps.reserved[i])
 			zero = 0;
 	tap_result(!r && zero, "reserved fields are zero on output%s",
@@ -233,7 +239,7 @@ static void test_fields(void)
 	expect(do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps), EINVAL,
 	       "unknown flag 0x%x", 1U << 31);
 
-	for (i = 0; i < 4; i++) {
+	for (i = 0; i < sizeof(caps.reserved) / sizeof(caps.reserved[0]); i++) {
 		caps_init(&caps);
 		caps.reserved[i] = 1ULL << (i * 16);
 		expect(do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps), EINVAL,

@@ -823,8 +823,8 @@ static void test_common(void)
 
 	memset(argbuf, 0, sizeof(argbuf));
 	*(uint32_t *)argbuf = 64;
-	expect(xioctl(fx_xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x06, char[64]), argbuf),
-	       ENOTTY, "unknown ioctl number 0x06");
+	expect(xioctl(fx_xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x07, char[64]), argbuf),
+	       ENOTTY, "unknown ioctl number 0x07");
 	expect(xioctl(fx_xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x3f, char[64]), argbuf),
 	       ENOTTY, "unknown ioctl number 0x3f");
 }
@@ -1081,8 +1081,13 @@ static int fx_memslot(unsigned int npages)
 	return r;
 }
 
+#define MAX_REGIONS_PARAM	"/sys/module/kvm_xbzrle/parameters/max_regions"
+#define XBZ_STR2(x)		#x
+#define XBZ_STR(x)		XBZ_STR2(x)
+
 static void test_set_region(void)
 {
+	char max_regions_was[32];
 	const unsigned int nmany = KVM_XBZRLE_MAX_REGIONS + 1;
 	uint64_t fx_uaddr = (uintptr_t)fx_mem;
 	uint8_t *many, *ovl, *adj;
@@ -1194,8 +1199,16 @@ static void test_set_region(void)
 
 	/*
 	 * ENOSPC, on the context of the BIND argument tests (bound to vm_b),
-	 * with one KVM memslot per region.
+	 * with one KVM memslot per region.  The module's limit (KVM's user
+	 * memslots by default, 32764 on x86) is lowered to
+	 * KVM_XBZRLE_MAX_REGIONS for it through its max_regions parameter.
 	 */
+	if (read_file(MAX_REGIONS_PARAM, max_regions_was, sizeof(max_regions_was)) ||
+	    write_file(MAX_REGIONS_PARAM, XBZ_STR(KVM_XBZRLE_MAX_REGIONS))) {
+		tap_diag("%s: %s", MAX_REGIONS_PARAM, kvm_util_error());
+		fail_points(4, "SET_REGION: ENOSPC: cannot set the module's max_regions");
+		return;
+	}
 	many = map_pages(nmany, PROT_READ | PROT_WRITE);
 	r = many ? 0 : ENOMEM;
 	for (i = 0; i < nmany && !r; i++)
@@ -1206,6 +1219,7 @@ static void test_set_region(void)
 		fail_points(4, "SET_REGION: ENOSPC: cannot create the KVM memslots");
 		if (many)
 			munmap(many, nmany * PG);
+		write_file(MAX_REGIONS_PARAM, max_regions_was);
 		return;
 	}
 	for (i = 0; i < nmany - 1 && !r; i++)
@@ -1226,6 +1240,8 @@ static void test_set_region(void)
 			      (uintptr_t)(many + i * PG));
 	expect(r, 0, "SET_REGION: after removing one, region %d fits",
 	       KVM_XBZRLE_MAX_REGIONS + 1);
+	if (write_file(MAX_REGIONS_PARAM, max_regions_was))
+		tap_diag("cannot restore %s: %s", MAX_REGIONS_PARAM, kvm_util_error());
 	/* vm_destroy() deletes the memslots with the VM; keep the memory */
 }
 

@@ -234,10 +234,13 @@ static unsigned long calls, calls_target, records_walked, content_checked,
 		     strict_calls, rtype[5];
 
 /* Errno histogram per ioctl. */
-enum { H_CAPS, H_BIND, H_REGION, H_ENCODE, H_CACHE, H_STATS, H_OTHER, H_NR };
+enum {
+	H_CAPS, H_BIND, H_REGION, H_ENCODE, H_CACHE, H_STATS, H_INVALIDATE,
+	H_OTHER, H_NR
+};
 static const char *const h_name[H_NR] = {
 	"GET_CAPS", "BIND", "SET_REGION", "ENCODE", "SET_CACHE", "GET_STATS",
-	"unknown",
+	"INVALIDATE", "unknown",
 };
 #define MAXERR	140
 static unsigned long hist[H_NR][MAXERR + 1];
@@ -294,6 +297,7 @@ static const int encode_errs[] = {
 };
 static const int cache_errs[] = { EFAULT, EINVAL, E2BIG };
 static const int stats_errs[] = { EFAULT, EINVAL, E2BIG };
+static const int invalidate_errs[] = { EFAULT, EINVAL, E2BIG };
 static const int other_errs[] = { ENOTTY };
 
 static const struct {
@@ -306,6 +310,7 @@ static const struct {
 	[H_ENCODE] = { encode_errs, ARRAY_SIZE(encode_errs) },
 	[H_CACHE] = { cache_errs, ARRAY_SIZE(cache_errs) },
 	[H_STATS] = { stats_errs, ARRAY_SIZE(stats_errs) },
+	[H_INVALIDATE] = { invalidate_errs, ARRAY_SIZE(invalidate_errs) },
 	[H_OTHER] = { other_errs, ARRAY_SIZE(other_errs) },
 };
 
@@ -318,6 +323,7 @@ static int ioctl_kind(unsigned long cmd)
 		[H_ENCODE] = KVM_XBZRLE_ENCODE,
 		[H_CACHE] = KVM_XBZRLE_SET_CACHE,
 		[H_STATS] = KVM_XBZRLE_GET_STATS,
+		[H_INVALIDATE] = KVM_XBZRLE_INVALIDATE,
 	};
 	const unsigned long mask = ~((unsigned long)_IOC_SIZEMASK << _IOC_SIZESHIFT);
 	unsigned int i;
@@ -768,19 +774,18 @@ static void do_caps(unsigned int c)
 		    (a->capabilities & 7) != 7 ||
 		    a->formats != 1ULL << KVM_XBZRLE_FORMAT_QEMU_V1 ||
 		    a->page_size != PG || a->max_delta_size != PG ||
-		    a->reserved[0] || a->reserved[1] || a->reserved[2] ||
-		    a->reserved[3])
-			violation(V_OUTPUT, "GET_CAPS: api %u caps 0x%llx formats 0x%llx page %u max_delta %u reserved %llx/%llx/%llx/%llx",
+		    a->max_batch != KVM_XBZRLE_MAX_BATCH || !a->max_regions ||
+		    a->reserved[0] || a->reserved[1] || a->reserved[2])
+			violation(V_OUTPUT, "GET_CAPS: api %u caps 0x%llx formats 0x%llx page %u max_delta %u max_batch %u reserved %llx/%llx/%llx",
 				  a->api_version,
 				  (unsigned long long)a->capabilities,
 				  (unsigned long long)a->formats, a->page_size,
-				  a->max_delta_size,
+				  a->max_delta_size, a->max_batch,
 				  (unsigned long long)a->reserved[0],
 				  (unsigned long long)a->reserved[1],
-				  (unsigned long long)a->reserved[2],
-				  (unsigned long long)a->reserved[3]);
+				  (unsigned long long)a->reserved[2]);
 		/* the reserved input was zero, so writing zero there is fine */
-		ac.whi = ac.whi > 40 ? 40 : ac.whi;
+		ac.whi = ac.whi > 48 ? 48 : ac.whi;
 	}
 	if (r == EFAULT)
 		return;
@@ -1616,7 +1621,7 @@ static void do_random_ioctl(unsigned int c)
 	}
 	if (!r && kind == H_REGION && ctx_live(&ctxs[c]))
 		memset(ctxs[c].reg, 0, sizeof(ctxs[c].reg));
-	if (!r && (kind == H_ENCODE || kind == H_CACHE)) {
+	if (!r && (kind == H_ENCODE || kind == H_CACHE || kind == H_INVALIDATE)) {
 		ctxs[c].dest_lost = true;
 		ctxs[c].records_known = false;
 		ctxs[c].cache_size = UINT64_MAX;
