@@ -56,6 +56,8 @@ static void print_capabilities(__u64 caps)
 		{ KVM_XBZRLE_CAP_OFFLOAD, "offload" },
 		{ KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG, "clear_dirty_log" },
 		{ KVM_XBZRLE_CAP_GENERATION, "generation" },
+		{ KVM_XBZRLE_CAP_INVALIDATE, "invalidate" },
+		{ KVM_XBZRLE_CAP_HOST_PAGE_BASES, "host_page_bases" },
 	};
 	const char *sep = " (";
 	__u64 rest = caps;
@@ -108,6 +110,10 @@ int main(void)
 	       caps.formats & (1ULL << KVM_XBZRLE_FORMAT_QEMU_V1) ? " (QEMU XBZRLE v1)" : "");
 	printf("page_size:      %u\n", caps.page_size);
 	printf("max_delta_size: %u\n", caps.max_delta_size);
+	if (caps.capabilities & KVM_XBZRLE_CAP_HOST_PAGE_BASES) {
+		printf("max_regions:    %u\n", caps.max_regions);
+		printf("max_batch:      %u\n", caps.max_batch);
+	}
 	print_encoder();
 	ret = check_vm(fd);
 	close(fd);
