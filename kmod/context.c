@@ -67,7 +67,7 @@ static void xbzrle_ctx_unbind(struct xbzrle_ctx *ctx)
 	ctx->max_regions = 0;
 	if (ctx->vm_file)
 		fput(ctx->vm_file);
-	ctx->vm_file = NULL;
+	WRITE_ONCE(ctx->vm_file, NULL);
 	ctx->mm = NULL;
 }
 
@@ -152,7 +152,7 @@ long xbzrle_ioctl_bind(struct xbzrle_ctx *ctx, void __user *uarg,
 	if (ctx->vm_file || ctx->vm_gone) {
 		ret = -EBUSY;
 	} else {
-		ctx->vm_file = vm_file;
+		WRITE_ONCE(ctx->vm_file, vm_file);
 		ctx->mm = current->mm;
 		vm_file = NULL;
 	}
@@ -331,18 +331,23 @@ u64 xbzrle_memslots_gen(struct kvm *kvm)
 bool xbzrle_revalidate_regions(struct xbzrle_ctx *ctx)
 {
 	u64 gen = xbzrle_memslots_gen(ctx->vm_file->private_data);
-	unsigned int i = 0;
+	unsigned int i, kept = 0;
+	struct xbzrle_region *r;
 
 	lockdep_assert_held(&ctx->lock);
 	if (gen == ctx->memslots_gen)
 		return false;
 	ctx->memslots_gen = gen;
-	while (i < ctx->nr_regions) {
-		if (xbzrle_region_is_memslot(ctx, &ctx->regions[i]))
-			xbzrle_drop_region(ctx, &ctx->regions[i]);
+	/* one pass, keeping the order: the array may hold 32764 regions */
+	for (i = 0; i < ctx->nr_regions; i++) {
+		r = &ctx->regions[i];
+		if (xbzrle_region_is_memslot(ctx, r))
+			xbzrle_cache_drop_range(ctx, xbzrle_region_key(r, 0),
+						r->npages);
 		else
-			i++;
+			ctx->regions[kept++] = *r;
 	}
+	ctx->nr_regions = kept;
 	return true;
 }
 

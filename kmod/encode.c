@@ -30,11 +30,16 @@ struct xbzrle_clear_arg {
 
 static_assert(sizeof(struct xbzrle_clear_arg) <= KVM_XBZRLE_RECORD_MAX_SIZE);
 
-/*
- * Memslots changed around a KVM_CLEAR_DIRTY_LOG: the chunk is done again
- * (until the memslots hold still; a fatal signal ends the call).
- */
+/* Memslots changed around a KVM_CLEAR_DIRTY_LOG: the chunk is done again. */
 #define XBZRLE_MEMSLOTS_CHANGED	1
+
+/*
+ * Times a chunk is done again before the call ends (-EAGAIN if no page was
+ * done): memslots that keep changing under the call must not keep it, and
+ * every vCPU's TLB, busy.  A caller that serialises its memslot changes
+ * with ENCODE (QEMU does) never gets here.
+ */
+#define XBZRLE_CHUNK_RETRIES	4
 
 /*
  * Reads up to @n entries of the page list into @refs.  Returns how many
@@ -136,7 +141,13 @@ static int xbzrle_clear_span(struct xbzrle_ctx *ctx,
 	      round_up(arg->log.num_pages, 64) / 8;
 	if (copy_to_user(uarg, arg, len))
 		return -EFAULT;
-	/* nothing between here and KVM's slots_lock can fault or sleep long */
+	/*
+	 * KVM copies the argument, then waits for its slots_lock, possibly
+	 * behind memslot updates: what the generation says after the call
+	 * covers that wait.  Memslots created and deleted again within it
+	 * are the one case this cannot see, which callers close by
+	 * serialising memslot changes with ENCODE.
+	 */
 	if (xbzrle_memslots_gen(kvm) != ctx->memslots_gen)
 		return XBZRLE_MEMSLOTS_CHANGED;
 	ret = vm->f_op->unlocked_ioctl(vm, KVM_CLEAR_DIRTY_LOG,
@@ -312,7 +323,7 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 	const u64 __user *upages;
 	void __user *urecs;
 	u32 npages, done = 0, used = 0;
-	unsigned int chunk, valid, i;
+	unsigned int chunk, read, valid, i, retries;
 	int err = 0, ret;
 	long len;
 
@@ -358,18 +369,23 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 			err = -EINTR;
 			break;
 		}
-		valid = xbzrle_read_chunk(upages + done, chunk, refs, &err);
+		read = xbzrle_read_chunk(upages + done, chunk, refs, &err);
+		retries = 0;
+again:
 		/* reading the list may have waited: memslots are checked after */
 		xbzrle_revalidate_regions(ctx);
-		valid = xbzrle_resolve_chunk(ctx, refs, valid, &err);
+		valid = xbzrle_resolve_chunk(ctx, refs, read, &err);
 		if (valid && arg.flags & KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG) {
 			ret = xbzrle_clear_dirty(ctx, refs, valid, urecs + used);
-			if (ret == XBZRLE_MEMSLOTS_CHANGED) {
-				/* the chunk again, against the new memslots */
+			if (ret == XBZRLE_MEMSLOTS_CHANGED &&
+			    retries++ < XBZRLE_CHUNK_RETRIES) {
+				/* the same pages, against the new memslots */
 				err = 0;
 				cond_resched();
-				continue;
+				goto again;
 			}
+			if (ret == XBZRLE_MEMSLOTS_CHANGED)
+				ret = -EAGAIN;
 			if (ret) {
 				err = ret;
 				break;

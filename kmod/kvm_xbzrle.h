@@ -80,7 +80,7 @@ struct xbzrle_page_ref {
  * shrinker only frees pages it finds there.
  */
 struct xbzrle_cache {
-	struct xarray index;		/* gfn -> struct page * */
+	struct xarray index;		/* host page -> struct page * */
 	struct list_head lru;		/* most recently sent first */
 	unsigned long nr_pages;
 	unsigned long max_pages;

@@ -18,10 +18,11 @@
  *                (userfaultfd holds the call while the test write-protects
  *                them): the caller saw -EFAULT, so no base may have moved
  *                on without it;
- *   slot replaced  while ENCODE waits on a fault in guest memory, the
- *                memslot is deleted and created again with the same id
- *                over other memory: the new memslot's dirty bits must all
- *                survive the call.
+ *   slot replaced  while ENCODE waits on a fault in guest memory, or in
+ *                the record buffer where it builds KVM_CLEAR_DIRTY_LOG's
+ *                argument, the memslot is deleted and created again with
+ *                the same id over other memory: the new memslot's dirty
+ *                bits must all survive the call.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -50,6 +51,10 @@
 static uint8_t records[NPAGES * REC_MAX] __attribute__((aligned(8)));
 static uint64_t gpas[NPAGES];
 
+/*
+ * Private anonymous pages, never huge: a page left untouched for
+ * userfaultfd must not be filled in with a neighbour's large folio.
+ */
 static void *map_pages(size_t n)
 {
 	void *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
@@ -57,6 +62,8 @@ static void *map_pages(size_t n)
 
 	if (p == MAP_FAILED)
 		tap_bail_out("mmap %zu pages", n);
+	if (madvise(p, n * PAGE, MADV_NOHUGEPAGE))
+		tap_bail_out("madvise(MADV_NOHUGEPAGE)");
 	return p;
 }
 
@@ -243,7 +250,7 @@ static void test_invalidate(const struct kvm_xbzrle_caps *caps)
 	tap_result(caps->capabilities & KVM_XBZRLE_CAP_INVALIDATE &&
 		   caps->capabilities & KVM_XBZRLE_CAP_HOST_PAGE_BASES &&
 		   caps->max_batch == KVM_XBZRLE_MAX_BATCH &&
-		   caps->max_regions >= 509,
+		   caps->max_regions >= KVM_XBZRLE_MAX_REGIONS,
 		   "invalidate: GET_CAPS offers INVALIDATE and HOST_PAGE_BASES, max_batch %u, max_regions %u",
 		   caps->max_batch, caps->max_regions);
 
@@ -432,46 +439,60 @@ static void replace_slot(struct uffd_job *job)
 		job->err = EPROTO;
 }
 
-static void test_slot_replaced(const char *no_uffd)
+/*
+ * Memslot 1 is replaced (same id and gpa, other memory, all pages dirty)
+ * while ENCODE of its 128 pages waits in a fault: on page 10 of the guest
+ * memory (@fault_in_records false: after the first chunk's clear) or on
+ * the record buffer where the module writes the clear's argument (true:
+ * before the clear).  Either way no dirty bit of the new memslot may be
+ * cleared, and no page of it may be encoded.
+ */
+static void slot_replaced(const char *no_uffd, bool fault_in_records,
+			  const char *what)
 {
 	uint64_t bitmap[NPAGES / 64];
 	struct kvm_dirty_log log = { .slot = 1, .dirty_bitmap = bitmap };
-	uint8_t *mem, *new_mem;
+	uint32_t want_done = fault_in_records ? 0 : 64;
 	struct xbz_encode_result res = { 0 };
-	struct uffd_job job;
+	uint8_t *mem, *new_mem, *recs;
 	unsigned int i, lost = 0;
-	int vm_fd, xfd, ret;
+	struct uffd_job job;
+	int vm_fd, xfd, ret, err;
 	pthread_t thr;
 
 	if (no_uffd) {
-		tap_skip(no_uffd, "slot replaced: the call ends before the new memslot's pages");
-		tap_skip(no_uffd, "slot replaced: no dirty bit of the new memslot is cleared");
+		tap_skip(no_uffd, "slot replaced %s: the call does no page of the new memslot", what);
+		tap_skip(no_uffd, "slot replaced %s: no dirty bit of the new memslot is cleared", what);
 		return;
 	}
 	mem = map_pages(NPAGES);
 	new_mem = map_pages(NPAGES);
+	recs = map_pages(sizeof(records) / PAGE);
 	vm_fd = vm_create_initially_set();
 	set_memslot(vm_fd, 1, GPA_A, NPAGES, mem);
 	xfd = open_bound(vm_fd);
 	add_region(xfd, 1, GPA_A, NPAGES, mem);
 	for (i = 0; i < NPAGES; i++) {
 		gpas[i] = GPA_A + i * PAGE;
-		if (i != 10)
+		if (i != 10 || fault_in_records)
 			memset(mem + i * PAGE, i + 1, PAGE);
 	}
-	/* page 10 of the first chunk blocks the call after its clear */
-	job = (struct uffd_job) { .uffd = uffd_register(mem + 10 * PAGE),
-				  .action = replace_slot, .vm_fd = vm_fd,
-				  .new_mem = new_mem };
+	job = (struct uffd_job) {
+		.uffd = uffd_register(fault_in_records ? recs : mem + 10 * PAGE),
+		.action = replace_slot, .vm_fd = vm_fd, .new_mem = new_mem,
+	};
 	pthread_create(&thr, NULL, uffd_handler, &job);
 	ret = xbz_encode(xfd, KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG, gpas, NPAGES,
-			 records, sizeof(records), PAGE, &res);
+			 recs, sizeof(records), PAGE, &res);
+	err = ret ? errno : 0;
 	pthread_join(thr, NULL);
 	if (!tap_result(job.faults == 1 && !job.err &&
-			(ret ? errno == ENOENT : res.npages_done <= 64),
-			"slot replaced: the call ends before the new memslot's pages"))
+			(want_done ? !ret && res.npages_done == want_done :
+			 ret && err == ENOENT),
+			"slot replaced %s: the call does no page of the new memslot (%s)",
+			what, want_done ? "64 pages done" : "ENOENT"))
 		tap_diag("ENCODE %d (%s), %u pages done; %d faults, handler %s",
-			 ret, kvm_util_error(), res.npages_done, job.faults,
+			 ret, errname(err), res.npages_done, job.faults,
 			 errname(job.err));
 
 	/* the new memslot starts all dirty: nothing of it was read */
@@ -480,7 +501,8 @@ static void test_slot_replaced(const char *no_uffd)
 	for (i = 0; i < NPAGES; i++)
 		lost += !(bitmap[i / 64] & (1ULL << (i % 64)));
 	if (!tap_result(!lost,
-			"slot replaced: no dirty bit of the new memslot is cleared"))
+			"slot replaced %s: no dirty bit of the new memslot is cleared",
+			what))
 		tap_diag("%u of %u dirty bits of the new memslot were cleared",
 			 lost, NPAGES);
 	close(job.uffd);
@@ -488,6 +510,7 @@ static void test_slot_replaced(const char *no_uffd)
 	close(vm_fd);
 	munmap(mem, NPAGES * PAGE);
 	munmap(new_mem, NPAGES * PAGE);
+	munmap(recs, sizeof(records));
 }
 
 int main(void)
@@ -505,10 +528,11 @@ int main(void)
 	else
 		close(fd);
 
-	tap_plan(12);
+	tap_plan(14);
 	test_alias();
 	test_invalidate(&caps);
 	test_output_fault(no_uffd);
-	test_slot_replaced(no_uffd);
+	slot_replaced(no_uffd, false, "while a guest page is read");
+	slot_replaced(no_uffd, true, "while the clear's argument is written");
 	tap_finish();
 }

@@ -288,7 +288,7 @@ static const int caps_errs[] = { EFAULT, EINVAL, E2BIG, EBADF, EIO };
 static const int bind_errs[] = { EFAULT, EINVAL, E2BIG, EBADF, EIO, EBUSY };
 static const int region_errs[] = {
 	EFAULT, EINVAL, E2BIG, ENOTCONN, ENODEV, EIO, EEXIST, ENOENT, ENOSPC,
-	ENOMEM,
+	ENOMEM, EAGAIN,
 };
 /* ENCODE's own, and KVM_CLEAR_DIRTY_LOG's (EFAULT, EINVAL, ENOENT, ENXIO, EIO) */
 static const int encode_errs[] = {
