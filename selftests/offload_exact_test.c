@@ -62,7 +62,8 @@ static void *map_pages(size_t n)
 
 	if (p == MAP_FAILED)
 		tap_bail_out("mmap %zu pages", n);
-	if (madvise(p, n * PAGE, MADV_NOHUGEPAGE))
+	/* EINVAL: a kernel without transparent huge pages */
+	if (madvise(p, n * PAGE, MADV_NOHUGEPAGE) && errno != EINVAL)
 		tap_bail_out("madvise(MADV_NOHUGEPAGE)");
 	return p;
 }
