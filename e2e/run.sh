@@ -13,8 +13,16 @@
 #   (a) offload on, the patched QEMU on both sides
 #   (b) offload on, Debian's QEMU as the destination (wire compatibility)
 #   (c) offload off, QEMU's own XBZRLE (the patched QEMU, else Debian's)
-# and checks completion, identical RAM, the destination running on, the
-# XBZRLE statistics and the module's counters, then prints a comparison.
+# then, with -vga std, a guest whose memory map keeps moving
+# (e2e/bootsect-churn.S: VGA chain-4 aliasing video RAM at 0xa0000, PAM
+# registers remapping 0xc0000-0xdffff, writes through the framebuffer),
+# offload on, to the patched QEMU and to Debian's:
+#   (d), (e) while it runs; (h), (i) cancelled half-way, then again to a
+#   fresh destination; (f), (g), with a system_reset of the source
+#   half-way, only when asked for (see Documentation/testing.rst)
+# and checks completion, identical RAM (all of it) and video RAM, the
+# destination running on, the XBZRLE statistics and the module's
+# counters, then prints a comparison.  --demo runs (a)-(c) only.
 #
 # The patched QEMU is $E2E_QEMU if set (empty: none), else the last line
 # printed by `make -s qemu`; without one, check mode fails and the demo
@@ -25,9 +33,9 @@
 # fails if any point failed.  Logs: build/e2e/KVER/{console.log,results.tap}.
 #
 # Environment: E2E_QEMU, E2E_ARGS (extra migrate.py options, e.g.
-# "--cases c --warm-syncs 8"; see migrate.py --help), E2E_DRIVER (another
+# "--cases dh --seed 7"; see migrate.py --help), E2E_DRIVER (another
 # script to run in the VM's chroot instead of migrate.py, with the same
-# arguments; for experiments), VM_TIMEOUT (default 600), VM_MEM (default
+# arguments; for experiments), VM_TIMEOUT (default 1200), VM_MEM (default
 # 3G), VM_APPEND, and the others of selftests/vm/run.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,11 +57,13 @@ mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"
 # The module, as make check builds it.
 scripts/build-module.sh "$kver" "$root"
 
-# The guest: a boot sector, assembled here (no binary in the tree).
-gcc -m32 -c e2e/bootsect.S -o "$work/bootsect.o"
-ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start -o "$work/bootsect.bin" "$work/bootsect.o"
-size=$(stat -c %s "$work/bootsect.bin")
-[ "$size" -eq 512 ] || { echo "e2e: boot sector is $size bytes, not 512" >&2; exit 1; }
+# The guests: boot sectors, assembled here (no binary in the tree).
+for g in bootsect bootsect-churn; do
+	gcc -m32 -c "e2e/$g.S" -o "$work/$g.o"
+	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start -o "$work/$g.bin" "$work/$g.o"
+	size=$(stat -c %s "$work/$g.bin")
+	[ "$size" -eq 512 ] || { echo "e2e: boot sector $g is $size bytes, not 512" >&2; exit 1; }
+done
 
 # The patched QEMU: built by `make qemu`, whose last line is its path.
 if [ -n "${E2E_QEMU+set}" ]; then
@@ -93,10 +103,13 @@ fi
 {
 	printf 'E2E_DRIVER=%q\n' "${E2E_DRIVER:-$top/e2e/migrate.py}"
 	printf 'E2E_BOOTSECT=%q\n' "$work/bootsect.bin"
+	printf 'E2E_BOOTSECT_CHURN=%q\n' "$work/bootsect-churn.bin"
 	printf 'E2E_PATCHED_QEMU=%q\n' "$patched"
 	printf 'E2E_PLAIN_QEMU=%q\n' "$plain_qemu"
 	printf 'E2E_BAD_PATTERNS=%q\n' "$top/selftests/vm/bad-patterns"
-	printf 'E2E_ARGS=%q\n' "${E2E_ARGS:-}"
+	# The demo shows (a)-(c); E2E_ARGS can ask for more (the last
+	# --cases wins).
+	printf 'E2E_ARGS=%q\n' "${mode:+--cases abc }${E2E_ARGS:-}"
 	# Host directories the VM needs even if they sit under /tmp, /run,
 	# /var/tmp or /dev/shm, which get a tmpfs there (a CI clone in /tmp).
 	printf 'E2E_KEEP_DIRS=%q\n' "$top${patched:+ $(dirname "$(realpath "$patched")")}"
@@ -106,7 +119,7 @@ install -m 755 e2e/init "$root/e2e/init"
 
 export VM_WORKDIR=$work
 export VM_MEM=${VM_MEM:-3G}
-export VM_TIMEOUT=${VM_TIMEOUT:-600}
+export VM_TIMEOUT=${VM_TIMEOUT:-1200}
 export VM_MODULES="9p 9pnet_virtio virtio_pci ${VM_MODULES:-}"
 export VM_APPEND="rdinit=/e2e/init ${mode:+quiet} ${VM_APPEND:-}"
 export VM_QEMU_ARGS="-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap ${VM_QEMU_ARGS:-}"
