@@ -20,31 +20,7 @@
 #define STRIDE		1024
 #define COM1		0x3f8
 
-	.code16
-	.text
-	.globl	_start
-_start:
-	cli
-	xorw	%ax, %ax
-	movw	%ax, %ds
-	/* Fast A20 gate: addresses above 1 MiB must not wrap. */
-	inb	$0x92, %al
-	orb	$2, %al
-	andb	$0xfe, %al	/* bit 0 would reset the machine */
-	outb	%al, $0x92
-	lgdtl	gdt_desc
-	movl	%cr0, %eax
-	orl	$1, %eax
-	movl	%eax, %cr0
-	ljmpl	$0x08, $pm
-
-	.code32
-pm:
-	movw	$0x10, %ax
-	movw	%ax, %ds
-	movw	%ax, %es
-	movw	%ax, %ss
-	movl	$0x7c00, %esp
+#include "bootsect-pm.h"
 	movw	$COM1, %dx
 pass:
 	movl	$DIRTY_START, %ebx
@@ -57,14 +33,6 @@ pass:
 	outb	%al, %dx
 	jmp	pass
 
-	.p2align 3
-gdt:
-	.quad	0				/* null */
-	.quad	0x00cf9a000000ffff		/* 0x08: code, flat 4 GiB */
-	.quad	0x00cf92000000ffff		/* 0x10: data, flat 4 GiB */
-gdt_desc:
-	.word	gdt_desc - gdt - 1
-	.long	gdt
 
 	.org	510
 	.byte	0x55, 0xaa
