@@ -822,7 +822,7 @@ def main():
                     help="seeds the churn guest's pseudo-random writes (printed in the TAP)")
     ap.add_argument("--event-sync", type=int, default=3,
                     help="reset or cancel at this dirty sync (once XBZRLE pages flow)")
-    ap.add_argument("--reset-bandwidth-kb", type=int, default=32,
+    ap.add_argument("--reset-bandwidth-kb", type=int, default=1,
                     help="bandwidth limit (KiB/s) from the reset until the guest is back")
     ap.add_argument("--reset-passes", type=int, default=3,
                     help="passes the guest makes after its reset before the migration may converge")
@@ -845,9 +845,9 @@ def main():
     ap.add_argument("--boot-timeout", type=int, default=120)
     ap.add_argument("--qmp-timeout", type=int, default=60)
     ap.add_argument("--run-on", type=float, default=1.5)
-    ap.add_argument("--cases", default="abcdehi",
-                    help="f and g (system_reset half-way) and the controls w, x, y, z are not in "
-                    "the default list: see Documentation/testing.rst")
+    ap.add_argument("--cases", default="abcdefghi",
+                    help="the controls w, x, y, z are not in the default list: see "
+                    "Documentation/testing.rst")
     ap.add_argument("--accel", default="kvm", help="tcg: try the driver on a host without KVM")
     args = ap.parse_args()
 

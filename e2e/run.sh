@@ -19,7 +19,7 @@
 # offload on, to the patched QEMU and to Debian's:
 #   (d), (e) while it runs; (h), (i) cancelled half-way, then again to a
 #   fresh destination; (f), (g), with a system_reset of the source
-#   half-way, only when asked for (see Documentation/testing.rst)
+#   half-way
 # and checks completion, identical RAM (all of it) and video RAM, the
 # destination running on, the XBZRLE statistics and the module's
 # counters, then prints a comparison.  --demo runs (a)-(c) only.
