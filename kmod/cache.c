@@ -25,12 +25,12 @@
 
 #include "kvm_xbzrle.h"
 
-unsigned int cache_size_mb = 64;
-module_param(cache_size_mb, uint, 0644);
+static unsigned int xbzrle_cache_size_mb = 64;
+module_param_named(cache_size_mb, xbzrle_cache_size_mb, uint, 0644);
 MODULE_PARM_DESC(cache_size_mb, "Cache size of a new context, MiB (default 64, as QEMU's xbzrle-cache-size)");
 
-unsigned long max_cache_mb;
-module_param(max_cache_mb, ulong, 0644);
+static unsigned long xbzrle_max_cache_mb;
+module_param_named(max_cache_mb, xbzrle_max_cache_mb, ulong, 0644);
 MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (0, the default: a quarter of RAM)");
 
 atomic_long_t xbzrle_cached_pages;
@@ -73,9 +73,17 @@ void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n)
 	WRITE_ONCE(ctx->stat[s], ctx->stat[s] + n);
 }
 
+/* The size of a new context's cache, in pages. */
+unsigned long xbzrle_default_cache_pages(void)
+{
+	return min_t(unsigned long,
+		     (unsigned long)READ_ONCE(xbzrle_cache_size_mb) <<
+		     (20 - PAGE_SHIFT), xbzrle_max_cache_pages());
+}
+
 unsigned long xbzrle_max_cache_pages(void)
 {
-	unsigned long mb = READ_ONCE(max_cache_mb);
+	unsigned long mb = READ_ONCE(xbzrle_max_cache_mb);
 
 	if (!mb)
 		return totalram_pages() / 4;

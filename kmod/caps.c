@@ -79,7 +79,7 @@ long xbzrle_ioctl_get_caps(void __user *uarg, unsigned int cmd)
 	caps.page_size = PAGE_SIZE;
 	/* QEMU's receiver refuses a delta longer than a page */
 	caps.max_delta_size = PAGE_SIZE;
-	caps.max_regions = READ_ONCE(max_regions);
+	caps.max_regions = xbzrle_max_regions();
 	caps.max_batch = KVM_XBZRLE_MAX_BATCH;
 
 	return xbzrle_put_arg(uarg, &caps, sizeof(caps));

@@ -23,14 +23,18 @@ u64 xbzrle_retired_stat[XS_NR];
 static atomic_t xbzrle_next_id = ATOMIC_INIT(0);
 
 /* As many as KVM has user memslots in an address space (x86: 32764). */
-unsigned int max_regions = KVM_USER_MEM_SLOTS;
-module_param(max_regions, uint, 0644);
+static unsigned int xbzrle_max_regions_param = KVM_USER_MEM_SLOTS;
+module_param_named(max_regions, xbzrle_max_regions_param, uint, 0644);
 MODULE_PARM_DESC(max_regions, "Regions (memslots) one context can hold (default: KVM's user memslots)");
+
+unsigned int xbzrle_max_regions(void)
+{
+	return READ_ONCE(xbzrle_max_regions_param);
+}
 
 struct xbzrle_ctx *xbzrle_ctx_create(void)
 {
 	struct xbzrle_ctx *ctx;
-	unsigned long pages;
 
 	ctx = kzalloc(sizeof(*ctx), GFP_KERNEL_ACCOUNT);
 	if (!ctx)
@@ -45,9 +49,7 @@ struct xbzrle_ctx *xbzrle_ctx_create(void)
 		return ERR_PTR(-ENOMEM);
 	}
 	mutex_init(&ctx->lock);
-	pages = min_t(unsigned long, (unsigned long)READ_ONCE(cache_size_mb) <<
-		      (20 - PAGE_SHIFT), xbzrle_max_cache_pages());
-	xbzrle_cache_init(&ctx->cache, pages);
+	xbzrle_cache_init(&ctx->cache, xbzrle_default_cache_pages());
 	ctx->id = atomic_inc_return(&xbzrle_next_id);
 	ctx->pid = task_tgid_nr(current);
 
@@ -232,7 +234,7 @@ static void xbzrle_insert_region(struct xbzrle_ctx *ctx,
 /* Room for one more region, within the max_regions parameter. */
 static int xbzrle_regions_room(struct xbzrle_ctx *ctx)
 {
-	unsigned int limit = READ_ONCE(max_regions), n;
+	unsigned int limit = xbzrle_max_regions(), n;
 	struct xbzrle_region *a;
 
 	if (ctx->nr_regions >= limit)

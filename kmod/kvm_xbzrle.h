@@ -150,15 +150,13 @@ long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 			    unsigned int cmd);
 long xbzrle_ioctl_invalidate(struct xbzrle_ctx *ctx, void __user *uarg,
 			     unsigned int cmd);
-extern unsigned int max_regions;
+unsigned int xbzrle_max_regions(void);
 
 /* encode.c */
 long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 			 unsigned int cmd);
 
 /* cache.c */
-extern unsigned int cache_size_mb;
-extern unsigned long max_cache_mb;
 extern atomic_long_t xbzrle_cached_pages;
 
 void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n);
@@ -174,6 +172,7 @@ void xbzrle_cache_destroy(struct xbzrle_ctx *ctx);
 void xbzrle_cache_resize(struct xbzrle_ctx *ctx, unsigned long max_pages);
 int xbzrle_cache_get_spare(struct xbzrle_ctx *ctx);
 unsigned long xbzrle_max_cache_pages(void);
+unsigned long xbzrle_default_cache_pages(void);
 int xbzrle_shrinker_init(void);
 void xbzrle_shrinker_exit(void);
 
