@@ -30,10 +30,28 @@ module_param_named(cache_size_mb, xbzrle_cache_size_mb, uint, 0644);
 MODULE_PARM_DESC(cache_size_mb, "Cache size of a new context, MiB (default 64, as QEMU's xbzrle-cache-size)");
 
 static unsigned long xbzrle_max_cache_mb;
-module_param_named(max_cache_mb, xbzrle_max_cache_mb, ulong, 0644);
-MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (0, the default: a quarter of RAM)");
+static int xbzrle_max_cache_mb_set(const char *val,
+				   const struct kernel_param *kp);
+static const struct kernel_param_ops xbzrle_max_cache_mb_ops = {
+	.set	= xbzrle_max_cache_mb_set,
+	.get	= param_get_ulong,
+};
+module_param_cb(max_cache_mb, &xbzrle_max_cache_mb_ops, &xbzrle_max_cache_mb,
+		0644);
+MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (0, the default: a quarter of RAM); a lower value is applied at once");
 
 atomic_long_t xbzrle_cached_pages;
+
+/*
+ * Bases a miss may evict from its own context when the caches together are
+ * over the ceiling: one to reuse, one to go below it.  A lowered ceiling is
+ * applied when it is set (xbzrle_max_cache_mb_set()), not by the next
+ * misses, so no ENCODE call frees a whole cache with the index lock held.
+ */
+#define XBZRLE_EVICT_PER_MISS	2
+
+/* Pages taken from the caches per hold of the contexts lock. */
+#define XBZRLE_RECLAIM_BATCH	128
 
 /*
  * Charged to the caller's memory cgroup.  NORETRY: at a cgroup's limit the
@@ -202,6 +220,7 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
 	struct xbzrle_cache *c = &ctx->cache;
 	struct page *snap = ctx->spare;
 	struct page *victim = NULL;
+	unsigned int evicted = 0;
 	bool room;
 	int ret;
 
@@ -225,6 +244,9 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
 	while (xbzrle_cache_full(c, room)) {
 		struct page *old;
 
+		if (evicted == XBZRLE_EVICT_PER_MISS)
+			break;
+
 		if (keep_recent && !list_empty(&c->lru) &&
 		    xbzrle_base_recent(list_last_entry(&c->lru, struct page, lru),
 				       ctx->generation)) {
@@ -235,6 +257,7 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
 		if (!old)
 			break;
 		xbzrle_count(ctx, XS_EVICTIONS, 1);
+		evicted++;
 		if (victim)
 			__free_page(old);
 		else
@@ -350,12 +373,13 @@ void xbzrle_cache_destroy(struct xbzrle_ctx *ctx)
 	}
 }
 
-/* Sets the size and evicts down to it.  The caller holds ctx->lock. */
+/* Sets the size and evicts down to it. */
 void xbzrle_cache_resize(struct xbzrle_ctx *ctx, unsigned long max_pages)
 {
 	struct xbzrle_cache *c = &ctx->cache;
 	struct page *page;
 
+	lockdep_assert_held(&ctx->lock);
 	xa_lock(&c->index);
 	c->max_pages = max_pages;
 	xa_unlock(&c->index);
@@ -385,27 +409,31 @@ static unsigned long xbzrle_shrink_count(struct shrinker *s,
 	return n ? n : SHRINK_EMPTY;
 }
 
-static unsigned long xbzrle_shrink_scan(struct shrinker *s,
-					struct shrink_control *sc)
+/*
+ * Takes up to @nr of the least recently sent bases, context after context,
+ * counting them in @stat; at most XBZRLE_RECLAIM_BATCH per call, so the
+ * contexts lock is held briefly.  Returns how many were freed.
+ */
+static unsigned long xbzrle_reclaim(unsigned long nr, enum xbzrle_stat stat)
 {
 	struct xbzrle_ctx *ctx;
 	unsigned long freed = 0;
 	LIST_HEAD(pages);
 	struct page *page;
 
+	nr = min_t(unsigned long, nr, XBZRLE_RECLAIM_BATCH);
 	spin_lock(&xbzrle_contexts_lock);
 	list_for_each_entry(ctx, &xbzrle_contexts, node) {
 		struct xbzrle_cache *c = &ctx->cache;
 
 		xa_lock(&c->index);
-		while (freed < sc->nr_to_scan &&
-		       (page = xbzrle_cache_pop_lru(c))) {
+		while (freed < nr && (page = xbzrle_cache_pop_lru(c))) {
 			list_add(&page->lru, &pages);
-			xbzrle_count(ctx, XS_RECLAIMED, 1);
+			xbzrle_count(ctx, stat, 1);
 			freed++;
 		}
 		xa_unlock(&c->index);
-		if (freed >= sc->nr_to_scan)
+		if (freed >= nr)
 			break;
 	}
 	/* start with the next context the next time */
@@ -417,7 +445,38 @@ static unsigned long xbzrle_shrink_scan(struct shrinker *s,
 		list_del(&page->lru);
 		__free_page(page);
 	}
+	return freed;
+}
+
+static unsigned long xbzrle_shrink_scan(struct shrinker *s,
+					struct shrink_control *sc)
+{
+	unsigned long freed = xbzrle_reclaim(sc->nr_to_scan, XS_RECLAIMED);
+
 	return freed ? freed : SHRINK_STOP;
+}
+
+/*
+ * A new max_cache_mb takes effect at once: the caches together are brought
+ * under it here, in the writer's context, a batch per hold of the locks.
+ */
+static int xbzrle_max_cache_mb_set(const char *val,
+				   const struct kernel_param *kp)
+{
+	unsigned long max, cached;
+	int ret;
+
+	ret = param_set_ulong(val, kp);
+	if (ret)
+		return ret;
+	max = xbzrle_max_cache_pages();
+	for (;;) {
+		cached = atomic_long_read(&xbzrle_cached_pages);
+		if (cached <= max || !xbzrle_reclaim(cached - max, XS_EVICTIONS))
+			break;
+		cond_resched();
+	}
+	return 0;
 }
 
 #ifdef XBZRLE_HAVE_SHRINKER_ALLOC
