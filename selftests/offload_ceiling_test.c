@@ -16,6 +16,14 @@
  *               copy, gives the source's pages, also after a last round
  *               over all 32 MiB with each page changed.
  *
+ * Then the sharing rule (Documentation/offload.rst): under an 8 MiB ceiling
+ * that context fills it, and a second context, on another VM, starts
+ * sending 16 MiB:
+ *
+ *   share       each ends with half of the ceiling (the newcomer took the
+ *               first one's oldest bases as it missed), and both
+ *               destinations stay exact.
+ *
  * The parameter's value is restored on exit.  Needs root (the parameter)
  * and debugfs.
  */
@@ -38,6 +46,7 @@
 #define GPA		0x100000ULL
 #define FULL_MB		64		/* the ceiling while the cache fills */
 #define LOW_MB		4		/* the lowered ceiling */
+#define SHARE_MB	8		/* the ceiling two contexts share */
 #define BATCH		256U
 #define EVICT_PER_MISS	2		/* kmod/cache.c */
 #define TIMEOUT_S	100
@@ -117,59 +126,93 @@ static unsigned int pages_differing(const uint8_t *a, const uint8_t *b)
 	return d;
 }
 
-int main(void)
+/* A VM with MEM_PAGES of random guest RAM and a context bound to it. */
+struct tenant {
+	uint8_t *mem;
+	uint8_t *dest;		/* the destination's copy */
+	int vm_fd;
+	int xfd;
+};
+
+static void tenant_init(struct tenant *t, unsigned int seed)
 {
-	struct kvm_xbzrle_caps caps;
-	unsigned int p, seed = 1, worst = 0, worst_page = 0, diff;
-	uint64_t before, cache, evict0, evict1, n;
-	long long module_cache;
-	uint8_t *mem, *dest;
-	char why[256] = "";
-	int vm_fd, xfd, ret = 0;
-
-	tap_timeout(TIMEOUT_S);
-	xbz_require_offload(&caps, false);
-	if (read_file(PARAM, saved_param, sizeof(saved_param)) < 0)
-		tap_bail_out("read %s", PARAM);
-	saved_param[strcspn(saved_param, "\n")] = 0;
-	atexit(restore_param);
-	tap_plan(5);
-
-	mem = mmap(NULL, (size_t)MEM_PAGES * PAGE, PROT_READ | PROT_WRITE,
-		   MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	dest = calloc(MEM_PAGES, PAGE);
-	if (mem == MAP_FAILED || !dest)
+	t->mem = mmap(NULL, (size_t)MEM_PAGES * PAGE, PROT_READ | PROT_WRITE,
+		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	t->dest = calloc(MEM_PAGES, PAGE);
+	if (t->mem == MAP_FAILED || !t->dest)
 		tap_bail_out("%u pages of guest memory and its destination",
 			     MEM_PAGES);
-	fill_random(mem, (size_t)MEM_PAGES * PAGE, &seed);
-	vm_fd = ioctl(kvm_open(), KVM_CREATE_VM, 0);
-	if (vm_fd < 0 || kvm_set_memslot(vm_fd, 0, 0, GPA,
-					 (uint64_t)MEM_PAGES * PAGE, mem))
+	fill_random(t->mem, (size_t)MEM_PAGES * PAGE, &seed);
+	t->vm_fd = ioctl(kvm_open(), KVM_CREATE_VM, 0);
+	if (t->vm_fd < 0 || kvm_set_memslot(t->vm_fd, 0, 0, GPA,
+					    (uint64_t)MEM_PAGES * PAGE, t->mem))
 		tap_bail_out("a VM with one %u-page memslot", MEM_PAGES);
-	xfd = xbz_open();
-	if (xfd < 0 || xbz_bind(xfd, vm_fd) ||
-	    xbz_set_region(xfd, 0, GPA, (uint64_t)MEM_PAGES * PAGE, mem) ||
-	    xbz_set_cache(xfd, KVM_XBZRLE_CACHE_SET_SIZE,
+	t->xfd = xbz_open();
+	if (t->xfd < 0 || xbz_bind(t->xfd, t->vm_fd) ||
+	    xbz_set_region(t->xfd, 0, GPA, (uint64_t)MEM_PAGES * PAGE,
+			   t->mem) ||
+	    xbz_set_cache(t->xfd, KVM_XBZRLE_CACHE_SET_SIZE,
 			  (uint64_t)NPAGES * PAGE, NULL))
 		tap_bail_out("a context with a %u-page cache: %s", NPAGES,
 			     kvm_util_error());
+}
+
+static void tenant_destroy(struct tenant *t)
+{
+	close(t->xfd);
+	close(t->vm_fd);
+	munmap(t->mem, (size_t)MEM_PAGES * PAGE);
+	free(t->dest);
+}
+
+/* Pages [@first, @first + @n) of @t, BATCH per call. */
+static int send_pages(struct tenant *t, unsigned int first, unsigned int n,
+		      char *why)
+{
+	unsigned int p;
+	int ret = 0;
+
+	for (p = first; p < first + n && !ret; p += BATCH)
+		ret = encode_apply(t->xfd, t->dest, p, BATCH, why);
+	return ret;
+}
+
+/* Every page changed by a byte, all sent: 0 if @t's destination is exact. */
+static int round_exact(struct tenant *t, unsigned int *diff, char *why)
+{
+	unsigned int p;
+	int ret;
+
+	for (p = 0; p < MEM_PAGES; p++)
+		t->mem[(size_t)p * PAGE + (p * 131) % PAGE] ^= 0x5a;
+	ret = send_pages(t, 0, MEM_PAGES, why);
+	*diff = pages_differing(t->mem, t->dest);
+	return ret || *diff ? -1 : 0;
+}
+
+static void test_ceiling(struct tenant *a)
+{
+	unsigned int p, worst = 0, worst_page = 0, diff = 0;
+	uint64_t before, cache, evict0, evict1, n;
+	long long module_cache;
+	char why[256] = "";
+	int ret;
 
 	/* 1: a full cache under a ceiling that allows it */
 	set_param(FULL_MB);
-	for (p = 0; p < NPAGES && !ret; p += BATCH)
-		ret = encode_apply(xfd, dest, p, BATCH, why);
-	cache = ctx_stat(xfd, "cache_bytes");
+	ret = send_pages(a, 0, NPAGES, why);
+	cache = ctx_stat(a->xfd, "cache_bytes");
 	tap_result(!ret && cache == (uint64_t)NPAGES * PAGE,
 		   "every page sent once: the cache holds all %u pages (%llu KiB)%s%s",
 		   NPAGES, (unsigned long long)cache / 1024, ret ? ": " : "",
 		   ret ? why : "");
 
 	/* 2: the lowered ceiling holds when the write returns */
-	evict0 = ctx_stat(xfd, "evictions");
+	evict0 = ctx_stat(a->xfd, "evictions");
 	set_param(LOW_MB);
-	cache = ctx_stat(xfd, "cache_bytes");
+	cache = ctx_stat(a->xfd, "cache_bytes");
 	module_cache = xbz_debugfs_stat("cache_bytes");
-	evict1 = ctx_stat(xfd, "evictions");
+	evict1 = ctx_stat(a->xfd, "evictions");
 	tap_result(cache <= LOW_MB * MIB && module_cache >= 0 &&
 		   (uint64_t)module_cache <= LOW_MB * MIB,
 		   "max_cache_mb %u -> %u: when the write returns the cache holds %llu KiB, the module %lld KiB (<= %u MiB); %llu evicted",
@@ -180,9 +223,9 @@ int main(void)
 	/* 3: the other pages, one per call, each a miss */
 	ret = 0;
 	for (p = NPAGES; p < MEM_PAGES && !ret; p++) {
-		before = ctx_stat(xfd, "evictions");
-		ret = encode_apply(xfd, dest, p, 1, why);
-		n = ctx_stat(xfd, "evictions") - before;
+		before = ctx_stat(a->xfd, "evictions");
+		ret = encode_apply(a->xfd, a->dest, p, 1, why);
+		n = ctx_stat(a->xfd, "evictions") - before;
 		if (n > worst) {
 			worst = n;
 			worst_page = p;
@@ -190,22 +233,19 @@ int main(void)
 	}
 	tap_result(!ret && worst <= EVICT_PER_MISS,
 		   "under the lowered ceiling %u misses, one per call: none evicts more than %d bases (most: %u, page %u)%s%s",
-		   NPAGES,
-		   EVICT_PER_MISS, worst, worst_page, ret ? ": " : "",
+		   NPAGES, EVICT_PER_MISS, worst, worst_page, ret ? ": " : "",
 		   ret ? why : "");
 
 	/* 4: every page changed, all sent: the destination has the source's */
-	for (p = 0; p < MEM_PAGES; p++)
-		mem[(size_t)p * PAGE + (p * 131) % PAGE] ^= 0x5a;
-	for (p = 0; p < MEM_PAGES && !ret; p += BATCH)
-		ret = encode_apply(xfd, dest, p, BATCH, why);
-	diff = pages_differing(mem, dest);
-	tap_result(!ret && !diff,
+	if (!ret)
+		ret = round_exact(a, &diff, why);
+	tap_result(!ret,
 		   "every page changed and sent again: records applied to the destination give the source's pages (%u of %u differ)%s%s",
-		   diff, MEM_PAGES, ret ? ": " : "", ret ? why : "");
+		   diff, MEM_PAGES, ret && !diff ? ": " : "",
+		   ret && !diff ? why : "");
 
 	/* 5: and the caches stay under the ceiling */
-	cache = ctx_stat(xfd, "cache_bytes");
+	cache = ctx_stat(a->xfd, "cache_bytes");
 	module_cache = xbz_debugfs_stat("cache_bytes");
 	tap_result(cache <= LOW_MB * MIB && module_cache >= 0 &&
 		   (uint64_t)module_cache <= LOW_MB * MIB,
@@ -213,10 +253,65 @@ int main(void)
 		   (unsigned long long)cache / 1024,
 		   module_cache < 0 ? module_cache : module_cache / 1024,
 		   LOW_MB);
+}
 
-	close(xfd);
-	close(vm_fd);
-	munmap(mem, (size_t)MEM_PAGES * PAGE);
-	free(dest);
+static void test_share(struct tenant *a, struct tenant *b)
+{
+	const uint64_t half = SHARE_MB * MIB / 2, slack = 2 * PAGE;
+	unsigned int diff_a = 0, diff_b = 0;
+	uint64_t ca, cb;
+	char why[256] = "";
+	int ret;
+
+	/* 6: the first context holds the whole ceiling */
+	set_param(SHARE_MB);
+	ret = send_pages(a, 0, MEM_PAGES, why);
+	ca = ctx_stat(a->xfd, "cache_bytes");
+	tap_result(!ret && ca == SHARE_MB * MIB,
+		   "share: alone, the first context fills the %u MiB ceiling (%llu KiB)%s%s",
+		   SHARE_MB, (unsigned long long)ca / 1024, ret ? ": " : "",
+		   ret ? why : "");
+
+	/* 7: a newcomer gets half of it */
+	ret = send_pages(b, 0, MEM_PAGES, why);
+	ca = ctx_stat(a->xfd, "cache_bytes");
+	cb = ctx_stat(b->xfd, "cache_bytes");
+	tap_result(!ret && cb + slack >= half && ca + slack >= half &&
+		   ca + cb <= SHARE_MB * MIB,
+		   "share: a second context sending %u MiB gets half: first %llu KiB, second %llu KiB (each %llu KiB, within two pages)%s%s",
+		   MEM_PAGES * PAGE / (unsigned int)MIB,
+		   (unsigned long long)ca / 1024, (unsigned long long)cb / 1024,
+		   (unsigned long long)half / 1024, ret ? ": " : "",
+		   ret ? why : "");
+
+	/* 8: both destinations stay exact */
+	ret = round_exact(a, &diff_a, why);
+	if (!ret)
+		ret = round_exact(b, &diff_b, why);
+	tap_result(!ret,
+		   "share: every page of both changed and sent again, both destinations exact (%u and %u of %u differ)%s%s",
+		   diff_a, diff_b, MEM_PAGES, ret && !diff_a && !diff_b ? ": " : "",
+		   ret && !diff_a && !diff_b ? why : "");
+}
+
+int main(void)
+{
+	struct kvm_xbzrle_caps caps;
+	struct tenant a, b;
+
+	tap_timeout(TIMEOUT_S);
+	xbz_require_offload(&caps, false);
+	if (read_file(PARAM, saved_param, sizeof(saved_param)) < 0)
+		tap_bail_out("read %s", PARAM);
+	saved_param[strcspn(saved_param, "\n")] = 0;
+	atexit(restore_param);
+	tap_plan(8);
+
+	tenant_init(&a, 1);
+	tenant_init(&b, 2);
+	test_ceiling(&a);
+	test_share(&a, &b);
+	tenant_destroy(&a);
+	tenant_destroy(&b);
 	tap_finish();
 }
