@@ -38,7 +38,7 @@ static const struct kernel_param_ops xbzrle_max_cache_mb_ops = {
 };
 module_param_cb(max_cache_mb, &xbzrle_max_cache_mb_ops, &xbzrle_max_cache_mb,
 		0644);
-MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (0, the default: a quarter of RAM); a lower value is applied at once");
+MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (0, the default: an eighth of RAM); a lower value is applied at once");
 
 atomic_long_t xbzrle_cached_pages;
 
@@ -104,7 +104,7 @@ unsigned long xbzrle_max_cache_pages(void)
 	unsigned long mb = READ_ONCE(xbzrle_max_cache_mb);
 
 	if (!mb)
-		return totalram_pages() / 4;
+		return totalram_pages() / 8;
 	return mb << (20 - PAGE_SHIFT);
 }
 
@@ -206,6 +206,50 @@ static bool xbzrle_cache_full(struct xbzrle_cache *c, bool memcg_room)
 }
 
 /*
+ * The sharing rule between contexts.  When the caches together are at the
+ * ceiling, a context holding less than its share (the ceiling divided by
+ * the contexts that hold pages, itself included) takes the oldest base of
+ * the context that holds the most; otherwise it evicts its own oldest.  So
+ * a migration that starts while another one holds the whole ceiling gets
+ * half of it, page by page as it misses, instead of nothing.
+ *
+ * Returns a page taken from another context (to be freed by the caller:
+ * it is charged to that context's memory cgroup), or NULL when @ctx is at
+ * its share or no other context holds more than its own.
+ */
+static struct page *xbzrle_cache_steal(struct xbzrle_ctx *ctx)
+{
+	unsigned long share, most = 0, mine = READ_ONCE(ctx->cache.nr_pages);
+	struct xbzrle_ctx *other, *victim = NULL;
+	unsigned int holders = 1;
+	struct page *page = NULL;
+
+	lockdep_assert_held(&ctx->lock);
+	spin_lock(&xbzrle_contexts_lock);
+	list_for_each_entry(other, &xbzrle_contexts, node) {
+		unsigned long n = READ_ONCE(other->cache.nr_pages);
+
+		if (other == ctx || !n)
+			continue;
+		holders++;
+		if (n > most) {
+			most = n;
+			victim = other;
+		}
+	}
+	share = xbzrle_max_cache_pages() / holders;
+	if (victim && mine < share && most > mine + 1) {
+		xa_lock(&victim->cache.index);
+		page = xbzrle_cache_pop_lru(&victim->cache);
+		xa_unlock(&victim->cache.index);
+		if (page)
+			xbzrle_count(victim, XS_EVICTIONS, 1);
+	}
+	spin_unlock(&xbzrle_contexts_lock);
+	return page;
+}
+
+/*
  * The snapshot in ctx->spare was returned for @key: it becomes the page's
  * base, sent in ctx->generation.  @base, the previous base from
  * xbzrle_cache_take(), becomes the spare.  Without a previous base a slot
@@ -227,6 +271,13 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
 	lockdep_assert_held(&ctx->lock);
 	/* a page already charged (the victim) replaces the one it frees */
 	room = base || xbzrle_memcg_has_room();
+	if (!base && room && c->nr_pages < c->max_pages &&
+	    atomic_long_read(&xbzrle_cached_pages) >= xbzrle_max_cache_pages()) {
+		struct page *stolen = xbzrle_cache_steal(ctx);
+
+		if (stolen)
+			__free_page(stolen);
+	}
 	set_page_private(snap, key);
 	xbzrle_base_set_gen(snap, ctx->generation);
 	xa_lock(&c->index);

@@ -1740,13 +1740,13 @@ static void test_set_cache(void)
 	}
 	limit = (uint64_t)max * MIB;
 	if (!max) {
-		/* 0 reads as the default: a quarter of RAM, in pages */
+		/* 0 reads as the default: an eighth of RAM, in pages */
 		if (sysinfo(&si)) {
 			fail_points(CACHE_TESTS, "SET_CACHE: sysinfo failed");
 			return;
 		}
-		limit = (uint64_t)si.totalram * si.mem_unit / PG / 4 * PG;
-		tap_diag("max_cache_mb reads 0: the ceiling is a quarter of RAM, %llu bytes",
+		limit = (uint64_t)si.totalram * si.mem_unit / PG / 8 * PG;
+		tap_diag("max_cache_mb reads 0: the ceiling is an eighth of RAM, %llu bytes",
 			 (unsigned long long)limit);
 	}
 	expect(do_cache(cache_xfd, KVM_XBZRLE_CACHE_SET_SIZE, 64 * PG, NULL), 0,

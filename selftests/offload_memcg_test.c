@@ -782,7 +782,7 @@ static void test_squeeze(void)
 	if (ceiling < 0) {
 		long long mb = read_u64("/sys/module/kvm_xbzrle/parameters/max_cache_mb");
 
-		ceiling = mb > 0 ? mb * (long long)MiB : meminfo("MemTotal") / 4;
+		ceiling = mb > 0 ? mb * (long long)MiB : meminfo("MemTotal") / 8;
 	}
 	avail = meminfo("MemAvailable");
 	/* the slot, its destination and the cache: 3 copies, and room left */
