@@ -16,7 +16,11 @@
  *     must still be able to allocate in the cgroup afterwards (oom and
  *     oom_kill 0, the child exits normally), pages without a base go RAW,
  *     and the destination must equal guest memory after every round.
- *     Closing the context must give the charge back.
+ *     Then the process touches 8 MiB more, past the headroom, and keeps
+ *     it, as a guest touching new RAM during a migration does: the cache
+ *     must give pages back to memcg reclaim (the module's shrinker is
+ *     memcg aware), nothing may be OOM-killed, and the next round must be
+ *     exact.  Closing the context must give the charge back.
  *
  * (b) The whole (test) machine short of memory.  The test fills a large
  *     cache (128 MiB of guest RAM sent once, within the module's ceiling
@@ -77,6 +81,7 @@
 #define CG_CACHE	(64 * MiB)
 #define CG_WS		(48 * MiB)
 #define CG_ROUNDS	3	/* with the cache */
+#define CG_GROW		(8 * MiB)	/* more than the headroom */
 
 #define BIG_SIZE	(128 * MiB)
 #define HOG_STEP	(1 * MiB)
@@ -261,7 +266,7 @@ static bool cg_mounted_here;
  * ENCODE allocates inside the cgroup: at the limit, an allocation without
  * __GFP_NORETRY there would invoke the OOM killer.
  */
-enum { S_IN = 1, S_NOCACHE, S_CACHE, S_CLOSED, S_NR };
+enum { S_IN = 1, S_NOCACHE, S_CACHE, S_GROWN, S_CLOSED, S_NR };
 struct cg_result {
 	int stage;		/* points the child got through */
 	int want, done;		/* sample requests: child -> parent */
@@ -270,6 +275,8 @@ struct cg_result {
 	long long cur_max;
 	uint64_t cache_size, cache_bytes, evictions;
 	uint64_t raw[CG_ROUNDS], xbzrle[CG_ROUNDS];
+	/* after the process grew past the headroom */
+	uint64_t grown_cache_bytes, grown_reclaimed, grown_raw, grown_xbzrle;
 	uint32_t npages;
 };
 
@@ -337,6 +344,7 @@ static int cg_child(struct cg_result *res)
 	struct kvm_xbzrle_stats st;
 	struct mig m;
 	char pid[32], path[256];
+	uint8_t *grow;
 	int k;
 
 	if (mig_setup(&m, CG_WS, 8)) {
@@ -416,15 +424,50 @@ static int cg_child(struct cg_result *res)
 		return 1;
 	}
 
+	/*
+	 * Then it grows by more than the headroom and keeps the memory, as a
+	 * guest touching new RAM during the migration does: only reclaim of
+	 * cache pages in the cgroup (the module's memcg-aware shrinker) can
+	 * make the room; without it the cgroup OOM-kills the process.  The
+	 * next round must be exact all the same.
+	 */
+	grow = mmap(NULL, CG_GROW, PROT_READ | PROT_WRITE,
+		    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (grow == MAP_FAILED) {
+		snprintf(res->why, sizeof(res->why), "mmap %llu MiB: %s",
+			 CG_GROW / MiB, strerror(errno));
+		return 1;
+	}
+	for (k = 0; k < (int)(CG_GROW / PAGE); k++)
+		grow[(size_t)k * PAGE] = 1;
+	if (xbz_get_stats(m.xfd, &st)) {
+		snprintf(res->why, sizeof(res->why), "%s", kvm_util_error());
+		return 1;
+	}
+	res->grown_cache_bytes = st.cache_bytes;
+	res->grown_reclaimed = st.reclaimed;
+	touch_pages(vm_gpa_to_hva(&m.vm, 0), m.npages, CG_ROUNDS, 8);
+	if (mig_round(&m)) {
+		snprintf(res->why, sizeof(res->why),
+			 "round after growing by %llu MiB: %s", CG_GROW / MiB,
+			 m.why);
+		return 1;
+	}
+	res->grown_raw = m.got.raw;
+	res->grown_xbzrle = m.got.xbzrle;
+	cg_sync(res, S_GROWN);
+	res->stage = 4;
+	munmap(grow, CG_GROW);
+
 	close(m.xfd);
 	m.xfd = -1;
 	cg_sync(res, S_CLOSED);
-	res->stage = 4;
+	res->stage = 5;
 	mig_destroy(&m);
 	return 0;
 }
 
-#define CG_POINTS	7
+#define CG_POINTS	8
 
 static void test_cgroup(void)
 {
@@ -502,8 +545,18 @@ static void test_cgroup(void)
 		   (unsigned long long)res->cache_bytes / MiB,
 		   (unsigned long long)res->cache_bytes / 1024,
 		   CG_CACHE / MiB, (unsigned long long)res->evictions, ev_max);
+	/* the process grew past the headroom: reclaim took cache pages */
+	tap_result(res->stage >= 4 && res->grown_reclaimed > 0 &&
+		   res->grown_cache_bytes < res->cache_bytes,
+		   "cgroup: the process then touched %llu MiB more and kept it: memcg reclaim took cache pages (cache_bytes %llu -> %llu KiB, reclaimed %llu pages), memory.current %lld KiB; the next round exact (RAW/XBZRLE %llu/%llu)%s%s",
+		   CG_GROW / MiB, (unsigned long long)res->cache_bytes / 1024,
+		   (unsigned long long)res->grown_cache_bytes / 1024,
+		   (unsigned long long)res->grown_reclaimed, res->cur[S_GROWN] / 1024,
+		   (unsigned long long)res->grown_raw,
+		   (unsigned long long)res->grown_xbzrle,
+		   res->stage < 4 ? ": " : "", res->stage < 4 ? res->why : "");
 	/* ... and it was charged there, and given back */
-	ok = res->stage >= 4 && res->cache_bytes &&
+	ok = res->stage >= 5 && res->cache_bytes &&
 	     res->cur[S_CACHE] - res->cur[S_NOCACHE] >= (long long)res->cache_bytes * 9 / 10 &&
 	     res->cur[S_CACHE] - res->cur[S_CLOSED] >= (long long)res->cache_bytes * 9 / 10;
 	tap_result(ok,
@@ -513,7 +566,8 @@ static void test_cgroup(void)
 		   res->cur[S_CLOSED] / 1024);
 	for (k = S_IN; k < S_NR; k++)
 		tap_diag("memory.stat %s: kernel %lld KiB, slab %lld KiB, percpu %lld KiB, anon %lld KiB",
-			 (const char *[]){ "", "moved in", "no cache", "with the cache", "context closed" }[k],
+			 (const char *[]){ "", "moved in", "no cache", "with the cache",
+					   "grown", "context closed" }[k],
 			 res->kernel[k] / 1024, res->slab[k] / 1024,
 			 res->percpu[k] / 1024, res->anon[k] / 1024);
 	tap_result(WIFEXITED(status) && !WEXITSTATUS(status) && ev_oom == 0 &&
