@@ -4,8 +4,16 @@
  * last returned, i.e. what the destination holds.  An LRU by host page
  * (the caller's address, so aliased memslots share a base),
  * charged to the memory cgroup of the process that fills it, with a
- * module-wide ceiling and a shrinker.  Losing a copy is always safe: the
- * page is then sent whole (RAW) the next time.
+ * module-wide ceiling and a memcg-aware shrinker.  Losing a copy is always
+ * safe: the page is then sent whole (RAW) the next time.
+ *
+ * Every cached page has an entry (struct xbzrle_entry, page_private of the
+ * page), a small object charged to the same memory cgroup, on
+ * xbzrle_lru: a list_lru per memory cgroup and node, in the order pages
+ * entered the cache.  The shrinker takes pages from there for the cgroup
+ * that is being reclaimed, so memory.high and memory.max reclaim (and
+ * global reclaim, per node) reach the cache; the context's own LRU
+ * (xbzrle_cache.lru) orders its own evictions.
  *
  * With KVM_XBZRLE_ENCODE_GENERATION (QEMU's dirty-sync round) a full cache
  * does not evict a base sent in this round or the previous one to make
@@ -17,10 +25,12 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/gfp.h>
+#include <linux/list_lru.h>
 #include <linux/memcontrol.h>
 #include <linux/mm.h>
 #include <linux/module.h>
 #include <linux/shrinker.h>
+#include <linux/slab.h>
 #include <linux/spinlock.h>
 
 #include "kvm_xbzrle.h"
@@ -64,9 +74,39 @@ atomic_long_t xbzrle_cached_pages;
 #define XBZRLE_GEN_LIFETIME	2
 
 /*
+ * A cached page's place on xbzrle_lru.  Allocated (from
+ * xbzrle_entry_cache, SLAB_ACCOUNT) by the context's ENCODE caller, so
+ * list_lru files it under that caller's memory cgroup, which the page is
+ * charged to as well.  Freed when the page leaves the cache.
+ */
+struct xbzrle_entry {
+	struct list_head lru;		/* on xbzrle_lru */
+	struct page *page;
+	struct xbzrle_ctx *ctx;
+	unsigned long key;
+};
+
+static struct kmem_cache *xbzrle_entry_cache;
+static struct list_lru xbzrle_lru;
+
+/* 6.8 added a memcg and node to list_lru_add(); _obj takes them from @item */
+#ifdef XBZRLE_HAVE_LIST_LRU_ADD_OBJ
+#define xbzrle_lru_add(item)	list_lru_add_obj(&xbzrle_lru, (item))
+#define xbzrle_lru_del(item)	list_lru_del_obj(&xbzrle_lru, (item))
+#else
+#define xbzrle_lru_add(item)	list_lru_add(&xbzrle_lru, (item))
+#define xbzrle_lru_del(item)	list_lru_del(&xbzrle_lru, (item))
+#endif
+
+static struct xbzrle_entry *xbzrle_page_entry(const struct page *page)
+{
+	return (struct xbzrle_entry *)page_private(page);
+}
+
+/*
  * The generation a base was last sent in (ctx->generation then) is kept
  * in page->index: the pages are the module's own, from alloc_page(), with
- * no mapping; page_private holds the key.  On 32-bit only the low bits
+ * no mapping; page_private holds the entry.  On 32-bit only the low bits
  * are kept; generations are compared by difference, which is exact while
  * they only grow.
  */
@@ -116,6 +156,25 @@ void xbzrle_cache_init(struct xbzrle_cache *c, unsigned long max_pages)
 	c->max_pages = max_pages;
 }
 
+/*
+ * Takes @page, off the context's LRU already, out of the index and frees
+ * its entry.  Caller holds the index lock; @on_lru: the entry is still on
+ * xbzrle_lru (the shrinker's walk has isolated it otherwise).
+ */
+static void xbzrle_cache_unlink(struct xbzrle_cache *c, struct page *page,
+				bool on_lru)
+{
+	struct xbzrle_entry *e = xbzrle_page_entry(page);
+
+	__xa_erase(&c->index, e->key);
+	if (on_lru)
+		xbzrle_lru_del(&e->lru);
+	kmem_cache_free(xbzrle_entry_cache, e);
+	set_page_private(page, 0);
+	c->nr_pages--;
+	atomic_long_dec(&xbzrle_cached_pages);
+}
+
 /* Caller holds the index lock; the page is returned off the cache. */
 static struct page *xbzrle_cache_pop_lru(struct xbzrle_cache *c)
 {
@@ -125,10 +184,7 @@ static struct page *xbzrle_cache_pop_lru(struct xbzrle_cache *c)
 		return NULL;
 	page = list_last_entry(&c->lru, struct page, lru);
 	list_del(&page->lru);
-	__xa_erase(&c->index, page_private(page));
-	set_page_private(page, 0);
-	c->nr_pages--;
-	atomic_long_dec(&xbzrle_cached_pages);
+	xbzrle_cache_unlink(c, page, true);
 	return page;
 }
 
@@ -169,11 +225,10 @@ void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base, bool sent)
 }
 
 /*
- * The shrinker is not memcg aware, so reclaim in the caller's cgroup cannot
- * take cache pages back: a cache that filled the cgroup would leave the
- * VM's own next allocation there no room but the OOM killer's.  The cache
- * grows only while every cgroup up the hierarchy keeps an eighth of its
- * limit (memory.high or memory.max) free.
+ * The cache grows only while every cgroup up the hierarchy keeps an eighth
+ * of its limit (memory.high or memory.max) free: the VM's own allocations
+ * there then find room without first waiting for reclaim of cache pages
+ * (which the memcg-aware shrinker does when they grow past it).
  */
 static bool xbzrle_memcg_has_room(void)
 {
@@ -263,35 +318,49 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
 {
 	struct xbzrle_cache *c = &ctx->cache;
 	struct page *snap = ctx->spare;
+	struct xbzrle_entry *e = NULL;
 	struct page *victim = NULL;
 	unsigned int evicted = 0;
 	bool room;
 	int ret;
 
 	lockdep_assert_held(&ctx->lock);
-	/* a page already charged (the victim) replaces the one it frees */
-	room = base || xbzrle_memcg_has_room();
-	if (!base && room && c->nr_pages < c->max_pages &&
+	xbzrle_base_set_gen(snap, ctx->generation);
+	if (base) {
+		/*
+		 * The slot and its entry exist: no allocation, cannot fail.
+		 * ctx->lock keeps resizes out, so the cache is within its
+		 * size.  The entry keeps its place on xbzrle_lru.
+		 */
+		e = xbzrle_page_entry(base);
+		xa_lock(&c->index);
+		__xa_store(&c->index, key, snap, 0);
+		e->page = snap;
+		set_page_private(snap, (unsigned long)e);
+		set_page_private(base, 0);
+		list_add(&snap->lru, &c->lru);
+		ctx->spare = base;
+		xa_unlock(&c->index);
+		return;
+	}
+	room = xbzrle_memcg_has_room();
+	if (room && c->nr_pages < c->max_pages &&
 	    atomic_long_read(&xbzrle_cached_pages) >= xbzrle_max_cache_pages()) {
 		struct page *stolen = xbzrle_cache_steal(ctx);
 
 		if (stolen)
 			__free_page(stolen);
 	}
-	set_page_private(snap, key);
-	xbzrle_base_set_gen(snap, ctx->generation);
-	xa_lock(&c->index);
-	if (base) {
-		/*
-		 * The slot exists: no allocation, cannot fail.  ctx->lock
-		 * keeps resizes out, so the cache is within its size.
-		 */
-		__xa_store(&c->index, key, snap, 0);
-		list_add(&snap->lru, &c->lru);
-		ctx->spare = base;
-		xa_unlock(&c->index);
+	/* in the caller's memory cgroup; without it the page goes uncached */
+	e = kmem_cache_alloc_lru(xbzrle_entry_cache, &xbzrle_lru,
+				 XBZRLE_PAGE_GFP);
+	if (!e)
 		return;
-	}
+	e->page = snap;
+	e->ctx = ctx;
+	e->key = key;
+	INIT_LIST_HEAD(&e->lru);
+	xa_lock(&c->index);
 	while (xbzrle_cache_full(c, room)) {
 		struct page *old;
 
@@ -315,25 +384,24 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
 			victim = old;
 		room = true;
 	}
-	if (xbzrle_cache_full(c, room)) {
-		ctx->spare = snap;	/* not cached: stays the spare */
-		set_page_private(snap, 0);
-		goto out_free;
-	}
+	if (xbzrle_cache_full(c, room))
+		goto out_free;		/* not cached: @snap stays the spare */
 	/* may drop the lock to allocate; the shrinker cannot see @snap yet */
 	ret = xa_err(__xa_store(&c->index, key, snap, XBZRLE_PAGE_GFP));
-	if (ret) {
-		ctx->spare = snap;
-		set_page_private(snap, 0);
+	if (ret)
 		goto out_free;
-	}
+	set_page_private(snap, (unsigned long)e);
 	list_add(&snap->lru, &c->lru);
+	xbzrle_lru_add(&e->lru);
+	e = NULL;
 	c->nr_pages++;
 	atomic_long_inc(&xbzrle_cached_pages);
 	ctx->spare = victim;
 	victim = NULL;
 out_free:
 	xa_unlock(&c->index);
+	if (e)
+		kmem_cache_free(xbzrle_entry_cache, e);
 	if (victim)
 		__free_page(victim);
 }
@@ -380,10 +448,8 @@ static void xbzrle_cache_drop(struct xbzrle_ctx *ctx, unsigned long first,
 		n = 0;
 		xa_lock(&c->index);
 		xa_for_each_range(&c->index, i, page, first, last) {
-			__xa_erase(&c->index, i);
+			xbzrle_cache_unlink(c, page, true);
 			list_move(&page->lru, &dropped);
-			c->nr_pages--;
-			atomic_long_dec(&xbzrle_cached_pages);
 			if (++n == XBZRLE_DROP_BATCH)
 				break;
 		}
@@ -391,7 +457,6 @@ static void xbzrle_cache_drop(struct xbzrle_ctx *ctx, unsigned long first,
 		while ((page = list_first_entry_or_null(&dropped, struct page,
 							lru))) {
 			list_del(&page->lru);
-			set_page_private(page, 0);
 			__free_page(page);
 		}
 		cond_resched();
@@ -447,23 +512,69 @@ void xbzrle_cache_resize(struct xbzrle_ctx *ctx, unsigned long max_pages)
 }
 
 /*
- * The shrinker is not memcg aware: an out-of-tree module cannot mark its
- * shrinker in a cgroup's map without list_lru.  Global reclaim (and
- * drop_caches) reaches it; inside a cgroup, NORETRY allocations keep the
- * cache within the limit instead.
+ * The shrinker's view: the entries of the memory cgroup and node being
+ * reclaimed (all of them under global reclaim, node by node).
  */
 static unsigned long xbzrle_shrink_count(struct shrinker *s,
 					 struct shrink_control *sc)
 {
-	unsigned long n = atomic_long_read(&xbzrle_cached_pages);
+	unsigned long n = list_lru_shrink_count(&xbzrle_lru, sc);
 
 	return n ? n : SHRINK_EMPTY;
 }
 
 /*
+ * Called by the list_lru walk with the list's lock held, which comes
+ * before a context's index lock here but after it everywhere else: so the
+ * index lock is only tried.  A page the encoder holds (off its context's
+ * LRU) is skipped.  Freed pages go on @arg, linked by page->lru.
+ */
+static enum lru_status xbzrle_lru_isolate(struct list_head *item,
+					  struct list_lru_one *list,
+					  spinlock_t *lru_lock, void *arg)
+{
+	struct xbzrle_entry *e = container_of(item, struct xbzrle_entry, lru);
+	struct xbzrle_ctx *ctx = e->ctx;
+	struct xbzrle_cache *c = &ctx->cache;
+	struct page *page = e->page;
+	struct list_head *freeable = arg;
+
+	if (!spin_trylock(&c->index.xa_lock))
+		return LRU_SKIP;
+	if (list_empty(&page->lru)) {
+		spin_unlock(&c->index.xa_lock);
+		return LRU_SKIP;
+	}
+	list_lru_isolate(list, item);
+	list_del(&page->lru);
+	xbzrle_cache_unlink(c, page, false);
+	xbzrle_count(ctx, XS_RECLAIMED, 1);
+	spin_unlock(&c->index.xa_lock);
+	list_add(&page->lru, freeable);
+	return LRU_REMOVED;
+}
+
+static unsigned long xbzrle_shrink_scan(struct shrinker *s,
+					struct shrink_control *sc)
+{
+	unsigned long freed;
+	LIST_HEAD(freeable);
+	struct page *page;
+
+	freed = list_lru_shrink_walk(&xbzrle_lru, sc, xbzrle_lru_isolate,
+				     &freeable);
+	while ((page = list_first_entry_or_null(&freeable, struct page, lru))) {
+		list_del(&page->lru);
+		__free_page(page);
+	}
+	return freed ? freed : SHRINK_STOP;
+}
+
+/*
  * Takes up to @nr of the least recently sent bases, context after context,
  * counting them in @stat; at most XBZRLE_RECLAIM_BATCH per call, so the
- * contexts lock is held briefly.  Returns how many were freed.
+ * contexts lock is held briefly.  Returns how many were freed.  For a
+ * lowered ceiling; memory reclaim goes through xbzrle_shrink_scan().
  */
 static unsigned long xbzrle_reclaim(unsigned long nr, enum xbzrle_stat stat)
 {
@@ -499,14 +610,6 @@ static unsigned long xbzrle_reclaim(unsigned long nr, enum xbzrle_stat stat)
 	return freed;
 }
 
-static unsigned long xbzrle_shrink_scan(struct shrinker *s,
-					struct shrink_control *sc)
-{
-	unsigned long freed = xbzrle_reclaim(sc->nr_to_scan, XS_RECLAIMED);
-
-	return freed ? freed : SHRINK_STOP;
-}
-
 /*
  * A new max_cache_mb takes effect at once: the caches together are brought
  * under it here, in the writer's context, a batch per hold of the locks.
@@ -530,38 +633,107 @@ static int xbzrle_max_cache_mb_set(const char *val,
 	return 0;
 }
 
+#define XBZRLE_SHRINKER_FLAGS	(SHRINKER_MEMCG_AWARE | SHRINKER_NUMA_AWARE)
+
 #ifdef XBZRLE_HAVE_SHRINKER_ALLOC
 static struct shrinker *xbzrle_shrinker;
 
-int xbzrle_shrinker_init(void)
+/* The shrinker's id exists from shrinker_alloc() on: the list_lru needs it. */
+static int xbzrle_shrinker_register(void)
 {
-	xbzrle_shrinker = shrinker_alloc(0, "kvm_xbzrle");
+	int ret;
+
+	xbzrle_shrinker = shrinker_alloc(XBZRLE_SHRINKER_FLAGS, "kvm_xbzrle");
 	if (!xbzrle_shrinker)
 		return -ENOMEM;
+	ret = list_lru_init_memcg(&xbzrle_lru, xbzrle_shrinker);
+	if (ret) {
+		shrinker_free(xbzrle_shrinker);
+		return ret;
+	}
 	xbzrle_shrinker->count_objects = xbzrle_shrink_count;
 	xbzrle_shrinker->scan_objects = xbzrle_shrink_scan;
 	shrinker_register(xbzrle_shrinker);
 	return 0;
 }
 
-void xbzrle_shrinker_exit(void)
+static void xbzrle_shrinker_unregister(void)
 {
 	shrinker_free(xbzrle_shrinker);
+	list_lru_destroy(&xbzrle_lru);
 }
 #else
-static struct shrinker xbzrle_shrinker = {
-	.count_objects	= xbzrle_shrink_count,
-	.scan_objects	= xbzrle_shrink_scan,
+/*
+ * register_shrinker() gives a memcg-aware shrinker its id; the list_lru
+ * is set up after it, so the callbacks wait for xbzrle_lru_ready.
+ */
+static bool xbzrle_lru_ready;
+
+static unsigned long xbzrle_shrink_count_early(struct shrinker *s,
+					       struct shrink_control *sc)
+{
+	/* pairs with the release in xbzrle_shrinker_register() */
+	if (!smp_load_acquire(&xbzrle_lru_ready))
+		return SHRINK_EMPTY;
+	return xbzrle_shrink_count(s, sc);
+}
+
+static unsigned long xbzrle_shrink_scan_early(struct shrinker *s,
+					      struct shrink_control *sc)
+{
+	/* pairs with the release in xbzrle_shrinker_register() */
+	if (!smp_load_acquire(&xbzrle_lru_ready))
+		return SHRINK_STOP;
+	return xbzrle_shrink_scan(s, sc);
+}
+
+static struct shrinker xbzrle_shrinker_static = {
+	.count_objects	= xbzrle_shrink_count_early,
+	.scan_objects	= xbzrle_shrink_scan_early,
 	.seeks		= DEFAULT_SEEKS,
+	.flags		= XBZRLE_SHRINKER_FLAGS,
 };
+
+static int xbzrle_shrinker_register(void)
+{
+	int ret;
+
+	ret = register_shrinker(&xbzrle_shrinker_static, "kvm_xbzrle");
+	if (ret)
+		return ret;
+	ret = list_lru_init_memcg(&xbzrle_lru, &xbzrle_shrinker_static);
+	if (ret) {
+		unregister_shrinker(&xbzrle_shrinker_static);
+		return ret;
+	}
+	/* the list_lru is set up before the callbacks may use it */
+	smp_store_release(&xbzrle_lru_ready, true);
+	return 0;
+}
+
+static void xbzrle_shrinker_unregister(void)
+{
+	unregister_shrinker(&xbzrle_shrinker_static);
+	list_lru_destroy(&xbzrle_lru);
+}
+#endif
 
 int xbzrle_shrinker_init(void)
 {
-	return register_shrinker(&xbzrle_shrinker, "kvm_xbzrle");
+	int ret;
+
+	xbzrle_entry_cache = KMEM_CACHE(xbzrle_entry, SLAB_ACCOUNT);
+	if (!xbzrle_entry_cache)
+		return -ENOMEM;
+	ret = xbzrle_shrinker_register();
+	if (ret)
+		kmem_cache_destroy(xbzrle_entry_cache);
+	return ret;
 }
 
+/* After the last context is gone: every entry was freed with its page. */
 void xbzrle_shrinker_exit(void)
 {
-	unregister_shrinker(&xbzrle_shrinker);
+	xbzrle_shrinker_unregister();
+	kmem_cache_destroy(xbzrle_entry_cache);
 }
-#endif

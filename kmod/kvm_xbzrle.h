@@ -71,7 +71,9 @@ struct xbzrle_page_ref {
 
 /*
  * Lock order: ctx->lock, then xbzrle_contexts_lock, then the cache's
- * index lock (xa_lock).  KVM's own locks (kvm->slots_lock, taken inside
+ * index lock (xa_lock), then the locks of the entries' list_lru (cache.c).
+ * The shrinker's list_lru walk holds a list lock and only tries an index
+ * lock.  KVM's own locks (kvm->slots_lock, taken inside
  * KVM_CLEAR_DIRTY_LOG; kvm->srcu) are taken under ctx->lock only.
  *
  * Copies of the pages last returned, by host page (xbzrle_region_key()).  @index's lock
