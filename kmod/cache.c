@@ -158,7 +158,7 @@ void xbzrle_cache_init(struct xbzrle_cache *c, unsigned long max_pages)
 
 /*
  * Takes @page, off the context's LRU already, out of the index and frees
- * its entry.  Caller holds the index lock; @on_lru: the entry is still on
+ * its entry, with the index lock held; @on_lru: the entry is still on
  * xbzrle_lru (the shrinker's walk has isolated it otherwise).
  */
 static void xbzrle_cache_unlink(struct xbzrle_cache *c, struct page *page,
@@ -166,6 +166,7 @@ static void xbzrle_cache_unlink(struct xbzrle_cache *c, struct page *page,
 {
 	struct xbzrle_entry *e = xbzrle_page_entry(page);
 
+	lockdep_assert_held(&c->index.xa_lock);
 	__xa_erase(&c->index, e->key);
 	if (on_lru)
 		xbzrle_lru_del(&e->lru);
@@ -175,11 +176,12 @@ static void xbzrle_cache_unlink(struct xbzrle_cache *c, struct page *page,
 	atomic_long_dec(&xbzrle_cached_pages);
 }
 
-/* Caller holds the index lock; the page is returned off the cache. */
+/* With the index lock held; the page is returned off the cache. */
 static struct page *xbzrle_cache_pop_lru(struct xbzrle_cache *c)
 {
 	struct page *page;
 
+	lockdep_assert_held(&c->index.xa_lock);
 	if (list_empty(&c->lru))
 		return NULL;
 	page = list_last_entry(&c->lru, struct page, lru);
@@ -215,6 +217,7 @@ void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base, bool sent)
 {
 	struct xbzrle_cache *c = &ctx->cache;
 
+	lockdep_assert_held(&ctx->lock);
 	if (!base)
 		return;
 	if (sent)
@@ -411,6 +414,7 @@ int xbzrle_cache_get_spare(struct xbzrle_ctx *ctx)
 {
 	struct xbzrle_cache *c = &ctx->cache;
 
+	lockdep_assert_held(&ctx->lock);
 	if (ctx->spare)
 		return 0;
 	ctx->spare = alloc_page(XBZRLE_PAGE_GFP);
@@ -482,6 +486,7 @@ void xbzrle_cache_drop_all(struct xbzrle_ctx *ctx)
 /* Drops every base and the spare page. */
 void xbzrle_cache_destroy(struct xbzrle_ctx *ctx)
 {
+	lockdep_assert_held(&ctx->lock);
 	xbzrle_cache_drop_all(ctx);
 	if (ctx->spare) {
 		__free_page(ctx->spare);
