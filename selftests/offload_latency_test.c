@@ -214,19 +214,29 @@ static void set_phase(int p, uint64_t *t)
 	*t = now;
 }
 
-/* Cache size: 1 GiB, or what the VM can spare (the diagnostics say). */
+/*
+ * Cache size: 1 GiB, or what the VM can spare (the diagnostics say); a
+ * quarter of that on a kernel whose time limits are scaled
+ * (XBZRLE_TIMEOUT_SCALE > 1: KASAN and lockdep fill 1 GiB in five minutes
+ * there, and the test is about their reports, not the size).
+ */
 static uint64_t cache_size(void)
 {
+	const char *scale = getenv("XBZRLE_TIMEOUT_SCALE");
+	uint64_t want = WANT_MB * MIB;
 	long long avail = -1;
 	char buf[4096], *p;
+
+	if (scale && strtoul(scale, NULL, 10) > 1)
+		want /= 4;
 
 	if (read_file("/proc/meminfo", buf, sizeof(buf)) == 0 &&
 	    (p = strstr(buf, "MemAvailable:")))
 		avail = strtoll(p + 13, NULL, 10) * 1024;
 	if (avail < 0)
 		tap_bail_out("MemAvailable from /proc/meminfo");
-	if (avail >= (long long)(WANT_MB * MIB * 3 / 2))
-		return WANT_MB * MIB;
+	if (avail >= (long long)(want * 3 / 2))
+		return want;
 	return (uint64_t)avail * 2 / 3 / (64 * MIB) * (64 * MIB);
 }
 
@@ -258,7 +268,7 @@ int main(void)
 
 	size = cache_size();
 	half = size / 2;
-	tap_diag("cache of %llu MiB (1024 wanted; two thirds of MemAvailable at most)",
+	tap_diag("cache of %llu MiB (1024 wanted, 256 on a slow kernel; two thirds of MemAvailable at most)",
 		 (unsigned long long)(size / MIB));
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)(size / MIB + 64));
 	if (write_file(PARAM, v))
