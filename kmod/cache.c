@@ -81,7 +81,7 @@ atomic_long_t xbzrle_cached_pages;
  */
 struct xbzrle_entry {
 	struct list_head lru;		/* on xbzrle_lru */
-	struct page *page;
+	struct page *page;		/* under the index lock */
 	struct xbzrle_ctx *ctx;
 	unsigned long key;
 };
@@ -545,11 +545,17 @@ static enum lru_status xbzrle_lru_isolate(struct list_head *item,
 	struct xbzrle_entry *e = container_of(item, struct xbzrle_entry, lru);
 	struct xbzrle_ctx *ctx = e->ctx;
 	struct xbzrle_cache *c = &ctx->cache;
-	struct page *page = e->page;
 	struct list_head *freeable = arg;
+	struct page *page;
 
 	if (!spin_trylock(&c->index.xa_lock))
 		return LRU_SKIP;
+	/*
+	 * Only now: a commit moves the entry to the new snapshot under the
+	 * index lock, and the old page, as the spare, may already be cached
+	 * again under another entry.
+	 */
+	page = e->page;
 	if (list_empty(&page->lru)) {
 		spin_unlock(&c->index.xa_lock);
 		return LRU_SKIP;
