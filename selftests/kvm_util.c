@@ -1097,6 +1097,59 @@ int write_file(const char *path, const char *s)
 	return n == (ssize_t)strlen(s) ? 0 : -1;
 }
 
+#define PARAM_DIR	"/sys/module/kvm_xbzrle/parameters/"
+#define SAVED_PARAMS	4
+
+static struct {
+	char name[32], value[32];
+} saved_params[SAVED_PARAMS];
+
+static bool registered;
+
+static void restore_params(void)
+{
+	char path[96];
+	int i;
+
+	for (i = SAVED_PARAMS - 1; i >= 0; i--) {
+		if (!saved_params[i].name[0])
+			continue;
+		snprintf(path, sizeof(path), PARAM_DIR "%s", saved_params[i].name);
+		if (write_file(path, saved_params[i].value))
+			printf("# could not restore %s to %s\n", path,
+			       saved_params[i].value);
+	}
+}
+
+/* see kvm_util.h */
+void xbz_param_set(const char *name, const char *value)
+{
+	char path[96];
+	int i, free_slot = -1;
+
+	snprintf(path, sizeof(path), PARAM_DIR "%s", name);
+	for (i = 0; i < SAVED_PARAMS; i++) {
+		if (!strcmp(saved_params[i].name, name))
+			break;
+		if (!saved_params[i].name[0] && free_slot < 0)
+			free_slot = i;
+	}
+	if (i == SAVED_PARAMS) {
+		if (free_slot < 0)
+			tap_bail_out("xbz_param_set: more than %d parameters", SAVED_PARAMS);
+		if (read_file(path, saved_params[free_slot].value,
+			      sizeof(saved_params[free_slot].value)) < 0)
+			tap_bail_out("read %s", path);
+		saved_params[free_slot].value[strcspn(saved_params[free_slot].value, "\n")] = 0;
+		snprintf(saved_params[free_slot].name,
+			 sizeof(saved_params[free_slot].name), "%s", name);
+		if (!registered && !atexit(restore_params))
+			registered = true;
+	}
+	if (write_file(path, value))
+		tap_bail_out("write %s to %s", value, path);
+}
+
 const char *const kmsg_problems[] = {
 	"BUG:", "WARNING:", "Oops", "KASAN", "UBSAN", "general protection",
 	"kernel BUG", "Call Trace:", "list_add corruption",

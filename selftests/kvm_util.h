@@ -340,6 +340,11 @@ int drop_caches(void);
 int read_file(const char *path, char *buf, size_t len);
 /* Writes the string @s to @path.  0 or -1. */
 int write_file(const char *path, const char *s);
+/*
+ * Writes @value to the module parameter @name (bails out on failure); the
+ * value it had before the first such write is written back at exit.
+ */
+void xbz_param_set(const char *name, const char *value);
 /* Value @name of debugfs kvm_xbzrle/stats; -1 if unreadable or absent. */
 long long xbz_debugfs_stat(const char *name);
 

@@ -50,27 +50,17 @@
 #define BATCH		256U
 #define EVICT_PER_MISS	2		/* kmod/cache.c */
 #define TIMEOUT_S	100
-#define PARAM		"/sys/module/kvm_xbzrle/parameters/max_cache_mb"
 #define MIB		(1024ULL * 1024)
 
 static uint8_t records[BATCH * KVM_XBZRLE_RECORD_MAX_SIZE]
 	__attribute__((aligned(8)));
 static uint64_t gpas[BATCH];
-static char saved_param[32];
-
-static void restore_param(void)
-{
-	if (saved_param[0] && write_file(PARAM, saved_param))
-		printf("# could not restore %s to %s\n", PARAM, saved_param);
-}
-
 static void set_param(unsigned int mb)
 {
 	char v[16];
 
 	snprintf(v, sizeof(v), "%u", mb);
-	if (write_file(PARAM, v))
-		tap_bail_out("write %s to %s", v, PARAM);
+	xbz_param_set("max_cache_mb", v);
 }
 
 static uint64_t ctx_stat(int xfd, const char *what)
@@ -301,10 +291,6 @@ int main(void)
 
 	tap_timeout(TIMEOUT_S);
 	xbz_require_offload(&caps, false);
-	if (read_file(PARAM, saved_param, sizeof(saved_param)) < 0)
-		tap_bail_out("read %s", PARAM);
-	saved_param[strcspn(saved_param, "\n")] = 0;
-	atexit(restore_param);
 	tap_plan(8);
 
 	tenant_init(&a, 1);

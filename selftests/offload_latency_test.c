@@ -46,7 +46,6 @@
 #define GPA		0x100000000ULL	/* 4 GiB: room for two regions */
 #define SMALL_PAGES	4096U
 #define TIMEOUT_S	110
-#define PARAM		"/sys/module/kvm_xbzrle/parameters/max_cache_mb"
 
 enum phase { P_IDLE, P_FILL, P_REGION, P_RESET, P_REFILL, P_CLOSE, P_NR };
 
@@ -58,17 +57,10 @@ static const char *const phase_names[P_NR] = {
 static volatile int phase;
 static volatile bool stop;
 static uint64_t worst_us[P_NR];		/* written by the timer thread */
-static char saved_param[32];
 
 static uint8_t records[BATCH * KVM_XBZRLE_RECORD_MAX_SIZE]
 	__attribute__((aligned(8)));
 static uint64_t gpas[BATCH];
-
-static void restore_param(void)
-{
-	if (saved_param[0] && write_file(PARAM, saved_param))
-		printf("# could not restore %s to %s\n", PARAM, saved_param);
-}
 
 static uint64_t now_us(void)
 {
@@ -257,10 +249,6 @@ int main(void)
 
 	tap_timeout(TIMEOUT_S);
 	xbz_require_offload(&caps, false);
-	if (read_file(PARAM, saved_param, sizeof(saved_param)) < 0)
-		tap_bail_out("read %s", PARAM);
-	saved_param[strcspn(saved_param, "\n")] = 0;
-	atexit(restore_param);
 	kmsg = kmsg_open();
 	if (kmsg < 0)
 		tap_bail_out("open /dev/kmsg");
@@ -271,8 +259,7 @@ int main(void)
 	tap_diag("cache of %llu MiB (1024 wanted, 256 on a slow kernel; two thirds of MemAvailable at most)",
 		 (unsigned long long)(size / MIB));
 	snprintf(v, sizeof(v), "%llu", (unsigned long long)(size / MIB + 64));
-	if (write_file(PARAM, v))
-		tap_bail_out("write %s to %s", v, PARAM);
+	xbz_param_set("max_cache_mb", v);
 
 	pin(0);
 	mem = map_repeated(size);
