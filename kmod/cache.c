@@ -50,6 +50,10 @@ module_param_cb(max_cache_mb, &xbzrle_max_cache_mb_ops, &xbzrle_max_cache_mb,
 		0644);
 MODULE_PARM_DESC(max_cache_mb, "Ceiling of all contexts' caches together, MiB (0, the default: an eighth of RAM); a lower value is applied at once");
 
+static bool xbzrle_memcg_headroom = true;
+module_param_named(memcg_headroom, xbzrle_memcg_headroom, bool, 0644);
+MODULE_PARM_DESC(memcg_headroom, "Stop growing a cache while its memory cgroup has less than an eighth of its limit free (default Y)");
+
 atomic_long_t xbzrle_cached_pages;
 
 /*
@@ -228,10 +232,11 @@ void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base, bool sent)
 }
 
 /*
- * The cache grows only while every cgroup up the hierarchy keeps an eighth
- * of its limit (memory.high or memory.max) free: the VM's own allocations
- * there then find room without first waiting for reclaim of cache pages
- * (which the memcg-aware shrinker does when they grow past it).
+ * With memcg_headroom (the default), the cache grows only while every
+ * cgroup up the hierarchy keeps an eighth of its limit (memory.high or
+ * memory.max) free: the VM's own allocations there then find room without
+ * first waiting for reclaim of cache pages (which the memcg-aware shrinker
+ * does when they grow past it).
  */
 static bool xbzrle_memcg_has_room(void)
 {
@@ -240,7 +245,7 @@ static bool xbzrle_memcg_has_room(void)
 	struct mem_cgroup *memcg, *m;
 	unsigned long limit;
 
-	if (mem_cgroup_disabled())
+	if (!READ_ONCE(xbzrle_memcg_headroom) || mem_cgroup_disabled())
 		return true;
 	memcg = get_mem_cgroup_from_mm(current->mm);
 	/* the root cgroup's limit is PAGE_COUNTER_MAX: never a stop */

@@ -277,7 +277,11 @@ struct cg_result {
 	uint64_t raw[CG_ROUNDS], xbzrle[CG_ROUNDS];
 	/* after the process grew past the headroom */
 	uint64_t grown_cache_bytes, grown_reclaimed, grown_raw, grown_xbzrle;
+	uint64_t grow_ns;	/* time to touch those CG_GROW bytes */
 	uint32_t npages;
+	/* read when the child has exited */
+	int status;
+	long long ev_max, ev_oom, ev_kill, peak;
 };
 
 static char cg_path_buf[256];
@@ -329,6 +333,14 @@ static int touch_new_memory(size_t len)
 	return 0;
 }
 
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 /* The stack the rounds will use, faulted in before moving. */
 static void __attribute__((noinline)) touch_stack(void)
 {
@@ -345,6 +357,7 @@ static int cg_child(struct cg_result *res)
 	struct mig m;
 	char pid[32], path[256];
 	uint8_t *grow;
+	uint64_t t0;
 	int k;
 
 	if (mig_setup(&m, CG_WS, 8)) {
@@ -438,8 +451,10 @@ static int cg_child(struct cg_result *res)
 			 CG_GROW / MiB, strerror(errno));
 		return 1;
 	}
+	t0 = now_ns();
 	for (k = 0; k < (int)(CG_GROW / PAGE); k++)
 		grow[(size_t)k * PAGE] = 1;
+	res->grow_ns = now_ns() - t0;
 	if (xbz_get_stats(m.xfd, &st)) {
 		snprintf(res->why, sizeof(res->why), "%s", kvm_util_error());
 		return 1;
@@ -469,29 +484,23 @@ static int cg_child(struct cg_result *res)
 
 #define CG_POINTS	8
 
-static void test_cgroup(void)
+/*
+ * Runs cg_child() in a new cgroup with memory.max CG_MAX, fills @res
+ * (memory.events and peak included); the cgroup is left for the caller to
+ * read and remove (cg_remove()).  Returns 0, or -1 with errno if the cgroup
+ * could not be made.
+ */
+static int cg_run(struct cg_result *res)
 {
-	struct cg_result *res;
-	long long ev_max, ev_oom, ev_kill, peak;
-	unsigned int start = tap.run;
-	int status = 0, k;
-	pid_t pid;
 	char buf[32];
-	bool ok;
+	pid_t pid;
 
 	snprintf(cg_dir, sizeof(cg_dir), CG_ROOT "/kvm_xbzrle_memcg_test.%d",
 		 getpid());
-	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
-		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
-	if (res == MAP_FAILED)
-		tap_bail_out("mmap");
 	memset(res, 0, sizeof(*res));
 	snprintf(buf, sizeof(buf), "%llu\n", CG_MAX);
-	if (mkdir(cg_dir, 0755) || write_file(cg_path("memory.max"), buf)) {
-		tap_result(0, "cgroup %s with memory.max %llu: %s", cg_dir,
-			   CG_MAX, strerror(errno));
-		goto out;
-	}
+	if (mkdir(cg_dir, 0755) || write_file(cg_path("memory.max"), buf))
+		return -1;
 	/* no swap in the test VM; where there is, keep the cache honest */
 	write_file(cg_path("memory.swap.max"), "0\n");
 	fflush(stdout);
@@ -500,10 +509,47 @@ static void test_cgroup(void)
 		tap_bail_out("fork");
 	if (!pid)
 		_exit(cg_child(res));
-	while (waitpid(pid, &status, WNOHANG) == 0) {
+	while (waitpid(pid, &res->status, WNOHANG) == 0) {
 		cg_poll(res);
 		sleep_ms(5);
 	}
+	res->ev_max = read_key(cg_path("memory.events"), "max");
+	res->ev_oom = read_key(cg_path("memory.events"), "oom");
+	res->ev_kill = read_key(cg_path("memory.events"), "oom_kill");
+	res->peak = read_u64(cg_path("memory.peak"));
+	if (res->peak < 0)
+		res->peak = res->cur_max;	/* before 5.19: sampled */
+	return 0;
+}
+
+static void cg_remove(void)
+{
+	if (rmdir(cg_dir) && errno != ENOENT)
+		tap_diag("rmdir %s: %s", cg_dir, strerror(errno));
+}
+
+static void test_cgroup(void)
+{
+	struct cg_result *res;
+	long long ev_max, ev_oom, ev_kill, peak;
+	unsigned int start = tap.run;
+	int status, k;
+	bool ok;
+
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		tap_bail_out("mmap");
+	if (cg_run(res)) {
+		tap_result(0, "cgroup %s with memory.max %llu: %s", cg_dir,
+			   CG_MAX, strerror(errno));
+		goto out;
+	}
+	status = res->status;
+	ev_max = res->ev_max;
+	ev_oom = res->ev_oom;
+	ev_kill = res->ev_kill;
+	peak = res->peak;
 
 	tap_result(res->stage >= 1,
 		   "cgroup: child with a %u-page (48 MiB) working set moved into a cgroup with memory.max %llu MiB (memory.current %lld)%s%s",
@@ -522,12 +568,6 @@ static void test_cgroup(void)
 		   (unsigned long long)res->raw[2], (unsigned long long)res->xbzrle[2],
 		   res->stage < 3 ? ": " : "", res->stage < 3 ? res->why : "");
 
-	ev_max = read_key(cg_path("memory.events"), "max");
-	ev_oom = read_key(cg_path("memory.events"), "oom");
-	ev_kill = read_key(cg_path("memory.events"), "oom_kill");
-	peak = read_u64(cg_path("memory.peak"));
-	if (peak < 0)
-		peak = res->cur_max;	/* before 5.19: sampled */
 
 	/*
 	 * The cache grew until the cgroup (the cache plus whatever else the
@@ -584,8 +624,7 @@ static void test_cgroup(void)
 out:
 	while (tap.run - start < CG_POINTS)
 		tap_result(0, "cgroup: not reached (earlier failure)");
-	if (rmdir(cg_dir) && errno != ENOENT)
-		tap_diag("rmdir %s: %s", cg_dir, strerror(errno));
+	cg_remove();
 	munmap(res, sizeof(*res));
 }
 
@@ -977,10 +1016,116 @@ static void check_environment(void)
 			     strerror(errno));
 }
 
-int main(void)
+/* ------------------- --headroom-bench: is the rule worth it ---------------- */
+
+#define BENCH_MAX	25
+
+static int cmp_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* "median (min-max)" of @n values */
+static void spread(char *buf, size_t len, const double *v, int n)
+{
+	double s[BENCH_MAX];
+
+	memcpy(s, v, n * sizeof(*s));
+	qsort(s, n, sizeof(*s), cmp_double);
+	snprintf(buf, len, "%.1f (%.1f-%.1f)",
+		 n % 2 ? s[n / 2] : (s[n / 2 - 1] + s[n / 2]) / 2, s[0], s[n - 1]);
+}
+
+/*
+ * offload_memcg_test --headroom-bench N: the cgroup scenario of (a), N
+ * times with the module's memcg_headroom rule on and N times off, the
+ * order alternating, and what the rule changes for the VM's process: the
+ * time to touch CG_GROW of new memory once the cache has filled what it
+ * could (page faults that wait for memcg reclaim of cache pages), how
+ * often the cgroup hit memory.max, and what the cache held and hit.  Every
+ * round of every run is still checked exact; a failed run fails the bench.
+ * A benchmark, not a test: not in tests.list (Documentation/benchmark.rst).
+ */
+static int bench_headroom(int reps)
+{
+	static const char * const names[] = { "off", "on" };
+	double grow[2][BENCH_MAX], fill_kib[2][BENCH_MAX], hits[2][BENCH_MAX];
+	double grown_hits[2][BENCH_MAX], evmax[2][BENCH_MAX];
+	char a[64], b[64], c[64], d[64], e[64];
+	struct cg_result *res;
+	int r, i, on, failed = 0;
+
+	if (reps < 1 || reps > BENCH_MAX) {
+		fprintf(stderr, "--headroom-bench: 1 to %d runs per setting\n", BENCH_MAX);
+		return 2;
+	}
+	res = mmap(NULL, sizeof(*res), PROT_READ | PROT_WRITE,
+		   MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (res == MAP_FAILED)
+		tap_bail_out("mmap");
+	printf("# memcg_headroom bench: memory.max %llu MiB, a %llu MiB working set sent %d times with a %llu MiB cache, then %llu MiB of new memory touched and one more round\n",
+	       CG_MAX / MiB, CG_WS / MiB, CG_ROUNDS, CG_CACHE / MiB, CG_GROW / MiB);
+	for (r = 0; r < reps; r++) {
+		for (i = 0; i < 2; i++) {
+			on = (r + i) % 2;
+			xbz_param_set("memcg_headroom", on ? "Y" : "N");
+			if (cg_run(res)) {
+				fprintf(stderr, "cgroup %s: %s\n", cg_dir, strerror(errno));
+				return 1;
+			}
+			cg_remove();
+			if (res->stage < 5 || !WIFEXITED(res->status) ||
+			    WEXITSTATUS(res->status) || res->ev_kill) {
+				printf("# run %d, rule %s: FAILED at stage %d (%s), oom_kill %lld\n",
+				       r + 1, names[on], res->stage, res->why, res->ev_kill);
+				failed++;
+				continue;
+			}
+			grow[on][r] = res->grow_ns / 1e6;
+			fill_kib[on][r] = res->cache_bytes / 1024.0;
+			hits[on][r] = res->xbzrle[CG_ROUNDS - 1];
+			grown_hits[on][r] = res->grown_xbzrle;
+			evmax[on][r] = res->ev_max;
+			printf("# run %d, rule %s: grow %.1f ms, cache %.0f KiB, last round %llu XBZRLE of %u, after growing %llu XBZRLE (reclaimed %llu), memory.events max %lld\n",
+			       r + 1, names[on], grow[on][r], fill_kib[on][r],
+			       (unsigned long long)res->xbzrle[CG_ROUNDS - 1], res->npages,
+			       (unsigned long long)res->grown_xbzrle,
+			       (unsigned long long)res->grown_reclaimed, res->ev_max);
+		}
+	}
+	munmap(res, sizeof(*res));
+	if (failed) {
+		printf("# %d runs failed\n", failed);
+		return 1;
+	}
+	printf("# rule  grow %llu MiB (ms)       cache (KiB)              XBZRLE last round      XBZRLE after growing   memory.events max\n",
+	       CG_GROW / MiB);
+	for (on = 1; on >= 0; on--) {
+		spread(a, sizeof(a), grow[on], reps);
+		spread(b, sizeof(b), fill_kib[on], reps);
+		spread(c, sizeof(c), hits[on], reps);
+		spread(d, sizeof(d), grown_hits[on], reps);
+		spread(e, sizeof(e), evmax[on], reps);
+		printf("# %-4s  %-22s  %-22s  %-22s  %-22s  %s\n", names[on], a, b, c, d, e);
+	}
+	printf("# median (min-max) of %d runs each\n", reps);
+	return 0;
+}
+
+int main(int argc, char **argv)
 {
 	time_t start = time(NULL);
 
+	if (argc == 3 && !strcmp(argv[1], "--headroom-bench")) {
+		check_environment();
+		return bench_headroom(atoi(argv[2]));
+	}
+	if (argc != 1) {
+		fprintf(stderr, "usage: %s [--headroom-bench RUNS]\n", argv[0]);
+		return 2;
+	}
 	check_environment();
 	tap_timeout(TIMEOUT_S);
 	tap_plan(CG_POINTS + SQ_POINTS);
