@@ -41,6 +41,7 @@ Standard library only.
 """
 
 import argparse
+import copy
 import json
 import mmap
 import os
@@ -384,6 +385,8 @@ def vga_lfb(guest):
 class Case:
     def __init__(self, key, title, src_qemu, dst_qemu, offload, churn=False, event=None):
         self.key = key
+        self.run = 0              # which run of the case (--repeat)
+        self.label = key          # key, with the run's number under --repeat
         self.title = title
         self.src_qemu = src_qemu
         self.dst_qemu = dst_qemu
@@ -429,7 +432,7 @@ def guest_image(case, args, workdir):
         return args.bootsect
     with open(args.bootsect_churn, "rb") as f:
         img = bytearray(f.read())
-    seed = (args.seed * 2654435761 + ord(case.key)) & 0xffffffff or 1
+    seed = ((args.seed + case.run) * 2654435761 + ord(case.key)) & 0xffffffff or 1
     img[506:510] = struct.pack("<I", seed)
     path = os.path.join(workdir, "bootsect-churn.bin")
     with open(path, "wb") as f:
@@ -639,7 +642,7 @@ def boot_source(case, args, workdir, image, tap):
 
 
 def run_case(case, args, tap):
-    desc = "case %s (%s):" % (case.key, case.title)
+    desc = "case %s (%s):" % (case.label, case.title)
     checks = case.checks(args)
     if case.skip:
         for c in checks:
@@ -648,7 +651,7 @@ def run_case(case, args, tap):
     log("=== %s %s -> %s" % (desc, case.src_qemu, case.dst_qemu))
     tap.diag("%s source %s%s, destination %s" % (
         desc, case.src_qemu, " (xbzrle-offload=on)" if case.offload else "", case.dst_qemu))
-    workdir = os.path.join(args.workdir, case.key)
+    workdir = os.path.join(args.workdir, case.label)
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     t0 = time.monotonic()
@@ -836,7 +839,7 @@ def run_case(case, args, tap):
                  % (xb.get("bytes"), xb.get("pages"), want, m.get("cache_hits", 0)))
     module_point(case, tap, desc, checks[-1])
     case.wall = time.monotonic() - t0
-    tap.diag("case %s took %.1f s" % (case.key, case.wall))
+    tap.diag("case %s took %.1f s" % (case.label, case.wall))
 
 
 def module_point(case, tap, desc, check):
@@ -887,10 +890,10 @@ def table(cases):
         ("module xbzrle_pages", lambda c: (c.module or {}).get("xbzrle_pages")),
         ("module delta_bytes", lambda c: (c.module or {}).get("delta_bytes")),
     ]
-    head = ["", *("(%s)" % c.key for c in ran)]
+    head = ["", *("(%s)" % c.label for c in ran)]
     body = [[name, *(fmt(f(c)) for c in ran)] for name, f in rows]
     widths = [max(len(r[i]) for r in [head, *body]) for i in range(len(head))]
-    lines = ["(%s) %s" % (c.key, c.title) for c in ran]
+    lines = ["(%s) %s" % (c.key, c.title) for c in ran if c.run == 0]
     for r in [head, *body]:
         lines.append("  ".join(s.ljust(w) if i == 0 else s.rjust(w)
                                for i, (s, w) in enumerate(zip(r, widths))))
@@ -945,6 +948,9 @@ def main():
     ap.add_argument("--cases", default="abcdefghi",
                     help="the controls w, x, y, z are not in the default list: see "
                     "Documentation/testing.rst")
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="runs each case this many times, run n with seed --seed + n - 1 "
+                    "(labelled h1, h2, ...): how often a case fails")
     ap.add_argument("--accel", default="kvm", help="tcg: try the driver on a host without KVM")
     args = ap.parse_args()
 
@@ -977,7 +983,14 @@ def main():
         Case("z", "churn, cancel and restart, offload off", patched or plain, patched or plain,
              False, churn=True, event="cancel"),
     ]
-    cases = [c for c in all_cases if c.key in args.cases]
+    cases = []
+    for run in range(args.repeat):
+        for c in all_cases:
+            if c.key in args.cases:
+                c = copy.copy(c)
+                c.run = run
+                c.label = c.key if args.repeat == 1 else "%s%d" % (c.key, run + 1)
+                cases.append(c)
     if any(c.churn for c in cases) and not args.bootsect_churn:
         ap.error("cases %s need --bootsect-churn" % "".join(c.key for c in cases if c.churn))
     tap.line("TAP version 13")
