@@ -150,7 +150,10 @@ long xbzrle_ioctl_bind(struct xbzrle_ctx *ctx, void __user *uarg,
 	if (IS_ERR(vm_file))
 		return PTR_ERR(vm_file);
 
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock)) {
+		fput(vm_file);
+		return -EINTR;
+	}
 	if (ctx->vm_file || ctx->vm_gone) {
 		ret = -EBUSY;
 	} else {
@@ -376,7 +379,8 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 		.hva = arg.userspace_addr,
 	};
 
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
 	ret = xbzrle_ctx_check_vm(ctx);
 	if (ret)
 		goto out;
@@ -435,7 +439,8 @@ long xbzrle_ioctl_set_cache(struct xbzrle_ctx *ctx, void __user *uarg,
 	    arg.cache_size >> PAGE_SHIFT > xbzrle_max_cache_pages())
 		return -E2BIG;
 
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
 	if (arg.flags & KVM_XBZRLE_CACHE_RESET) {
 		xbzrle_cache_destroy(ctx);
 		spin_lock(&xbzrle_contexts_lock);
@@ -471,7 +476,8 @@ long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 	if (arg.flags)
 		return -EINVAL;
 
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
 	for (i = 0; i <= XS_RECLAIMED; i++)
 		out[i] = READ_ONCE(ctx->stat[i]);
 	arg.refused = READ_ONCE(ctx->stat[XS_REFUSED]);
@@ -499,7 +505,8 @@ long xbzrle_ioctl_invalidate(struct xbzrle_ctx *ctx, void __user *uarg,
 	if (arg.flags & KVM_XBZRLE_INVALIDATE_ALL) {
 		if (arg.userspace_addr || arg.memory_size)
 			return -EINVAL;
-		mutex_lock(&ctx->lock);
+		if (mutex_lock_killable(&ctx->lock))
+			return -EINTR;
 		xbzrle_cache_drop_all(ctx);
 		mutex_unlock(&ctx->lock);
 		return 0;
@@ -508,7 +515,8 @@ long xbzrle_ioctl_invalidate(struct xbzrle_ctx *ctx, void __user *uarg,
 	    !PAGE_ALIGNED(arg.memory_size) ||
 	    check_add_overflow(arg.userspace_addr, arg.memory_size - 1, &last))
 		return -EINVAL;
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
 	xbzrle_cache_drop_range(ctx, arg.userspace_addr >> PAGE_SHIFT,
 				arg.memory_size >> PAGE_SHIFT);
 	mutex_unlock(&ctx->lock);

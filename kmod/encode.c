@@ -345,7 +345,8 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 	urecs = u64_to_user_ptr(arg.records);
 	npages = min_t(u32, arg.npages, KVM_XBZRLE_MAX_BATCH);
 
-	mutex_lock(&ctx->lock);
+	if (mutex_lock_killable(&ctx->lock))
+		return -EINTR;
 	ret = xbzrle_ctx_check_vm(ctx);
 	if (ret)
 		goto out;

@@ -75,6 +75,8 @@ struct xbzrle_page_ref {
  * The shrinker's list_lru walk holds a list lock and only tries an index
  * lock.  KVM's own locks (kvm->slots_lock, taken inside
  * KVM_CLEAR_DIRTY_LOG; kvm->srcu) are taken under ctx->lock only.
+ * ioctls take ctx->lock killably: ENCODE holds it across faults in guest
+ * memory, which a userfaultfd handler can make last indefinitely.
  *
  * Copies of the pages last returned, by host page (xbzrle_region_key()).  @index's lock
  * protects @index, @lru and @nr_pages, so the shrinker can take pages while
