@@ -33,8 +33,8 @@ e2e/bootsect-churn.S with -vga std, whose memory map moves all the time
 0xc0000-0xdffff, writes through the linear framebuffer): d) offload on,
 patched both sides; e) the same to Debian's QEMU; f), g) the same two with
 a system_reset of the source in the middle of the migration; h), i) the
-same two with a migration cancelled half-way (after XBZRLE pages were
-sent), then a new one to a fresh destination.  The offload cases are
+same two with a migration cancelled before switch-over (after XBZRLE
+pages were sent), then a new one to a fresh destination.  The offload cases are
 skipped when no patched QEMU is given.  Prints TAP 13 on --tap-fd and a
 comparison table of the cases on stdout (and as TAP diagnostics).
 Standard library only.
@@ -409,7 +409,8 @@ class Case:
         first = {
             None: "migration completes",
             "reset": "system_reset of the source half-way, the migration completes",
-            "cancel": "migration cancelled half-way, a new one to a fresh destination completes",
+            "cancel": "migration cancelled before switch-over, a new one to a fresh destination "
+                      "completes",
         }[self.event]
         c = [first, "destination RAM equals source RAM at switch-over (all guest-physical RAM%s)"
              % (" but the LFB" if self.churn else "")]
@@ -949,7 +950,8 @@ def main():
     ap.add_argument("--seed", type=int, default=1,
                     help="seeds the churn guest's pseudo-random writes (printed in the TAP)")
     ap.add_argument("--event-sync", type=int, default=3,
-                    help="cancel at this dirty sync (once XBZRLE pages flow)")
+                    help="hold a migration to be cancelled until this dirty sync "
+                    "(and XBZRLE pages), then cancel it where it pauses before switch-over")
     ap.add_argument("--reset-misses", type=int, default=512,
                     help="pages of the second pass (each a cache miss that makes a base) "
                     "sent before the source is reset")

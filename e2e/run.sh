@@ -17,9 +17,9 @@
 # (e2e/bootsect-churn.S: VGA chain-4 aliasing video RAM at 0xa0000, PAM
 # registers remapping 0xc0000-0xdffff, writes through the framebuffer),
 # offload on, to the patched QEMU and to Debian's:
-#   (d), (e) while it runs; (h), (i) cancelled half-way, then again to a
-#   fresh destination; (f), (g), with a system_reset of the source
-#   half-way
+#   (d), (e) while it runs; (h), (i) cancelled before switch-over, then
+#   again to a fresh destination; (f), (g), with a system_reset of the
+#   source half-way
 # and checks completion, identical RAM (all of it) and video RAM, the
 # destination running on, the XBZRLE statistics and the module's
 # counters, then prints a comparison.  --demo runs (a)-(c) only.
