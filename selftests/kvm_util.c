@@ -1033,6 +1033,14 @@ uint32_t rand_below(uint64_t *state, uint32_t n)
 	return n ? (uint32_t)(rand64(state) % n) : 0;
 }
 
+uint64_t now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
+}
+
 void sleep_ms(unsigned int ms)
 {
 	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };

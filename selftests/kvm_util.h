@@ -326,6 +326,8 @@ uint64_t rand64(uint64_t *state);
 uint32_t rand_below(uint64_t *state, uint32_t n);
 
 void sleep_ms(unsigned int ms);
+/* CLOCK_MONOTONIC in nanoseconds. */
+uint64_t now_ns(void);
 
 /*
  * Formats a test's reason for failing into @why (@size bytes) and returns

@@ -35,14 +35,6 @@ static int out_len[BENCH_PAGES];
 static uint8_t records[BATCH * KVM_XBZRLE_RECORD_MAX_SIZE]
 	__attribute__((aligned(8)));
 
-static double now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static int is_zero(const uint8_t *p)
 {
 	static const uint8_t zero[GUEST_PAGE_SIZE];
@@ -62,7 +54,7 @@ static void dirty_pages(uint8_t *mem, unsigned int round)
 /* QEMU's save_xbzrle_page() work for every page; returns seconds. */
 static double userspace_round(const uint8_t *mem)
 {
-	double t = now();
+	double t = now_ns() / 1e9;
 	unsigned int i;
 
 	for (i = 0; i < BENCH_PAGES; i++) {
@@ -77,7 +69,7 @@ static double userspace_round(const uint8_t *mem)
 					   out[i], GUEST_PAGE_SIZE);
 		memcpy(cache[i], snap, GUEST_PAGE_SIZE);
 	}
-	return now() - t;
+	return now_ns() / 1e9 - t;
 }
 
 /*
@@ -90,7 +82,7 @@ static double module_round(int xfd, uint32_t flags, int check,
 {
 	struct xbz_encode_result res;
 	struct xbz_record rec;
-	double t = now(), spent;
+	double t = now_ns() / 1e9, spent;
 	unsigned int done = 0, i;
 	uint32_t off;
 
@@ -102,7 +94,7 @@ static double module_round(int xfd, uint32_t flags, int check,
 			return -1;
 		}
 		if (check) {
-			spent = now();
+			spent = now_ns() / 1e9;
 			off = 0;
 			for (i = 0; i < res.npages_done; i++) {
 				unsigned int p = done + i;
@@ -115,11 +107,11 @@ static double module_round(int xfd, uint32_t flags, int check,
 				    memcmp(rec.data, out[p], rec.len))
 					(*mismatch)++;
 			}
-			t += now() - spent;	/* checking is not the module's time */
+			t += now_ns() / 1e9 - spent;	/* checking is not the module's time */
 		}
 		done += res.npages_done;
 	}
-	return now() - t;
+	return now_ns() / 1e9 - t;
 }
 
 int main(void)

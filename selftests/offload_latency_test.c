@@ -62,14 +62,6 @@ static uint8_t records[BATCH * KVM_XBZRLE_RECORD_MAX_SIZE]
 	__attribute__((aligned(8)));
 static uint64_t gpas[BATCH];
 
-static uint64_t now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000ULL + ts.tv_nsec / 1000;
-}
-
 static void pin(int cpu)
 {
 	cpu_set_t set;
@@ -89,9 +81,9 @@ static void *timer_thread(void *arg)
 	(void)arg;
 	pin(0);
 	while (!stop) {
-		t0 = now_us();
+		t0 = now_ns() / 1000;
 		nanosleep(&ms, NULL);
-		late = now_us() - t0 - 1000;
+		late = now_ns() / 1000 - t0 - 1000;
 		if ((int64_t)late > 0 && late > worst_us[phase])
 			worst_us[phase] = late;
 	}
@@ -196,7 +188,7 @@ static uint64_t cache_bytes(int xfd)
 
 static void set_phase(int p, uint64_t *t)
 {
-	uint64_t now = now_us();
+	uint64_t now = now_ns() / 1000;
 
 	if (phase != P_IDLE)
 		tap_diag("%s took %.2f s; the timer thread woke at most %.2f ms late",

@@ -333,14 +333,6 @@ static int touch_new_memory(size_t len)
 	return 0;
 }
 
-static uint64_t now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec * 1000000000ULL + ts.tv_nsec;
-}
-
 /* The stack the rounds will use, faulted in before moving. */
 static void __attribute__((noinline)) touch_stack(void)
 {
