@@ -591,12 +591,12 @@ static unsigned long xbzrle_shrink_scan(struct shrinker *s,
 }
 
 /*
- * Takes up to @nr of the least recently sent bases, context after context,
- * counting them in @stat; at most XBZRLE_RECLAIM_BATCH per call, so the
- * contexts lock is held briefly.  Returns how many were freed.  For a
- * lowered ceiling; memory reclaim goes through xbzrle_shrink_scan().
+ * Evicts up to @nr of the least recently sent bases, context after
+ * context; at most XBZRLE_RECLAIM_BATCH per call, so the contexts lock is
+ * held briefly.  Returns how many were freed.  For a lowered ceiling;
+ * memory reclaim goes through xbzrle_shrink_scan().
  */
-static unsigned long xbzrle_reclaim(unsigned long nr, enum xbzrle_stat stat)
+static unsigned long xbzrle_reclaim(unsigned long nr)
 {
 	struct xbzrle_ctx *ctx;
 	unsigned long freed = 0;
@@ -611,7 +611,7 @@ static unsigned long xbzrle_reclaim(unsigned long nr, enum xbzrle_stat stat)
 		xa_lock(&c->index);
 		while (freed < nr && (page = xbzrle_cache_pop_lru(c))) {
 			list_add(&page->lru, &pages);
-			xbzrle_count(ctx, stat, 1);
+			xbzrle_count(ctx, XS_EVICTIONS, 1);
 			freed++;
 		}
 		xa_unlock(&c->index);
@@ -646,7 +646,7 @@ static int xbzrle_max_cache_mb_set(const char *val,
 	max = xbzrle_max_cache_pages();
 	for (;;) {
 		cached = atomic_long_read(&xbzrle_cached_pages);
-		if (cached <= max || !xbzrle_reclaim(cached - max, XS_EVICTIONS))
+		if (cached <= max || !xbzrle_reclaim(cached - max))
 			break;
 		cond_resched();
 	}
