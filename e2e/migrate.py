@@ -646,8 +646,12 @@ def boot_source(case, args, workdir, image, tap):
                              args.boot_timeout)
                     break
                 except TimeoutError:
+                    # CI saw a reset not help either: a fresh QEMU next
+                    tap.diag("source guest never booted after the reset either: "
+                             "starting a new one")
                     src.kill()
-                    raise
+                    src = None
+                    continue
             if attempt == 2 or "KVM internal error" not in src.log_tail():
                 src.kill()
                 raise
