@@ -664,6 +664,7 @@ static void zone_diag(const char *when)
 
 struct hog_result {
 	long long cap, held, avail0, cache0, free_min;
+	int waited;		/* longest wait for reclaim, in polls */
 	int reason;		/* 1 cache shrank, 2 no reclaim, 3 failed, 4 cap */
 };
 
@@ -733,6 +734,14 @@ static void zone_headroom(long long *above_low, long long *above_min,
 	fclose(f);
 }
 
+/* What kswapd has done so far: balance runs, pages and objects scanned. */
+static long long kswapd_work(void)
+{
+	return read_key("/proc/vmstat", "pageoutrun") +
+	       read_key("/proc/vmstat", "pgscan_kswapd") +
+	       read_key("/proc/vmstat", "slabs_scanned");
+}
+
 /*
  * Runs in a child: allocates until the module's cache shrinks.  It takes
  * the zones below their low watermarks (that wakes kswapd, whose reclaim
@@ -740,14 +749,14 @@ static void zone_headroom(long long *above_low, long long *above_min,
  * cache, the cache is most of what is reclaimable), in small steps once it
  * is close, and stops before the min watermarks (where its own allocations
  * would go into direct reclaim, and with a broken shrinker the OOM killer)
- * if nothing comes back within a few seconds.
+ * if kswapd stops working (3 s without progress) before anything comes back.
  */
 static int hog(struct hog_result *h, int xfd)
 {
 	struct kvm_xbzrle_stats st;
-	long long above_low, above_min, gap, step;
+	long long above_low, above_min, gap, step, work, last;
 	uint8_t *mem;
-	int fd, waited;
+	int fd, waited, idle;
 
 	h->reason = 3;
 	fd = open("/proc/self/oom_score_adj", O_WRONLY);
@@ -776,12 +785,18 @@ static int hog(struct hog_result *h, int xfd)
 			h->free_min = meminfo("MemFree");
 		/*
 		 * Below the low watermarks, half way to min: kswapd must get
-		 * memory back from the cache.  Give it 3 s (the debug kernel
-		 * under TCG is slow); stop here if nothing comes back.
+		 * memory back from the cache.  Wait while kswapd is working
+		 * (its counters move); stop here when it has done nothing for
+		 * 3 s, or after 30 s.  A fixed 3 s was too short for a VM
+		 * whose vCPUs the host starves: kswapd reached the shrinker
+		 * after the hog had given up.
 		 */
-		for (waited = 0; waited < 300; waited++) {
+		work = kswapd_work();
+		for (waited = idle = 0; waited < 3000 && idle < 300; waited++) {
 			if (xbz_get_stats(xfd, &st))
 				return 1;
+			if (waited > h->waited)
+				h->waited = waited;
 			if ((long long)st.cache_bytes < h->cache0) {
 				h->reason = 1;
 				return 0;
@@ -790,8 +805,11 @@ static int hog(struct hog_result *h, int xfd)
 			if (above_low > 0 || above_min > gap / 2)
 				break;
 			sleep_ms(10);
+			last = work;
+			work = kswapd_work();
+			idle = work == last ? idle + 1 : 0;
 		}
-		if (waited == 300) {
+		if (waited == 3000 || idle == 300) {
 			zone_diag("when the hog stopped");
 			h->reason = 2;
 			return 0;
@@ -915,7 +933,8 @@ static void test_squeeze(void)
 	waitpid(pid, &status, 0);
 	oom1 = vmstat("oom_kill");
 	oom_lines = kmsg_oom_lines(kmsg);
-	tap_diag("squeeze: the hog took %lld s", (long long)(time(NULL) - t0));
+	tap_diag("squeeze: the hog took %lld s, its longest wait for reclaim %d polls 10 ms apart",
+		 (long long)(time(NULL) - t0), h->waited);
 	/*
 	 * The hog stopped when the cache shrank, without being killed; only
 	 * reclaim could give it more than was available before it.
