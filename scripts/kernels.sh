@@ -14,7 +14,7 @@ for series in "$@"; do
 			k=${d##*/}
 			case $k in *-cloud-amd64|*-rt-amd64) continue ;; esac
 			[ -f "/boot/vmlinuz-$k" ] && [ -f "$d/build/Makefile" ] && echo "$k"
-		done | sort -V | tail -n 1
+		done | sort -V | tail -n 1 || true
 	)
 	if [ -z "$kver" ]; then
 		echo "kernels.sh: no Debian $series amd64 kernel with headers installed" \
