@@ -91,6 +91,12 @@ check-debug:
 	scripts/install-deps.sh
 	scripts/check-debug.sh
 
+# make vm-test KVER=6.12 [TESTS="offload_test offload_abi_test"] or
+# make vm-test DEBUG_KERNEL=1 [TESTS=...]: the chosen selftests (all by
+# default) in one kernel's VM, module and tests from the working tree.
+vm-test:
+	scripts/vm-test.sh $(if $(filter 1,$(DEBUG_KERNEL)),--debug,$(KVER)) $(TESTS)
+
 check-e2e:
 	scripts/install-deps.sh
 	e2e/run.sh
@@ -112,4 +118,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all kdir-check module install uninstall dkms-install dkms-uninstall userspace selftests \
-	conformance fuzz style deps check check-debug check-e2e demo qemu qemu-check bench clean
+	conformance fuzz style deps check check-debug vm-test check-e2e demo qemu qemu-check bench clean

@@ -34,22 +34,44 @@ debug_steps() {
 		skip_failed "no module" "selftests on the debug kernel"
 		return 1
 	fi
-	# shellcheck disable=SC1090
-	. "$env"
-	root=build/vm/$KVER/root
+	root=build/vm/$(debug_kver "$env")/root
+	debug_root "$env" "$root"
+	debug_vm step "selftests in a $(debug_kver "$env") guest (KASAN, kmemleak, lockdep, UBSAN reports fail)" \
+		selftests/vm/run.sh "$(debug_kver "$env")" "$root"
+}
+
+# debug_kver ENV: the debug kernel's release, from debug-kernel.sh's output.
+debug_kver() {
+	sed -n 's/^KVER=//p' "$1"
+}
+
+# debug_root ENV ROOT: a fresh guest root with the module built in the
+# debug kernel's tree (ENV: debug-kernel.sh's output) and build/selftests.
+debug_root() {
+	local env=$1 root=$2 kver
+
+	kver=$(debug_kver "$env")
 	rm -rf "$root"
-	mkdir -p "$root/selftests" "$root/lib/modules/$KVER/kernel/virt/kvm/xbzrle"
-	cp "$MODULE" "$root/lib/modules/$KVER/kernel/virt/kvm/xbzrle/"
+	mkdir -p "$root/selftests" "$root/lib/modules/$kver/kernel/virt/kvm/xbzrle"
+	cp "$(sed -n 's/^MODULE=//p' "$env")" "$root/lib/modules/$kver/kernel/virt/kvm/xbzrle/"
 	cp build/selftests/* selftests/settings "$root/selftests/"
-	# KASAN, lockdep and kmemleak make the tests several times slower
-	# (offload_memcg_test's memory hog: 42 s here, 12 s on 6.12): their
-	# time limits are scaled, not raised for every kernel.
-	# All of the selftests there took 783 s in a run of .ci/run, close to
-	# selftests/vm/run.sh's default limit for the whole VM (900 s).
-	VM_KERNEL=$KERNEL VM_MODROOT=$MODROOT VM_TIMEOUT=${VM_TIMEOUT:-2400} \
-		VM_APPEND="xbzrle.timeout_scale=${XBZRLE_DEBUG_TIMEOUT_SCALE:-4} ${VM_APPEND:-}" \
-		step "selftests in a $KVER guest (KASAN, kmemleak, lockdep, UBSAN reports fail)" \
-		selftests/vm/run.sh "$KVER" "$root"
+}
+
+# debug_vm CMD...: CMD (selftests/vm/run.sh, or step running it) with the
+# debug kernel's image and modules and its time limits.  KASAN, lockdep
+# and kmemleak make the tests several times slower (offload_memcg_test's
+# memory hog: 42 s there, 12 s on 6.12): their time limits are scaled,
+# not raised for every kernel.  All of the selftests there took 783 s in a
+# run of .ci/run, close to selftests/vm/run.sh's default limit for the
+# whole VM (900 s).
+debug_vm() {
+	local env=build/debug-kernel.env
+
+	VM_KERNEL=$(sed -n 's/^KERNEL=//p' "$env") \
+	VM_MODROOT=$(sed -n 's/^MODROOT=//p' "$env") \
+	VM_TIMEOUT=${VM_TIMEOUT:-2400} \
+	VM_APPEND="xbzrle.timeout_scale=${XBZRLE_DEBUG_TIMEOUT_SCALE:-4} ${VM_APPEND:-}" \
+		"$@"
 }
 
 if [ "${BASH_SOURCE[0]}" = "$0" ]; then
