@@ -34,6 +34,7 @@
 #include <linux/spinlock.h>
 
 #include "kvm_xbzrle.h"
+#include "trace.h"
 
 static unsigned int xbzrle_cache_size_mb = 64;
 module_param_named(cache_size_mb, xbzrle_cache_size_mb, uint, 0644);
@@ -451,8 +452,8 @@ static void xbzrle_cache_drop(struct xbzrle_ctx *ctx, unsigned long first,
 			      unsigned long last)
 {
 	struct xbzrle_cache *c = &ctx->cache;
+	unsigned long i, start = first, total = 0;
 	struct page *page;
-	unsigned long i;
 	unsigned int n;
 	LIST_HEAD(dropped);
 
@@ -472,10 +473,13 @@ static void xbzrle_cache_drop(struct xbzrle_ctx *ctx, unsigned long first,
 			list_del(&page->lru);
 			__free_page(page);
 		}
+		total += n;
 		cond_resched();
 		/* a full batch ended at i: go on after it */
 		first = i + 1;
 	} while (n == XBZRLE_DROP_BATCH && i != last);
+	if (total)
+		trace_kvm_xbzrle_cache_drop(ctx->id, start, last, total);
 }
 
 /* Drops the bases of keys [@key, @key + @npages), host pages of a range. */
@@ -587,6 +591,7 @@ static unsigned long xbzrle_shrink_scan(struct shrinker *s,
 		list_del(&page->lru);
 		__free_page(page);
 	}
+	trace_kvm_xbzrle_shrink(sc->nid, sc->nr_to_scan, freed);
 	return freed ? freed : SHRINK_STOP;
 }
 

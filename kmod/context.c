@@ -16,6 +16,7 @@
 #include <linux/kvm_xbzrle.h>
 
 #include "kvm_xbzrle.h"
+#include "trace.h"
 
 LIST_HEAD(xbzrle_contexts);
 DEFINE_SPINLOCK(xbzrle_contexts_lock);
@@ -346,11 +347,15 @@ bool xbzrle_revalidate_regions(struct xbzrle_ctx *ctx)
 	/* one pass, keeping the order: the array may hold 32764 regions */
 	for (i = 0; i < ctx->nr_regions; i++) {
 		r = &ctx->regions[i];
-		if (xbzrle_region_is_memslot(ctx, r))
+		if (xbzrle_region_is_memslot(ctx, r)) {
+			trace_kvm_xbzrle_region(ctx->id, XBZRLE_REGION_STALE,
+						r->slot, r->gfn, r->npages,
+						r->hva);
 			xbzrle_cache_drop_range(ctx, xbzrle_region_key(r, 0),
 						r->npages);
-		else
+		} else {
 			ctx->regions[kept++] = *r;
+		}
 	}
 	ctx->nr_regions = kept;
 	return true;
@@ -386,6 +391,9 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 		goto out;
 	if (!new.npages) {
 		ret = xbzrle_remove_region(ctx, new.slot);
+		if (!ret)
+			trace_kvm_xbzrle_region(ctx->id, XBZRLE_REGION_REMOVE,
+						new.slot, new.gfn, 0, new.hva);
 		goto out;
 	}
 	/* first the other regions, then this one, against the same memslots */
@@ -405,6 +413,8 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 	if (r && r->gfn == new.gfn && r->npages == new.npages &&
 	    r->hva == new.hva) {
 		/* the same memory again (KVM flags changed): bases stay valid */
+		trace_kvm_xbzrle_region(ctx->id, XBZRLE_REGION_SAME, new.slot,
+					new.gfn, new.npages, new.hva);
 		goto out;
 	}
 	if (r) {
@@ -412,8 +422,11 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 		xbzrle_drop_region(ctx, r);
 	}
 	ret = xbzrle_regions_room(ctx);
-	if (!ret)
+	if (!ret) {
 		xbzrle_insert_region(ctx, &new);
+		trace_kvm_xbzrle_region(ctx->id, XBZRLE_REGION_ADD, new.slot,
+					new.gfn, new.npages, new.hva);
+	}
 out:
 	mutex_unlock(&ctx->lock);
 	return ret;

@@ -18,6 +18,7 @@
 #include <linux/kvm_xbzrle.h>
 
 #include "kvm_xbzrle.h"
+#include "trace.h"
 #include "xbzrle.h"
 
 /* KVM_CLEAR_DIRTY_LOG's bitmap is limited so it fits the record buffer. */
@@ -124,7 +125,7 @@ static void xbzrle_redirty(struct kvm *kvm, const struct xbzrle_clear_arg *arg)
 static int xbzrle_clear_span(struct xbzrle_ctx *ctx,
 			     const struct xbzrle_region *r,
 			     struct xbzrle_clear_arg *arg, u64 last,
-			     void __user *scratch)
+			     void __user *scratch, unsigned int *clears)
 {
 	struct xbzrle_clear_arg __user *uarg = scratch;
 	struct file *vm = ctx->vm_file;
@@ -152,6 +153,7 @@ static int xbzrle_clear_span(struct xbzrle_ctx *ctx,
 		return XBZRLE_MEMSLOTS_CHANGED;
 	ret = vm->f_op->unlocked_ioctl(vm, KVM_CLEAR_DIRTY_LOG,
 				       (unsigned long)uarg);
+	(*clears)++;
 	if (xbzrle_memslots_gen(kvm) != ctx->memslots_gen) {
 		if (!ret)
 			xbzrle_redirty(kvm, arg);
@@ -168,7 +170,8 @@ static int xbzrle_clear_span(struct xbzrle_ctx *ctx,
  */
 static int xbzrle_clear_dirty(struct xbzrle_ctx *ctx,
 			      const struct xbzrle_page_ref *refs,
-			      unsigned int n, void __user *scratch)
+			      unsigned int n, void __user *scratch,
+			      unsigned int *clears)
 {
 	struct xbzrle_clear_arg arg;
 	const struct xbzrle_region *r = NULL;
@@ -180,7 +183,8 @@ static int xbzrle_clear_dirty(struct xbzrle_ctx *ctx,
 		if (r && (i == n || refs[i].region != r ||
 			  refs[i].offset < first ||
 			  refs[i].offset >= first + XBZRLE_CLEAR_SPAN)) {
-			ret = xbzrle_clear_span(ctx, r, &arg, last, scratch);
+			ret = xbzrle_clear_span(ctx, r, &arg, last, scratch,
+						clears);
 			if (ret)
 				return ret;	/* later spans are not cleared */
 			r = NULL;
@@ -323,7 +327,8 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 	const u64 __user *upages;
 	void __user *urecs;
 	u32 npages, done = 0, used = 0;
-	unsigned int chunk, read, valid, i, retries;
+	unsigned int chunk, read, valid, i, retries, clears = 0, redone = 0;
+	u64 before[XS_NR], t0 = 0;
 	int err = 0, ret;
 	long len;
 
@@ -358,6 +363,10 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 		}
 		ctx->generation = arg.generation;
 	}
+	if (trace_kvm_xbzrle_encode_enabled()) {
+		memcpy(before, ctx->stat, sizeof(before));
+		t0 = ktime_get_ns();
+	}
 
 	while (done < npages && !err) {
 		/* never clear a page that has no room for its record */
@@ -377,11 +386,13 @@ again:
 		xbzrle_revalidate_regions(ctx);
 		valid = xbzrle_resolve_chunk(ctx, refs, read, &err);
 		if (valid && arg.flags & KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG) {
-			ret = xbzrle_clear_dirty(ctx, refs, valid, urecs + used);
+			ret = xbzrle_clear_dirty(ctx, refs, valid, urecs + used,
+						 &clears);
 			if (ret == XBZRLE_MEMSLOTS_CHANGED &&
 			    retries++ < XBZRLE_CHUNK_RETRIES) {
 				/* the same pages, against the new memslots */
 				err = 0;
+				redone++;
 				cond_resched();
 				goto again;
 			}
@@ -421,6 +432,10 @@ again:
 			xbzrle_cache_drop_all(ctx);
 		ret = -EFAULT;
 	}
+	if (trace_kvm_xbzrle_encode_enabled() && t0)
+		trace_kvm_xbzrle_encode(ctx->id, arg.npages, done, before,
+					ctx->stat, used, clears, redone,
+					ktime_get_ns() - t0, ret);
 out:
 	mutex_unlock(&ctx->lock);
 	return ret;

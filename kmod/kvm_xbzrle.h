@@ -62,6 +62,14 @@ static inline unsigned long xbzrle_region_key(const struct xbzrle_region *r,
 	return (r->hva >> PAGE_SHIFT) + offset;
 }
 
+/* What happened to a region, for the kvm_xbzrle_region tracepoint. */
+enum xbzrle_region_op {
+	XBZRLE_REGION_ADD,		/* SET_REGION: new, or other memory */
+	XBZRLE_REGION_SAME,		/* SET_REGION with its values: kept */
+	XBZRLE_REGION_REMOVE,		/* SET_REGION with size 0 */
+	XBZRLE_REGION_STALE,		/* its memslot changed: dropped */
+};
+
 /* A page of the ENCODE call's current chunk, checked against the regions. */
 struct xbzrle_page_ref {
 	u64 gpa;

@@ -18,6 +18,9 @@
 
 #include "kvm_xbzrle.h"
 
+#define CREATE_TRACE_POINTS
+#include "trace.h"
+
 /* An ioctl is matched without its size bits: @size in the argument says. */
 #define IOC_WITHOUT_SIZE(cmd)	((cmd) & ~(_IOC_SIZEMASK << _IOC_SIZESHIFT))
 
@@ -58,12 +61,9 @@ int xbzrle_put_arg(void __user *uarg, const void *karg, size_t ksize)
 	return 0;
 }
 
-static long xbzrle_dev_ioctl(struct file *file, unsigned int cmd,
-			     unsigned long arg)
+static long xbzrle_dispatch(struct xbzrle_ctx *ctx, unsigned int cmd,
+			    void __user *uarg)
 {
-	struct xbzrle_ctx *ctx = file->private_data;
-	void __user *uarg = (void __user *)arg;
-
 	switch (IOC_WITHOUT_SIZE(cmd)) {
 	case IOC_WITHOUT_SIZE(KVM_XBZRLE_GET_CAPS):
 		return xbzrle_ioctl_get_caps(uarg, cmd);
@@ -82,6 +82,17 @@ static long xbzrle_dev_ioctl(struct file *file, unsigned int cmd,
 	default:
 		return -ENOTTY;
 	}
+}
+
+static long xbzrle_dev_ioctl(struct file *file, unsigned int cmd,
+			     unsigned long arg)
+{
+	struct xbzrle_ctx *ctx = file->private_data;
+	long ret = xbzrle_dispatch(ctx, cmd, (void __user *)arg);
+
+	if (ret < 0)
+		trace_kvm_xbzrle_error(ctx->id, cmd, ret);
+	return ret;
 }
 
 /* One context per open: one VM, one migration's cache. */
