@@ -364,6 +364,35 @@ def compare_files(a, b):
     return (len(ma) + PAGE - 1) // PAGE, diff_pages(ma, 0, mb, 0, len(ma)), ""
 
 
+def byte_spans(a, b, diff, base=0, limit=4):
+    """For the first differing pages (offsets into buffers a and b), the
+    spans of bytes that differ, with both sides' bytes: a span of 4
+    aligned bytes is a guest dword store through a KVM mapping, 16 at 16
+    a std-VGA planar store that QEMU emulated (4 planes at 4 x address),
+    anything else an encoding gone wrong.  One line per page."""
+    lines = []
+    for d in diff[:limit]:
+        pa, pb = a[d:d + PAGE], b[d:d + PAGE]
+        spans, i = [], 0
+        while i < PAGE:
+            if pa[i] == pb[i]:
+                i += 1
+                continue
+            j = i
+            while j < PAGE and pa[j] != pb[j]:
+                j += 1
+            spans.append((i, j))
+            i = j
+        nbytes = sum(j - i for i, j in spans)
+        lines.append("page 0x%x: %d bytes in %d spans: %s%s" % (
+            base + d, nbytes, len(spans),
+            " ".join("+0x%x..0x%x src %s dst %s" % (i, j, pa[i:min(j, i + 16)].hex(),
+                                                  pb[i:min(j, i + 16)].hex())
+                     for i, j in spans[:6]),
+            " ..." if len(spans) > 6 else ""))
+    return lines
+
+
 def describe(pages, diff, note, base=0):
     s = "%d of %d pages differ" % (len(diff), pages)
     if diff:
@@ -819,6 +848,8 @@ def run_case(case, args, tap):
                 pages, diff, note = compare_files(*vram)
                 case.vram_diff = len(diff)
                 tap.diag("video RAM: %s" % describe(pages, diff, note, lfb[0]))
+                for line in byte_spans(mapped(vram[0]), mapped(vram[1]), diff, lfb[0]):
+                    tap.diag("video RAM " + line)
                 tap.point(not diff and not note, "%s %s" % (desc, checks[2]))
                 for d in vram:
                     os.unlink(d)
