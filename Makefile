@@ -97,6 +97,10 @@ check-debug:
 vm-test:
 	scripts/vm-test.sh $(if $(filter 1,$(DEBUG_KERNEL)),--debug,$(KVER)) $(TESTS)
 
+# make deb: kvm-xbzrle-dkms and kvm-xbzrle-tools in build/deb/, with lintian
+deb:
+	scripts/deb.sh --lintian
+
 check-e2e:
 	scripts/install-deps.sh
 	e2e/run.sh
@@ -118,4 +122,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all kdir-check module install uninstall dkms-install dkms-uninstall userspace selftests \
-	conformance fuzz style deps check check-debug vm-test check-e2e demo qemu qemu-check bench clean
+	conformance fuzz style deps check check-debug vm-test deb check-e2e demo qemu qemu-check bench clean

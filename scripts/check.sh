@@ -35,7 +35,7 @@ if ! kernels=$(scripts/kernels.sh); then
 fi
 # shellcheck disable=SC2086
 set -- $kernels
-echo "1..$((6 + 3 * $# + 3 + 3))"
+echo "1..$((6 + 3 * $# + 2 + 3 + 3))"
 
 step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
 step "userspace and selftests build" \
@@ -65,6 +65,18 @@ for kver in "$@"; do
 	guest_steps "$kver"
 	step "dkms build for $kver" scripts/dkms-build.sh "$kver"
 done
+
+# The Debian packages (make deb), lintian, and what an administrator's
+# dpkg -i does with them: DKMS builds the module for each kernel, the
+# selftests pass against that module, dpkg --purge removes it all.
+debs=
+if step "make deb: kvm-xbzrle-dkms and kvm-xbzrle-tools, no lintian error" \
+	sh -c "scripts/deb.sh --lintian >build/deb.out 2>&1; rc=\$?; cat build/deb.out; exit \$rc"; then
+	debs=$(tail -n 2 build/deb.out)
+fi
+# shellcheck disable=SC2086
+step "the .debs install: DKMS builds for each kernel, selftests pass on its module, purge removes it" \
+	scripts/deb-test.sh ${debs:-/nonexistent /nonexistent} "$@"
 
 # The same tests on a kernel with KASAN, KFENCE, kmemleak, lockdep and
 # UBSAN, which Debian's kernels lack, with the module built in its tree;

@@ -34,7 +34,7 @@ pkgs="qemu-system-x86 busybox-static kmod cpio dkms dwarves gcc make
       linux-image-amd64 linux-headers-amd64 linux-source-6.12
       dpkg-dev patch git meson ninja-build pkg-config libglib2.0-dev
       libpixman-1-dev libfdt-dev libslirp-dev libzstd-dev python3-tomli
-      seabios ipxe-qemu qemu-system-data"
+      seabios ipxe-qemu qemu-system-data debhelper dh-dkms lintian man-db"
 
 missing=
 for p in $pkgs; do
