@@ -646,6 +646,25 @@ class ResetHalfWay:
         return syncs < self.syncs + 2
 
 
+def cpu_where(guest):
+    """Where the vCPU is, three times a second apart (CS:RIP and CR0 from
+    HMP info registers): whether a guest that does not boot is stuck in
+    one place of the firmware or busy."""
+    out = []
+    for _ in range(3):
+        try:
+            regs = guest.qmp.cmd("human-monitor-command", **{"command-line": "info registers"})
+        except Exception as e:  # noqa: BLE001 - a diagnostic only
+            return "info registers: %s" % e
+        rip = re.search(r"[RE]IP=([0-9a-f]+)", regs)
+        cs = re.search(r"^CS\s*=([0-9a-f]+)", regs, re.M)
+        cr0 = re.search(r"CR0=([0-9a-f]+)", regs)
+        out.append("%s:%s cr0 %s" % (cs.group(1) if cs else "?", rip.group(1) if rip else "?",
+                                     cr0.group(1) if cr0 else "?"))
+        time.sleep(1)
+    return ", ".join(out)
+
+
 def boot_source(case, args, workdir, image, tap):
     """Starts the source guest, waits for its first passes and turns
     XBZRLE on; returns it."""
@@ -655,37 +674,41 @@ def boot_source(case, args, workdir, image, tap):
     # destination starts only then, not while the source is in SeaBIOS:
     # a nested KVM emulation failure in SeaBIOS ("KVM internal error",
     # before the offload does anything) was seen once with the two
-    # starting together.  That harness failure gets one more try.
-    for attempt in (1, 2):
+    # starting together.
+    #
+    # The guest's first 3 passes come 2-7 s after QEMU starts; but with
+    # -vga std, SeaBIOS under nested KVM now and then sits for minutes
+    # before booting (CI: 2 of 9 sources in one run, each past 120 s).
+    # A reset got it going in some cases, a fresh QEMU in others.  So a
+    # source that has not passed within a short wait is reset, then
+    # replaced, up to 3 QEMU processes; the last waits boot_timeout.
+    short = min(45, args.boot_timeout)
+    for attempt in (1, 2, 3):
         src = Guest("src", case.src_qemu, accel, args, workdir, bootsect=image, vga=case.churn)
+        t0 = time.monotonic()
+        wait = short if attempt < 3 else args.boot_timeout
         try:
-            wait_for("3 passes of the source guest", lambda: src.passes() >= 3,
-                     args.boot_timeout)
-            break
-        except TimeoutError:
-            tap.diag("source guest: %d passes, %s" % (src.passes(), src.status()))
-            if attempt == 1 and src.passes() == 0 and src.status() == "running":
-                # With -vga std, SeaBIOS under nested KVM was seen to
-                # sit for minutes before booting, once; a reset got it
-                # going.  A harness failure, retried once.
-                tap.diag("source guest never booted: system_reset, waiting again")
-                src.qmp.cmd("system_reset")
+            for reset in (False, True):
                 try:
-                    wait_for("3 passes of the source guest", lambda: src.passes() >= 3,
-                             args.boot_timeout)
+                    wait_for("3 passes of the source guest", lambda: src.passes() >= 3, wait)
                     break
                 except TimeoutError:
-                    # CI saw a reset not help either: a fresh QEMU next
-                    tap.diag("source guest never booted after the reset either: "
-                             "starting a new one")
-                    src.kill()
-                    src = None
-                    continue
-            if attempt == 2 or "KVM internal error" not in src.log_tail():
+                    tap.diag("source guest (QEMU %d of 3%s): %d passes after %.0f s, %s; "
+                             "vCPU at %s" % (attempt, ", after a reset" if reset else "",
+                                             src.passes(), time.monotonic() - t0,
+                                             src.status(), cpu_where(src)))
+                    if reset or src.passes() or src.status() != "running":
+                        raise
+                    src.qmp.cmd("system_reset")
+            tap.diag("source guest: 3 passes %.1f s after its start" % (time.monotonic() - t0))
+            break
+        except TimeoutError:
+            # a guest that ran and stopped passing is not the firmware's stall
+            if attempt == 3 or (src.passes() and "KVM internal error" not in src.log_tail()):
                 src.kill()
                 raise
-            tap.diag("source guest died in the firmware, trying once more: "
-                     + src.log_tail().splitlines()[0])
+            tap.diag("source guest did not boot: starting a new QEMU. " +
+                     (src.log_tail().splitlines() or [""])[0])
             src.kill()
             src = None
     src.qmp.cmd("migrate-set-capabilities",
