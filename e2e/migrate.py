@@ -219,7 +219,10 @@ class Guest:
                 cmd += ["-L", d]
         if incoming:
             cmd += ["-S", "-incoming", "defer"]
-        elif args.trace:
+        elif "xbzrle-offload=on" in accel:
+            # one line per batch, checked against the module's counters
+            cmd += ["-trace", "xbzrle_offload_batch"]
+        if not incoming and args.trace:
             # QEMU's trace events of the source, into its log
             for t in args.trace.split(","):
                 cmd += ["-trace", t]
@@ -434,6 +437,12 @@ class Case:
         self.event_at = None      # dirty sync of the reset or cancel
         self.skip = None if src_qemu else "patched QEMU not built"
 
+    def trace_checked(self):
+        """Whether the source's xbzrle_offload_batch trace events are
+        checked against the module's counters: with the offload, in one
+        migration of one source (no reset, no cancel)."""
+        return self.offload and self.event is None
+
     def checks(self, args):
         first = {
             None: "migration completes",
@@ -452,6 +461,9 @@ class Case:
             "module counters grew (pages, xbzrle_pages, delta_bytes)"
             if self.offload else "module counters unchanged (offload off)",
         ]
+        if self.trace_checked():
+            c.append("QEMU trace events: the xbzrle_offload_batch lines add up to the "
+                     "module's counters (records, ZERO, UNCHANGED, XBZRLE, RAW)")
         return c
 
 
@@ -918,8 +930,9 @@ def run_case(case, args, tap):
             if g is not None:
                 g.kill()
     # Points the case did not reach (after an exception) fail, so the plan
-    # stays whole; the module point always runs.
-    for c in checks[tap.n - first:-1]:
+    # stays whole; the module point (and the trace point) always run.
+    last = 2 if case.trace_checked() else 1
+    for c in checks[tap.n - first:-last]:
         tap.point(False, "%s %s" % (desc, c), "not reached")
     after = read_stats()
     if before is not None and after is not None:
@@ -934,7 +947,9 @@ def run_case(case, args, tap):
         tap.diag("query-migrate xbzrle bytes %s, pages %s; from the module: "
                  "delta_bytes + 3 * xbzrle_pages + 4096 * overflows = %d, cache_hits = %d"
                  % (xb.get("bytes"), xb.get("pages"), want, m.get("cache_hits", 0)))
-    module_point(case, tap, desc, checks[-1])
+    module_point(case, tap, desc, checks[-last])
+    if case.trace_checked():
+        trace_point(case, os.path.join(workdir, "src.log"), tap, desc, checks[-1])
     case.wall = time.monotonic() - t0
     tap.diag("case %s took %.1f s" % (case.label, case.wall))
 
@@ -949,6 +964,37 @@ def module_point(case, tap, desc, check):
     else:
         ok = all(m.get(k, 0) == 0 for k in ("pages", "xbzrle_pages", "delta_bytes"))
     tap.point(ok, "%s %s" % (desc, check))
+
+
+BATCH = re.compile(r"xbzrle_offload_batch \S+ pages (\d+): zero (\d+) unchanged (\d+) "
+                   r"xbzrle (\d+) raw (\d+) sent by QEMU (\d+)")
+
+
+def trace_point(case, path, tap, desc, check):
+    """The source's xbzrle_offload_batch events (its log, -trace) against
+    the module's counters of the case: every record of the migration was
+    in one batch line."""
+    tot = [0] * 6
+    try:
+        with open(path, errors="replace") as f:
+            for line in f:
+                m = BATCH.search(line)
+                if m:
+                    tot = [a + int(b) for a, b in zip(tot, m.groups())]
+    except OSError as e:
+        tap.point(False, "%s %s" % (desc, check), "source log: %s" % e)
+        return
+    m = case.module or {}
+    got = {"records": sum(tot[1:5]), "zero": tot[1], "unchanged": tot[2],
+           "xbzrle": tot[3], "raw": tot[4]}
+    want = {"records": m.get("pages"), "zero": m.get("zero_pages"),
+            "unchanged": m.get("unchanged_pages"), "xbzrle": m.get("xbzrle_pages"),
+            "raw": m.get("raw_pages")}
+    tap.diag("xbzrle_offload_batch events: %d pages, %s, %d sent by QEMU itself; module: %s" % (
+        tot[0], " ".join("%s=%d" % kv for kv in got.items()), tot[5],
+        " ".join("%s=%s" % kv for kv in want.items())))
+    tap.point(got == want and tot[0] == sum(tot[1:]) and got["xbzrle"] > 0,
+              "%s %s" % (desc, check))
 
 
 def fmt(v, unit=""):
