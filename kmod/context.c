@@ -293,8 +293,13 @@ static int xbzrle_nr_as(struct kvm *kvm)
 #endif
 }
 
-static int xbzrle_region_is_memslot(struct xbzrle_ctx *ctx,
-				    const struct xbzrle_region *r)
+/*
+ * 0 if @r is exactly one of the bound VM's user memslots (slot, guest
+ * frames, size, user address) and KVM is not deleting or moving it;
+ * -EINVAL if not.
+ */
+static int xbzrle_region_check_memslot(struct xbzrle_ctx *ctx,
+				       const struct xbzrle_region *r)
 {
 	struct kvm *kvm = ctx->vm_file->private_data;
 	u32 as_id = r->slot >> 16, id = (u16)r->slot;
@@ -347,7 +352,7 @@ bool xbzrle_revalidate_regions(struct xbzrle_ctx *ctx)
 	/* one pass, keeping the order: the array may hold 32764 regions */
 	for (i = 0; i < ctx->nr_regions; i++) {
 		r = &ctx->regions[i];
-		if (xbzrle_region_is_memslot(ctx, r)) {
+		if (xbzrle_region_check_memslot(ctx, r)) {
 			trace_kvm_xbzrle_region(ctx->id, XBZRLE_REGION_STALE,
 						r->slot, r->gfn, r->npages,
 						r->hva);
@@ -398,7 +403,7 @@ long xbzrle_ioctl_set_region(struct xbzrle_ctx *ctx, void __user *uarg,
 	}
 	/* first the other regions, then this one, against the same memslots */
 	xbzrle_revalidate_regions(ctx);
-	ret = xbzrle_region_is_memslot(ctx, &new);
+	ret = xbzrle_region_check_memslot(ctx, &new);
 	if (ret)
 		goto out;
 	for (i = 0; i < ctx->nr_regions; i++) {
