@@ -35,11 +35,12 @@ if ! kernels=$(scripts/kernels.sh); then
 fi
 # shellcheck disable=SC2086
 set -- $kernels
-echo "1..$((6 + 3 * $# + 2 + 3 + 3))"
+echo "1..$((7 + 3 * $# + 2 + 3 + 3))"
 
 step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
 step "userspace and selftests build" \
 	sh -c "make -s userspace && make -s selftests"
+step "design.rst names every kmod/ file, testing.rst every selftest" scripts/docs-check.sh
 step "codec unit cases (ASan, UBSan)" build/userspace/xbzrle-unit-test
 step "kvm-xbzrle-stat on fake statistics" make -s -C userspace test-tools
 step "conformance with QEMU's vectors ($(basename "$VECTORS")), every encoder this CPU has" \
