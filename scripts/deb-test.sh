@@ -7,8 +7,9 @@
 # for each KVER, the selftests run in a VM of that kernel against the
 # module DKMS built (not the one scripts/build-module.sh builds), and the
 # tools run.  Finally dpkg --purge must leave no module and no DKMS state.
-# Needs root; refuses to run where kvm_xbzrle is already known to DKMS or
-# the packages are installed, rather than remove what someone installed.
+# Needs root.  Packages left by an earlier run are purged first; it refuses
+# to run where kvm_xbzrle is in DKMS without them (make dkms-install),
+# rather than remove what someone installed.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,15 +19,6 @@ shift 2
 version=$(dpkg-deb -f "$dkms_deb" Version)
 tests=(device_test caps_test offload_test offload_trace_test)
 
-if [ -n "$(dkms status -m kvm_xbzrle 2>/dev/null)" ] ||
-   dpkg-query -W -f='${Status}\n' kvm-xbzrle-dkms kvm-xbzrle-tools 2>/dev/null |
-	grep -q 'ok installed'; then
-	echo "deb-test: kvm_xbzrle is already installed here (dkms status," \
-	     "dpkg -l 'kvm-xbzrle-*'); remove it first (make dkms-uninstall," \
-	     "dpkg --purge kvm-xbzrle-dkms kvm-xbzrle-tools)" >&2
-	exit 1
-fi
-
 purge() {
 	dpkg --purge kvm-xbzrle-tools kvm-xbzrle-dkms >build/deb/purge.log 2>&1 || {
 		cat build/deb/purge.log
@@ -35,6 +27,22 @@ purge() {
 	}
 }
 trap 'purge >/dev/null 2>&1 || true' EXIT
+
+# The packages of a run that was killed before its purge are ours to
+# remove; kvm_xbzrle in DKMS without them (make dkms-install) is not.
+installed=$(dpkg-query -W -f='${Status}\n' kvm-xbzrle-dkms kvm-xbzrle-tools \
+	2>/dev/null || true)
+if grep -q 'ok installed' <<<"$installed"; then
+	echo "deb-test: kvm-xbzrle packages left installed by an earlier run: purging them"
+	purge
+fi
+if [ -n "$(dkms status -m kvm_xbzrle 2>/dev/null)" ]; then
+	trap - EXIT
+	echo "deb-test: kvm_xbzrle is in DKMS here without the packages" \
+	     "($(dkms status -m kvm_xbzrle | head -n 1)); make dkms-uninstall" \
+	     "removes it" >&2
+	exit 1
+fi
 
 echo "deb-test: dpkg -i $(basename "$dkms_deb") $(basename "$tools_deb")"
 dpkg -i "$dkms_deb" "$tools_deb" >build/deb/install.log 2>&1 || {
