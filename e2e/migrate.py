@@ -54,6 +54,7 @@ import sys
 import time
 
 STATS = "/sys/kernel/debug/kvm_xbzrle/stats"
+MAX_CACHE_MB = "/sys/module/kvm_xbzrle/parameters/max_cache_mb"
 MIB = 1 << 20
 PAGE = 4096
 
@@ -435,6 +436,7 @@ class Case:
         self.ram_diff = None      # pages differing, all guest RAM
         self.vram_diff = None     # pages differing, vram through the LFB
         self.event_at = None      # dirty sync of the reset or cancel
+        self.setup_refused = None  # setupfail: whether it failed as it should
         self.skip = None if src_qemu else "patched QEMU not built"
 
     def trace_checked(self):
@@ -446,6 +448,9 @@ class Case:
     def checks(self, args):
         first = {
             None: "migration completes",
+            "setupfail": "a migration the module refuses at set-up (its ceiling lowered under "
+                         "xbzrle-cache-size) fails with the reason in query-migrate's error-desc; "
+                         "the next one, to a fresh destination, completes",
             "reset": "system_reset of the source half-way, the migration completes",
             "cancel": "migration cancelled before switch-over, a new one to a fresh destination "
                       "completes",
@@ -563,6 +568,39 @@ def migrate(case, src, sock, args, hold=None, cancel=False):
             info["status"] = "timeout after %ds (cancelled)" % args.migrate_timeout
             return info
         time.sleep(0.05)
+
+
+def setup_refused(case, src, sock, dst, args, workdir, image, tap):
+    """The module refuses the migration's cache at set-up: the ceiling
+    (max_cache_mb) lowered to 1 MiB after xbzrle-cache-size was set, as an
+    administrator may do.  The migration must fail, with the module's
+    reason in query-migrate's error-desc, not only on QEMU's stderr; the
+    source runs on.  Sets case.setup_refused; returns None (the destination
+    of the failed migration is gone)."""
+    with open(MAX_CACHE_MB) as f:
+        old = f.read().strip()
+    src.qmp.cmd("migrate-set-parameters", **{"xbzrle-cache-size": args.cache_mb * MIB})
+    try:
+        with open(MAX_CACHE_MB, "w") as f:
+            f.write("1")
+        src.qmp.cmd("migrate", uri="unix:" + sock)
+        wait_for("the refused migration to end",
+                 lambda: src.qmp.cmd("query-migrate").get("status") in
+                 ("failed", "completed", "cancelled"), 60)
+    finally:
+        with open(MAX_CACHE_MB, "w") as f:
+            f.write(old)
+    info = src.qmp.cmd("query-migrate")
+    why = info.get("error-desc", "")
+    tap.diag("set-up refused: status %s, error-desc %r; source %s" % (
+        info.get("status"), why, src.status()))
+    case.setup_refused = (info.get("status") == "failed" and "kvm_xbzrle" in why and
+                          "ceiling" in why)
+    if not case.setup_refused:
+        tap.diag("source log: " + src.log_tail())
+    dst.kill()
+    wait_for("the source to run on", lambda: src.status() == "running", 30)
+    return None
 
 
 class ResetHalfWay:
@@ -816,6 +854,9 @@ def run_case(case, args, tap):
             dst = None
             wait_for("the source to run on", lambda: src.status() == "running", 30)
             dst, sock = start_dest(case, args, workdir, "dst2", image)
+        if case.event == "setupfail":
+            dst = setup_refused(case, src, sock, dst, args, workdir, image, tap)
+            dst, sock = start_dest(case, args, workdir, "dst2", image)
         if case.event != "reset":
             hold = None
             vcpu = find_thread(src.proc.pid, "CPU 0/")
@@ -830,7 +871,7 @@ def run_case(case, args, tap):
             # the guest's vCPU (mostly the migration thread).
             case.nonvcpu_cpu = (case.src_cpu - case.src_cpu_start) - (vcpu_end - vcpu_start)
         case.info = info
-        ok = info.get("status") == "completed"
+        ok = info.get("status") == "completed" and case.setup_refused is not False
         if case.event == "reset" and (case.event_at is None or not hold.logged):
             ok = False
             tap.diag("the migration ended before the reset" if case.event_at is None else
@@ -1089,7 +1130,7 @@ def main():
     ap.add_argument("--boot-timeout", type=int, default=120)
     ap.add_argument("--qmp-timeout", type=int, default=60)
     ap.add_argument("--run-on", type=float, default=1.5)
-    ap.add_argument("--cases", default="abcdefghi",
+    ap.add_argument("--cases", default="abcdefghij",
                     help="the controls w, x, y, z are not in the default list: see "
                     "Documentation/testing.rst")
     ap.add_argument("--repeat", type=int, default=1,
@@ -1117,6 +1158,8 @@ def main():
              churn=True, event="cancel"),
         Case("i", "churn, cancel and restart, offload on, Debian QEMU destination",
              patched, debian_dst, True, churn=True, event="cancel"),
+        Case("j", "set-up refused by the module, then a migration, offload on",
+             patched, patched, True, event="setupfail"),
         # Controls, not in the default list: the same guest and events
         # with QEMU's own XBZRLE (the harness, not the module).
         Case("w", "churn, offload off, Debian QEMU destination", patched or plain, plain, False,

@@ -20,6 +20,9 @@
 #   (d), (e) while it runs; (h), (i) cancelled before switch-over, then
 #   again to a fresh destination; (f), (g), with a system_reset of the
 #   source half-way
+# and, with the seed's guest, (j) a migration the module refuses at set-up
+# (its ceiling lowered under xbzrle-cache-size), which must fail with the
+# reason in query-migrate, then one that completes;
 # and checks completion, identical RAM (all of it) and video RAM, the
 # destination running on, the XBZRLE statistics and the module's
 # counters, then prints a comparison.  --demo runs (a)-(c) only.
