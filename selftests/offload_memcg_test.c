@@ -232,18 +232,38 @@ static int mig_round(struct mig *m)
 	return 0;
 }
 
+/*
+ * The values after "@keys[i] " in a "key value" file, in one read:
+ * @vals[i], -1 where a key is absent.  0, or -1 if the file cannot be read.
+ */
+static int read_keys(const char *path, const char *const *keys,
+		     long long *vals, unsigned int n)
+{
+	char buf[16384], *p;
+	unsigned int i;
+	size_t kl;
+
+	for (i = 0; i < n; i++)
+		vals[i] = -1;
+	if (read_file(path, buf, sizeof(buf)))
+		return -1;
+	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		for (i = 0; i < n; i++) {
+			kl = strlen(keys[i]);
+			if (!strncmp(p, keys[i], kl) && (p[kl] == ' ' || p[kl] == ':'))
+				vals[i] = strtoll(p + kl + 1, NULL, 10);
+		}
+	}
+	return 0;
+}
+
 /* The value after "@key " in a "key value" file; -1 if absent. */
 static long long read_key(const char *path, const char *key)
 {
-	char buf[8192], *p;
-	size_t kl = strlen(key);
+	long long v;
 
-	if (read_file(path, buf, sizeof(buf)))
-		return -1;
-	for (p = buf; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
-		if (!strncmp(p, key, kl) && (p[kl] == ' ' || p[kl] == ':'))
-			return strtoll(p + kl + 1, NULL, 10);
-	return -1;
+	read_keys(path, &key, &v, 1);
+	return v;
 }
 
 static long long read_u64(const char *path)
@@ -743,20 +763,14 @@ static void zone_headroom(long long *above_low, long long *above_min,
 static long long kswapd_work(void)
 {
 	static const char *const keys[] = {
-		"pageoutrun ", "pgscan_kswapd ", "slabs_scanned ",
+		"pageoutrun", "pgscan_kswapd", "slabs_scanned",
 	};
-	FILE *f = fopen("/proc/vmstat", "r");
-	long long sum = 0;
-	char line[128];
+	long long v[3], sum = 0;
 	unsigned int i;
 
-	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
-			if (!strncmp(line, keys[i], strlen(keys[i])))
-				sum += strtoll(line + strlen(keys[i]), NULL, 10);
-	fclose(f);
+	read_keys("/proc/vmstat", keys, v, 3);
+	for (i = 0; i < 3; i++)
+		sum += v[i] > 0 ? v[i] : 0;
 	return sum;
 }
 
