@@ -51,8 +51,9 @@ dpkg -i "$dkms_deb" "$tools_deb" >build/deb/install.log 2>&1 || {
 	exit 1
 }
 dkms status -m kvm_xbzrle | sed 's/^/deb-test: dkms status: /'
+# the tools run (kvm-xbzrle-info needs the loaded module: only present)
 kvm-xbzrle-stat --help >/dev/null
-kvm-xbzrle-info --help >/dev/null 2>&1 || true	# no device here: runs, says so
+command -v kvm-xbzrle-info >/dev/null
 man -w kvm-xbzrle-stat kvm-xbzrle-info >/dev/null
 
 fail=0
