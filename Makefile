@@ -17,6 +17,7 @@
 #   make qemu-check            that QEMU's own XBZRLE unit test and migration qtest
 #   make bench                 codec and per-page path against QEMU 7.2 and 10.0 (Documentation/benchmark.rst),
 #                              cache policy against QEMU 7.2's (Documentation/cache-policy.rst)
+#   make bench-migration       repeated migrations per write pattern: none, QEMU's XBZRLE, the offload
 
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
 # KDIR= alone: the release is the one the tree was configured for (its
@@ -117,9 +118,13 @@ qemu-check:
 bench:
 	userspace/bench/run.sh
 
+bench-migration:
+	scripts/install-deps.sh
+	scripts/bench-migration.sh
+
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR)/kmod clean 2>/dev/null || true
 	rm -rf $(BUILD)
 
 .PHONY: all kdir-check module install uninstall dkms-install dkms-uninstall userspace selftests \
-	conformance fuzz style deps check check-debug vm-test deb check-e2e demo qemu qemu-check bench clean
+	conformance fuzz style deps check check-debug vm-test deb check-e2e demo qemu qemu-check bench bench-migration clean

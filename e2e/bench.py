@@ -1,0 +1,248 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: GPL-2.0
+"""What a migration gains and costs, per migration: the driver of
+`make bench-migration` (scripts/bench-migration.sh), run in the e2e VM by
+e2e/init in place of e2e/migrate.py, whose QEMU plumbing it uses.
+
+For each write pattern of e2e/bootsect-bench.S (sparse: one dword of
+every page each pass, as the seed's generator; skewed: a hot, warm and
+cold set several times the cache; dense: every byte of every page) and
+each mode (no XBZRLE; QEMU's own XBZRLE, the patched QEMU with the offload
+off; the offload), --runs migrations with seeds --seed.. --seed+runs-1,
+paced by dirty-sync count as migrate.py does (a 1 ms downtime limit for
+--warm-syncs syncs, then --downtime-ms), so a slower emulator does not
+move the round XBZRLE starts in.  Per migration: completion within
+--migrate-timeout, total time, downtime, dirty syncs, bytes on the wire,
+XBZRLE pages, cache misses, the migration thread's CPU time, KVM's
+remote_tlb_flush count of the source VM during the migration (the guest's
+cost of dirty-log clears), and the guest's progress (passes of its writer
+per second during the migration, against before it).
+
+Output: TAP 13 on --tap-fd, one point per pattern and mode (every run
+completed), then the table, median and min-max of each figure, as TAP
+diagnostics and one tab-separated line per migration ("# run\\t...") for
+scripts/bench-migration.sh to keep.  It asserts nothing about speed.
+"""
+
+import argparse
+import glob
+import os
+import re
+import shutil
+import statistics
+import struct
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import migrate as m  # noqa: E402
+
+PATTERNS = {
+    # name: (flags of bootsect-bench.S, working-set MiB, XBZRLE cache MiB)
+    "sparse": (0, 32, 64),      # the seed's load: the set fits the cache
+    "skewed": (1, 96, 16),      # a set six times the cache, its hot part fits
+    "dense": (2, 16, 64),       # fits, and no page gives a delta
+}
+MODES = ("none", "qemu", "offload")
+
+FIGURES = (
+    ("completed", "completed"),
+    ("time_ms", "total time (ms)"),
+    ("downtime_ms", "downtime (ms)"),
+    ("syncs", "dirty syncs"),
+    ("mbytes", "bytes on the wire (MB)"),
+    ("xbzrle_pages", "XBZRLE pages"),
+    ("misses", "cache misses"),
+    ("mig_cpu", "migration thread CPU (s)"),
+    ("tlb_flushes", "remote TLB flushes"),
+    ("progress", "guest passes/s during / before"),
+    ("refused", "module: insertions refused"),
+    ("evictions", "module: evictions"),
+)
+
+
+class Run:
+    """What one migration needs of migrate.py's Case."""
+
+    def __init__(self):
+        self.churn = False
+        self.mig_cpu = None
+
+
+def bench_image(args, pattern, seed, workdir):
+    flags, ws_mb, _ = PATTERNS[pattern]
+    with open(args.bench_guest, "rb") as f:
+        img = bytearray(f.read())
+    img[498:510] = struct.pack("<III", ws_mb * m.MIB // m.PAGE, flags, seed or 1)
+    path = os.path.join(workdir, "bootsect-bench.bin")
+    with open(path, "wb") as f:
+        f.write(img)
+    return path
+
+
+def tlb_flushes(pid):
+    """KVM's remote_tlb_flush of the VM of QEMU process pid (debugfs)."""
+    for p in glob.glob("/sys/kernel/debug/kvm/%d-*/remote_tlb_flush" % pid):
+        with open(p) as f:
+            return int(f.read())
+    return None
+
+
+def rate(guest, seconds):
+    a, t = guest.passes(), time.monotonic()
+    time.sleep(seconds)
+    return (guest.passes() - a) / (time.monotonic() - t)
+
+
+def one(args, pattern, mode, seed, tap):
+    """One migration; returns its figures."""
+    workdir = os.path.join(args.workdir, "%s-%s-%d" % (pattern, mode, seed))
+    shutil.rmtree(workdir, ignore_errors=True)
+    os.makedirs(workdir)
+    image = bench_image(args, pattern, seed, workdir)
+    accel = args.accel + (",xbzrle-offload=on" if mode == "offload" else "")
+    caps = [{"capability": "xbzrle", "state": mode != "none"}]
+    args.cache_mb = PATTERNS[pattern][2]
+    src = dst = None
+    r = {"completed": 0}
+    try:
+        src = m.Guest("src", args.patched_qemu, accel, args, workdir, bootsect=image)
+        m.wait_for("3 passes of the source guest", lambda: src.passes() >= 3,
+                   args.boot_timeout)
+        src.qmp.cmd("migrate-set-capabilities", capabilities=caps)
+        before_rate = rate(src, args.rate_s)
+        dst = m.Guest("dst", args.patched_qemu, args.accel, args, workdir,
+                      incoming=True, bootsect=image)
+        dst.qmp.cmd("migrate-set-capabilities", capabilities=caps)
+        sock = os.path.join(workdir, "dst.sock")
+        dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
+        m.wait_for("the destination to listen", lambda: os.path.exists(sock), 10)
+        flush0 = tlb_flushes(src.proc.pid)
+        passes0, t0 = src.passes(), time.monotonic()
+        run = Run()
+        stats0 = m.read_stats() or {}
+        info = m.migrate(run, src, sock, args)
+        stats1 = m.read_stats() or {}
+        dt = time.monotonic() - t0
+        flush1 = tlb_flushes(src.proc.pid)
+        ram = info.get("ram", {})
+        xb = info.get("xbzrle-cache") or {}
+        r.update({
+            "completed": int(info.get("status") == "completed"),
+            "time_ms": info.get("total-time"),
+            "downtime_ms": info.get("downtime"),
+            "syncs": ram.get("dirty-sync-count"),
+            "mbytes": ram.get("transferred", 0) / 1e6,
+            "xbzrle_pages": xb.get("pages", 0),
+            "misses": xb.get("cache-miss", 0),
+            "mig_cpu": run.mig_cpu,
+            "tlb_flushes": None if None in (flush0, flush1) else flush1 - flush0,
+            "progress": ((src.passes() - passes0) / dt / before_rate) if before_rate else None,
+        })
+        for k in ("refused", "evictions"):
+            if k in stats0 and k in stats1:
+                r[k] = stats1[k] - stats0[k]
+        if not r["completed"]:
+            tap.diag("%s/%s seed %d: %s" % (pattern, mode, seed, info.get("status")))
+    except (m.QMPError, TimeoutError, OSError) as e:
+        tap.diag("%s/%s seed %d: %s" % (pattern, mode, seed, e))
+    finally:
+        for g in (src, dst):
+            if g is not None:
+                g.kill()
+    return r
+
+
+def summary(values):
+    v = [x for x in values if x is not None]
+    if not v:
+        return "-"
+    med = statistics.median(v)
+    f = (lambda x: "%.2f" % x) if any(isinstance(x, float) for x in v) else str
+    return "%s (%s-%s)" % (f(med), f(min(v)), f(max(v)))
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--bench-guest", required=True, help="e2e/bootsect-bench.S assembled")
+    ap.add_argument("--patterns", default="sparse,skewed,dense")
+    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--runs", type=int, default=5)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--rate-s", type=float, default=1.0,
+                    help="how long the guest's pass rate is measured before the destination "
+                    "starts")
+    ap.add_argument("--patched-qemu", default="")
+    ap.add_argument("--plain-qemu", default="/usr/bin/qemu-system-x86_64")
+    ap.add_argument("--tap-fd", type=int, default=None)
+    ap.add_argument("--workdir", default="/tmp/bench")
+    ap.add_argument("--mem-mb", type=int, default=160)
+    ap.add_argument("--warm-downtime-ms", type=int, default=1)
+    ap.add_argument("--warm-syncs", type=int, default=8)
+    ap.add_argument("--downtime-ms", type=int, default=300)
+    ap.add_argument("--bandwidth-mb", type=int, default=10240)
+    ap.add_argument("--hold-bandwidth-mb", type=int, default=32)
+    ap.add_argument("--migrate-timeout", type=int, default=180)
+    ap.add_argument("--boot-timeout", type=int, default=120)
+    ap.add_argument("--qmp-timeout", type=int, default=60)
+    ap.add_argument("--accel", default="kvm")
+    ap.add_argument("--bad-patterns", default=None)
+    # migrate.py's options that e2e/init passes to every driver
+    args, _ = ap.parse_known_args()
+    args.trace = None
+    if not args.patched_qemu:
+        ap.error("the bench needs the patched QEMU (--patched-qemu)")
+    patterns = args.patterns.split(",")
+    modes = args.modes.split(",")
+    for p in patterns:
+        if p not in PATTERNS:
+            ap.error("unknown pattern %s (%s)" % (p, ", ".join(PATTERNS)))
+    for md in modes:
+        if md not in MODES:
+            ap.error("unknown mode %s (%s)" % (md, ", ".join(MODES)))
+
+    tap = m.Tap(args.tap_fd)
+    tap.line("1..%d" % (len(patterns) * len(modes) + 1))
+    tap.diag("bench: %d MiB guests, %d runs from seed %d, warm-up %d syncs at %d ms "
+             "downtime, then %d ms, %d s at most" % (
+                 args.mem_mb, args.runs, args.seed, args.warm_syncs, args.warm_downtime_ms,
+                 args.downtime_ms, args.migrate_timeout))
+    tap.diag("run\tpattern\tmode\tseed\t" + "\t".join(k for k, _ in FIGURES))
+    results = {}
+    for p in patterns:
+        for md in modes:
+            rs = []
+            for seed in range(args.seed, args.seed + args.runs):
+                r = one(args, p, md, seed, tap)
+                rs.append(r)
+                tap.diag("run\t%s\t%s\t%d\t" % (p, md, seed) + "\t".join(
+                    "-" if r.get(k) is None else
+                    ("%.3f" % r[k] if isinstance(r[k], float) else str(r[k]))
+                    for k, _ in FIGURES))
+            results[(p, md)] = rs
+            done = sum(r["completed"] for r in rs)
+            tap.point(done == len(rs), "%s, %s: %d of %d migrations completed"
+                      % (p, md, done, len(rs)))
+    bad = []
+    if args.bad_patterns:
+        dm = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+        with open(args.bad_patterns) as f:
+            pats = [re.compile(x.strip()) for x in f if x.strip()]
+        bad = [ln for ln in dm.splitlines() if any(x.search(ln) for x in pats)]
+    for ln in bad:
+        tap.diag(ln)
+    tap.point(not bad, "bench: no kernel warnings in dmesg")
+    for p in patterns:
+        tap.diag("")
+        tap.diag("pattern %s (%d MiB written, %d MiB cache): median (min-max) of %d runs"
+                 % (p, PATTERNS[p][1], PATTERNS[p][2], args.runs))
+        tap.diag("%-32s" % "" + "".join("%-26s" % md for md in modes))
+        for k, title in FIGURES:
+            tap.diag("%-32s" % title + "".join(
+                "%-26s" % summary([r.get(k) for r in results[(p, md)]]) for md in modes))
+    return 0 if tap.failed == 0 else 10
+
+
+if __name__ == "__main__":
+    sys.exit(main())
