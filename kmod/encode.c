@@ -12,6 +12,7 @@
  */
 #include <linux/kvm_host.h>
 #include <linux/mm.h>
+#include <linux/module.h>
 #include <linux/sched/signal.h>
 #include <linux/uaccess.h>
 
@@ -30,6 +31,22 @@ struct xbzrle_clear_arg {
 };
 
 static_assert(sizeof(struct xbzrle_clear_arg) <= KVM_XBZRLE_RECORD_MAX_SIZE);
+
+/*
+ * Whether ENCODE offers to clear the dirty bits of each chunk it reads.
+ * Off, GET_CAPS leaves out KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG, so a caller that
+ * asks first (QEMU) keeps to its own lazy clear, and ENCODE refuses the
+ * flag: a switch to measure what the per-chunk clear costs the guest (a
+ * TLB flush per call that finds a bit set) against what it saves.
+ */
+static bool xbzrle_clear_dirty_log = true;
+module_param_named(clear_dirty_log, xbzrle_clear_dirty_log, bool, 0644);
+MODULE_PARM_DESC(clear_dirty_log, "ENCODE offers KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG (default Y; N leaves the clear to the caller)");
+
+bool xbzrle_clear_dirty_log_offered(void)
+{
+	return READ_ONCE(xbzrle_clear_dirty_log);
+}
 
 /* Memslots changed around a KVM_CLEAR_DIRTY_LOG: the chunk is done again. */
 #define XBZRLE_MEMSLOTS_CHANGED	1
@@ -309,6 +326,9 @@ static int xbzrle_check_encode(const struct kvm_xbzrle_encode *arg)
 	    arg->reserved)
 		return -EINVAL;
 	if (!(arg->flags & KVM_XBZRLE_ENCODE_GENERATION) && arg->generation)
+		return -EINVAL;
+	if (arg->flags & KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG &&
+	    !xbzrle_clear_dirty_log_offered())
 		return -EINVAL;
 	if (!arg->max_delta || arg->max_delta > PAGE_SIZE)
 		return -EINVAL;

@@ -167,6 +167,7 @@ unsigned int xbzrle_max_regions(void);
 /* encode.c */
 long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 			 unsigned int cmd);
+bool xbzrle_clear_dirty_log_offered(void);
 
 /* cache.c */
 extern atomic_long_t xbzrle_cached_pages;

@@ -88,7 +88,7 @@
 #define BIND_TESTS	16
 #define REGION_TESTS	30
 #define ENCODE_TESTS	30
-#define CLEAR_TESTS	6
+#define CLEAR_TESTS	11
 #define GEN_TESTS	11
 #define FOREIGN_TESTS	3
 #define GONE_TESTS	4
@@ -1553,6 +1553,7 @@ static void test_generation(void)
 
 static void test_clear_dirty_log(void)
 {
+	struct kvm_xbzrle_caps caps = { .size = sizeof(caps) };
 	uint64_t gpas[2] = { FX_GPA + 2 * PG, FX_GPA + 5 * PG };
 	uint64_t nolog = NOLOG_GPA;
 	struct kvm_xbzrle_stats s0, s1;
@@ -1562,6 +1563,29 @@ static void test_clear_dirty_log(void)
 
 	fx_good_point(fx_xfd, KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG, gpas, 2, 8,
 		      "ENCODE_CLEAR_DIRTY_LOG: valid call: correct records");
+
+	/*
+	 * The module parameter clear_dirty_log=N withdraws the capability
+	 * and the flag; ENCODE without the flag goes on.
+	 */
+	xbz_param_set("clear_dirty_log", "N");
+	r = xioctl(fx_xfd, KVM_XBZRLE_GET_CAPS, &caps);
+	tap_result(!r && !(caps.capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG),
+		   "clear_dirty_log=N: GET_CAPS leaves out CLEAR_DIRTY_LOG (%s, capabilities 0x%llx)",
+		   errname(r), (unsigned long long)caps.capabilities);
+	do_stats(fx_xfd, &s0);
+	expect(do_encode(fx_xfd, KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG, gpas, 2,
+			 recbuf, RECBUF_SIZE, 4096, NULL), EINVAL,
+	       "clear_dirty_log=N: ENCODE with the flag");
+	do_stats(fx_xfd, &s1);
+	tap_result(records_same(&s0, &s1),
+		   "clear_dirty_log=N: the refused call counted no record");
+	fx_good_point(fx_xfd, 0, gpas, 2, 10,
+		      "clear_dirty_log=N: ENCODE without the flag: correct records");
+	xbz_param_set("clear_dirty_log", "Y");
+	r = xioctl(fx_xfd, KVM_XBZRLE_GET_CAPS, &caps);
+	tap_result(!r && caps.capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG,
+		   "clear_dirty_log=Y: GET_CAPS offers CLEAR_DIRTY_LOG again (%s)", errname(r));
 
 	/*
 	 * The KVM memslot goes away (its memory stays mapped): KVM's

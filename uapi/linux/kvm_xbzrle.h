@@ -29,7 +29,7 @@
 #define KVM_XBZRLE_CAP_CODEC		(1ULL << 0)	/* XBZRLE encoder and decoder */
 /* KVM_XBZRLE_BIND, _SET_REGION, _ENCODE, _SET_CACHE, _GET_STATS */
 #define KVM_XBZRLE_CAP_OFFLOAD		(1ULL << 1)
-/* KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG */
+/* KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG (not while parameter clear_dirty_log=N) */
 #define KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG	(1ULL << 2)
 /* KVM_XBZRLE_ENCODE_GENERATION, struct kvm_xbzrle_stats.refused */
 #define KVM_XBZRLE_CAP_GENERATION	(1ULL << 3)
