@@ -8,7 +8,9 @@ For each write pattern of e2e/bootsect-bench.S (sparse: one dword of
 every page each pass, as the seed's generator; skewed: a hot, warm and
 cold set several times the cache; dense: every byte of every page) and
 each mode (no XBZRLE; QEMU's own XBZRLE, the patched QEMU with the offload
-off; the offload), --runs migrations with seeds --seed.. --seed+runs-1,
+off; the offload; and, asked for by --modes, offload-noclear: the offload
+with the module's clear_dirty_log=N, QEMU's lazy clear alone), --runs
+migrations with seeds --seed.. --seed+runs-1,
 paced by dirty-sync count as migrate.py does (a 1 ms downtime limit for
 --warm-syncs syncs, then --downtime-ms), so a slower emulator does not
 move the round XBZRLE starts in.  Per migration: completion within
@@ -44,7 +46,10 @@ PATTERNS = {
     "skewed": (1, 96, 16),      # a set six times the cache, its hot part fits
     "dense": (2, 16, 64),       # fits, and no page gives a delta
 }
-MODES = ("none", "qemu", "offload")
+MODES = ("none", "qemu", "offload", "offload-noclear")
+# offload-noclear: the module's clear_dirty_log=N while the source QEMU
+# starts (it asks GET_CAPS then), so QEMU's lazy clear is the only one
+CLEAR_PARAM = "/sys/module/kvm_xbzrle/parameters/clear_dirty_log"
 
 FIGURES = (
     ("completed", "completed"),
@@ -89,6 +94,11 @@ def tlb_flushes(pid):
     return None
 
 
+def set_param(path, value):
+    with open(path, "w") as f:
+        f.write(value)
+
+
 def rate(guest, seconds):
     a, t = guest.passes(), time.monotonic()
     time.sleep(seconds)
@@ -101,12 +111,13 @@ def one(args, pattern, mode, seed, tap):
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     image = bench_image(args, pattern, seed, workdir)
-    accel = args.accel + (",xbzrle-offload=on" if mode == "offload" else "")
+    accel = args.accel + (",xbzrle-offload=on" if mode.startswith("offload") else "")
     caps = [{"capability": "xbzrle", "state": mode != "none"}]
     args.cache_mb = PATTERNS[pattern][2]
     src = dst = None
     r = {"completed": 0}
     try:
+        set_param(CLEAR_PARAM, "N" if mode == "offload-noclear" else "Y")
         src = m.Guest("src", args.patched_qemu, accel, args, workdir, bootsect=image)
         m.wait_for("3 passes of the source guest", lambda: src.passes() >= 3,
                    args.boot_timeout)
@@ -151,6 +162,7 @@ def one(args, pattern, mode, seed, tap):
         for g in (src, dst):
             if g is not None:
                 g.kill()
+        set_param(CLEAR_PARAM, "Y")
     return r
 
 
@@ -167,7 +179,7 @@ def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench-guest", required=True, help="e2e/bootsect-bench.S assembled")
     ap.add_argument("--patterns", default="sparse,skewed,dense")
-    ap.add_argument("--modes", default=",".join(MODES))
+    ap.add_argument("--modes", default="none,qemu,offload")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--rate-s", type=float, default=1.0,
