@@ -29,11 +29,9 @@ scripts/bench-migration.sh to keep.  It asserts nothing about speed.
 import argparse
 import glob
 import os
-import re
 import shutil
 import statistics
 import struct
-import subprocess
 import sys
 import time
 
@@ -191,8 +189,8 @@ def main():
     ap.add_argument("--workdir", default="/tmp/bench")
     ap.add_argument("--mem-mb", type=int, default=160)
     ap.add_argument("--warm-downtime-ms", type=int, default=1)
-    ap.add_argument("--warm-syncs", type=int, default=8)
-    ap.add_argument("--downtime-ms", type=int, default=300)
+    ap.add_argument("--warm-syncs", type=int, default=6)
+    ap.add_argument("--downtime-ms", type=int, default=10000)
     ap.add_argument("--bandwidth-mb", type=int, default=10240)
     ap.add_argument("--hold-bandwidth-mb", type=int, default=32)
     ap.add_argument("--migrate-timeout", type=int, default=180)
@@ -236,12 +234,7 @@ def main():
             done = sum(r["completed"] for r in rs)
             tap.point(done == len(rs), "%s, %s: %d of %d migrations completed"
                       % (p, md, done, len(rs)))
-    bad = []
-    if args.bad_patterns:
-        dm = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
-        with open(args.bad_patterns) as f:
-            pats = [re.compile(x.strip()) for x in f if x.strip()]
-        bad = [ln for ln in dm.splitlines() if any(x.search(ln) for x in pats)]
+    bad = m.bad_dmesg(args.bad_patterns)
     for ln in bad:
         tap.diag(ln)
     tap.point(not bad, "bench: no kernel warnings in dmesg")

@@ -71,19 +71,7 @@ page:
 	outb	%al, %dx
 	jmp	pass
 
-/* rnd: the next xorshift32 number of %esi in %eax and %esi. */
-rnd:
-	movl	%esi, %eax
-	shll	$13, %eax
-	xorl	%eax, %esi
-	movl	%esi, %eax
-	shrl	$17, %eax
-	xorl	%eax, %esi
-	movl	%esi, %eax
-	shll	$5, %eax
-	xorl	%eax, %esi
-	movl	%esi, %eax
-	ret
+#include "bootsect-rnd.h"
 
 	.org	498
 ws_pages:

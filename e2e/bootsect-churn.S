@@ -172,19 +172,7 @@ dirty:
 	jb	dirty
 	ret
 
-/* rnd: the next xorshift32 number of %esi in %eax and %esi. */
-rnd:
-	movl	%esi, %eax
-	shll	$13, %eax
-	xorl	%eax, %esi
-	movl	%esi, %eax
-	shrl	$17, %eax
-	xorl	%eax, %esi
-	movl	%esi, %eax
-	shll	$5, %eax
-	xorl	%eax, %esi
-	movl	%esi, %eax
-	ret
+#include "bootsect-rnd.h"
 
 
 	.org	506

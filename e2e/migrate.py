@@ -1038,6 +1038,17 @@ def trace_point(case, path, tap, desc, check):
               "%s %s" % (desc, check))
 
 
+def bad_dmesg(patterns_file):
+    """The dmesg lines that match a pattern of patterns_file (one regular
+    expression per line); none without a file."""
+    if not patterns_file:
+        return []
+    dm = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
+    with open(patterns_file) as f:
+        pats = [re.compile(p.strip()) for p in f if p.strip()]
+    return [ln for ln in dm.splitlines() if any(p.search(ln) for p in pats)]
+
+
 def fmt(v, unit=""):
     if v is None:
         return "-"
@@ -1212,12 +1223,7 @@ def main():
         stats.get("contexts", "unknown"), rm.stderr.strip() or "ok"))
     tap.point(ok, "e2e: no kvm_xbzrle context left open, rmmod kvm_xbzrle succeeds")
 
-    bad = []
-    if args.bad_patterns:
-        dm = subprocess.run(["dmesg"], capture_output=True, text=True).stdout
-        with open(args.bad_patterns) as f:
-            pats = [re.compile(p.strip()) for p in f if p.strip()]
-        bad = [ln for ln in dm.splitlines() if any(p.search(ln) for p in pats)]
+    bad = bad_dmesg(args.bad_patterns)
     for ln in bad:
         tap.diag(ln)
     tap.point(not bad, "e2e: no kernel warnings in dmesg")
