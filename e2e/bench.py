@@ -65,14 +65,6 @@ FIGURES = (
 )
 
 
-class Run:
-    """What one migration needs of migrate.py's Case."""
-
-    def __init__(self):
-        self.churn = False
-        self.mig_cpu = None
-
-
 def bench_image(args, pattern, seed, workdir):
     flags, ws_mb, _ = PATTERNS[pattern]
     with open(args.bench_guest, "rb") as f:
@@ -103,53 +95,31 @@ def rate(guest, seconds):
     return (guest.passes() - a) / (time.monotonic() - t)
 
 
-def boot(args, accel, workdir, image, tap):
-    """The source guest, passing.  SeaBIOS under nested KVM now and then
-    sits for minutes before booting (Documentation/testing.rst): a source
-    without 3 passes after 45 s is replaced, up to 3 QEMU processes, the
-    last waiting --boot-timeout."""
-    for attempt in (1, 2, 3):
-        src = m.Guest("src", args.patched_qemu, accel, args, workdir, bootsect=image)
-        try:
-            m.wait_for("3 passes of the source guest", lambda: src.passes() >= 3,
-                       45 if attempt < 3 else args.boot_timeout)
-            return src
-        except TimeoutError:
-            tap.diag("source guest (QEMU %d of 3) did not boot, vCPU at %s"
-                     % (attempt, m.cpu_where(src)))
-            src.kill()
-            if attempt == 3:
-                raise
-    return None
-
-
 def one(args, pattern, mode, seed, tap):
     """One migration; returns its figures."""
     workdir = os.path.join(args.workdir, "%s-%s-%d" % (pattern, mode, seed))
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     image = bench_image(args, pattern, seed, workdir)
-    accel = args.accel + (",xbzrle-offload=on" if mode.startswith("offload") else "")
-    caps = [{"capability": "xbzrle", "state": mode != "none"}]
+    # migrate.py's boot (SeaBIOS stalls retried) and destination; XBZRLE
+    # is on for both sides there, and turned off again for "none"
+    case = m.Case(mode, mode, args.patched_qemu, args.patched_qemu,
+                  mode.startswith("offload"))
     args.cache_mb = PATTERNS[pattern][2]
     src = dst = None
     r = {"completed": 0}
     try:
         set_param(CLEAR_PARAM, "N" if mode == "offload-noclear" else "Y")
-        src = boot(args, accel, workdir, image, tap)
-        src.qmp.cmd("migrate-set-capabilities", capabilities=caps)
+        src = m.boot_source(case, args, workdir, image, tap)
+        if mode == "none":
+            src.qmp.cmd("migrate-set-capabilities",
+                        capabilities=[{"capability": "xbzrle", "state": False}])
         before_rate = rate(src, args.rate_s)
-        dst = m.Guest("dst", args.patched_qemu, args.accel, args, workdir,
-                      incoming=True, bootsect=image)
-        dst.qmp.cmd("migrate-set-capabilities", capabilities=caps)
-        sock = os.path.join(workdir, "dst.sock")
-        dst.qmp.cmd("migrate-incoming", uri="unix:" + sock)
-        m.wait_for("the destination to listen", lambda: os.path.exists(sock), 10)
+        dst, sock = m.start_dest(case, args, workdir, "dst", image)
         flush0 = tlb_flushes(src.proc.pid)
         passes0, t0 = src.passes(), time.monotonic()
-        run = Run()
         stats0 = m.read_stats() or {}
-        info = m.migrate(run, src, sock, args)
+        info = m.migrate(case, src, sock, args)
         stats1 = m.read_stats() or {}
         dt = time.monotonic() - t0
         flush1 = tlb_flushes(src.proc.pid)
@@ -163,7 +133,7 @@ def one(args, pattern, mode, seed, tap):
             "mbytes": ram.get("transferred", 0) / 1e6,
             "xbzrle_pages": xb.get("pages", 0),
             "misses": xb.get("cache-miss", 0),
-            "mig_cpu": run.mig_cpu,
+            "mig_cpu": case.mig_cpu,
             "tlb_flushes": None if None in (flush0, flush1) else flush1 - flush0,
             "progress": ((src.passes() - passes0) / dt / before_rate) if before_rate else None,
         })
