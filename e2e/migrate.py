@@ -769,6 +769,9 @@ def boot_source(case, args, workdir, image, tap):
 def run_case(case, args, tap):
     desc = "case %s (%s):" % (case.label, case.title)
     checks = case.checks(args)
+    # the points after "runs on": XBZRLE used, the module's counters and,
+    # where checked, the trace events
+    n_after = 2 if case.trace_checked() else 1
     if case.skip:
         for c in checks:
             tap.point(True, "%s %s" % (desc, c), "SKIP " + case.skip)
@@ -941,7 +944,7 @@ def run_case(case, args, tap):
         tap.diag("destination %s: %d passes in %.1f s after cont; source (stopped) %d"
                  % (dst_state, ran, args.run_on, src_ran))
         tap.point(ran >= 1 and dst_state == "running" and src_ran == 0,
-                  "%s %s" % (desc, checks[-3]))
+                  "%s %s" % (desc, checks[-2 - n_after]))
 
         xb = info.get("xbzrle-cache") or {}
         tap.diag("xbzrle-cache: %s (offload field: %s)" % (
@@ -957,7 +960,7 @@ def run_case(case, args, tap):
         if not size_ok:
             tap.diag("xbzrle-cache cache-size %s, expected %d" % (xb.get("cache-size"), args.cache_mb * MIB))
         tap.point(xb.get("pages", 0) > 0 and offload_ok and size_ok,
-                  "%s %s" % (desc, checks[-2]))
+                  "%s %s" % (desc, checks[-1 - n_after]))
     except Exception as e:  # noqa: BLE001 - every failure becomes a test point
         tap.diag("%s %s: %s" % (desc, type(e).__name__, e))
         for g in (src, dst):
@@ -972,8 +975,7 @@ def run_case(case, args, tap):
                 g.kill()
     # Points the case did not reach (after an exception) fail, so the plan
     # stays whole; the module point (and the trace point) always run.
-    last = 2 if case.trace_checked() else 1
-    for c in checks[tap.n - first:-last]:
+    for c in checks[tap.n - first:-n_after]:
         tap.point(False, "%s %s" % (desc, c), "not reached")
     after = read_stats()
     if before is not None and after is not None:
@@ -988,7 +990,7 @@ def run_case(case, args, tap):
         tap.diag("query-migrate xbzrle bytes %s, pages %s; from the module: "
                  "delta_bytes + 3 * xbzrle_pages + 4096 * overflows = %d, cache_hits = %d"
                  % (xb.get("bytes"), xb.get("pages"), want, m.get("cache_hits", 0)))
-    module_point(case, tap, desc, checks[-last])
+    module_point(case, tap, desc, checks[-n_after])
     if case.trace_checked():
         trace_point(case, os.path.join(workdir, "src.log"), tap, desc, checks[-1])
     case.wall = time.monotonic() - t0
