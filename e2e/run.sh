@@ -61,12 +61,16 @@ mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"
 scripts/build-module.sh "$kver" "$root"
 
 # The guests: boot sectors, assembled here (no binary in the tree).
-for g in bootsect bootsect-churn; do
+for g in bootsect bootsect-churn bootsect-smp; do
 	gcc -m32 -c "e2e/$g.S" -o "$work/$g.o"
 	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start -o "$work/$g.bin" "$work/$g.o"
 	size=$(stat -c %s "$work/$g.bin")
 	[ "$size" -eq 512 ] || { echo "e2e: boot sector $g is $size bytes, not 512" >&2; exit 1; }
 done
+# bootsect-smp.S boots as its own firmware (-bios): SeaBIOS with -smp 2
+# stalls in the nested test VM
+gcc -m32 -c -DBOOTSECT="\"$work/bootsect-smp.bin\"" e2e/firmware.S -o "$work/firmware-smp.o"
+ld -m elf_i386 -Ttext 0 --oformat binary -o "$work/firmware-smp.bin" "$work/firmware-smp.o"
 
 # The patched QEMU: built by `make qemu`, whose last line is its path.
 if [ -n "${E2E_QEMU+set}" ]; then
@@ -107,6 +111,7 @@ fi
 	printf 'E2E_DRIVER=%q\n' "${E2E_DRIVER:-$top/e2e/migrate.py}"
 	printf 'E2E_BOOTSECT=%q\n' "$work/bootsect.bin"
 	printf 'E2E_BOOTSECT_CHURN=%q\n' "$work/bootsect-churn.bin"
+	printf 'E2E_SMP_FIRMWARE=%q\n' "$work/firmware-smp.bin"
 	printf 'E2E_PATCHED_QEMU=%q\n' "$patched"
 	printf 'E2E_PLAIN_QEMU=%q\n' "$plain_qemu"
 	printf 'E2E_BAD_PATTERNS=%q\n' "$top/selftests/vm/bad-patterns"
