@@ -62,6 +62,7 @@ FIGURES = (
     ("progress", "guest passes/s during / before"),
     ("refused", "module: insertions refused"),
     ("evictions", "module: evictions"),
+    ("dirty_log_clears", "module: KVM_CLEAR_DIRTY_LOG calls"),
 )
 
 
@@ -137,7 +138,7 @@ def one(args, pattern, mode, seed, tap):
             "tlb_flushes": None if None in (flush0, flush1) else flush1 - flush0,
             "progress": ((src.passes() - passes0) / dt / before_rate) if before_rate else None,
         })
-        for k in ("refused", "evictions"):
+        for k in ("refused", "evictions", "dirty_log_clears"):
             if k in stats0 and k in stats1:
                 r[k] = stats1[k] - stats0[k]
         if not r["completed"]:

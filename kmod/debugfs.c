@@ -22,6 +22,7 @@ const char *const xbzrle_stat_names[XS_NR] = {
 	[XS_EVICTIONS]		= "evictions",
 	[XS_RECLAIMED]		= "reclaimed",
 	[XS_REFUSED]		= "refused",
+	[XS_DIRTY_LOG_CLEARS]	= "dirty_log_clears",
 };
 
 static struct dentry *xbzrle_debugfs_dir;

@@ -452,6 +452,8 @@ again:
 			xbzrle_cache_drop_all(ctx);
 		ret = -EFAULT;
 	}
+	if (clears)
+		xbzrle_count(ctx, XS_DIRTY_LOG_CLEARS, clears);
 	if (trace_kvm_xbzrle_encode_enabled() && t0)
 		trace_kvm_xbzrle_encode(ctx->id, arg.npages, done, before,
 					ctx->stat, used, clears, redone,

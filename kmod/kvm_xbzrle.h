@@ -23,6 +23,8 @@ struct page;
 /*
  * Counters of a context and of the module, in struct kvm_xbzrle_stats
  * order up to XS_RECLAIMED; XS_REFUSED is that structure's refused.
+ * XS_DIRTY_LOG_CLEARS (KVM_CLEAR_DIRTY_LOG calls ENCODE made, each one
+ * TLB flush of every vCPU when it found a bit set) is in debugfs only.
  */
 enum xbzrle_stat {
 	XS_PAGES,
@@ -37,6 +39,7 @@ enum xbzrle_stat {
 	XS_EVICTIONS,
 	XS_RECLAIMED,
 	XS_REFUSED,
+	XS_DIRTY_LOG_CLEARS,
 	XS_NR
 };
 

@@ -88,7 +88,7 @@
 #define BIND_TESTS	16
 #define REGION_TESTS	30
 #define ENCODE_TESTS	30
-#define CLEAR_TESTS	11
+#define CLEAR_TESTS	13
 #define GEN_TESTS	11
 #define FOREIGN_TESTS	3
 #define GONE_TESTS	4
@@ -1557,12 +1557,19 @@ static void test_clear_dirty_log(void)
 	uint64_t gpas[2] = { FX_GPA + 2 * PG, FX_GPA + 5 * PG };
 	uint64_t nolog = NOLOG_GPA;
 	struct kvm_xbzrle_stats s0, s1;
+	long long c0, c1;
 	struct kvm_vm ring;
 	uint8_t *mem;
 	int r, xfd;
 
+	/* two pages of one memslot, 3 apart: one KVM_CLEAR_DIRTY_LOG */
+	c0 = xbz_debugfs_stat("dirty_log_clears");
 	fx_good_point(fx_xfd, KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG, gpas, 2, 8,
 		      "ENCODE_CLEAR_DIRTY_LOG: valid call: correct records");
+	c1 = xbz_debugfs_stat("dirty_log_clears");
+	tap_result(c0 >= 0 && c1 == c0 + 1,
+		   "ENCODE_CLEAR_DIRTY_LOG: debugfs dirty_log_clears counts the one KVM_CLEAR_DIRTY_LOG (%lld -> %lld)",
+		   c0, c1);
 
 	/*
 	 * The module parameter clear_dirty_log=N withdraws the capability
@@ -1580,8 +1587,13 @@ static void test_clear_dirty_log(void)
 	do_stats(fx_xfd, &s1);
 	tap_result(records_same(&s0, &s1),
 		   "clear_dirty_log=N: the refused call counted no record");
+	c0 = xbz_debugfs_stat("dirty_log_clears");
 	fx_good_point(fx_xfd, 0, gpas, 2, 10,
 		      "clear_dirty_log=N: ENCODE without the flag: correct records");
+	c1 = xbz_debugfs_stat("dirty_log_clears");
+	tap_result(c0 >= 0 && c1 == c0,
+		   "ENCODE without the flag: dirty_log_clears unchanged (%lld -> %lld)",
+		   c0, c1);
 	xbz_param_set("clear_dirty_log", "Y");
 	r = xioctl(fx_xfd, KVM_XBZRLE_GET_CAPS, &caps);
 	tap_result(!r && caps.capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG,

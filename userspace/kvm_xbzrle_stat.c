@@ -76,7 +76,7 @@ static const char *const known[] = {
 	"pages", "zero_pages", "unchanged_pages", "xbzrle_pages", "raw_pages",
 	"cache_hits", "cache_misses", "overflows", "delta_bytes",
 	"evictions", "refused", "reclaimed", "cache_bytes", "cache_size",
-	"max_cache_bytes",
+	"max_cache_bytes", "dirty_log_clears",
 };
 
 static void *xrealloc(void *p, size_t n)
