@@ -8,8 +8,9 @@ For each write pattern of e2e/bootsect-bench.S (sparse: one dword of
 every page each pass, as the seed's generator; skewed: a hot, warm and
 cold set several times the cache; dense: every byte of every page) and
 each mode (no XBZRLE; QEMU's own XBZRLE, the patched QEMU with the offload
-off; the offload; and, asked for by --modes, offload-noclear: the offload
-with the module's clear_dirty_log=N, QEMU's lazy clear alone), --runs
+off; the offload, the module clearing the dirty log of each 64 pages it
+reads; and, asked for by --modes, offload-noclear: the offload with
+-accel kvm,xbzrle-offload-clear=off, QEMU's lazy clear alone), --runs
 migrations with seeds --seed.. --seed+runs-1,
 paced by dirty-sync count as migrate.py does (a 1 ms downtime limit for
 --warm-syncs syncs, then --downtime-ms), so a slower emulator does not
@@ -45,9 +46,6 @@ PATTERNS = {
     "dense": (2, 16, 64),       # fits, and no page gives a delta
 }
 MODES = ("none", "qemu", "offload", "offload-noclear")
-# offload-noclear: the module's clear_dirty_log=N while the source QEMU
-# starts (it asks GET_CAPS then), so QEMU's lazy clear is the only one
-CLEAR_PARAM = "/sys/module/kvm_xbzrle/parameters/clear_dirty_log"
 
 FIGURES = (
     ("completed", "completed"),
@@ -62,7 +60,7 @@ FIGURES = (
     ("progress", "guest passes/s during / before"),
     ("refused", "module: insertions refused"),
     ("evictions", "module: evictions"),
-    ("dirty_log_clears", "module: KVM_CLEAR_DIRTY_LOG calls"),
+    ("dirty_log_clears", "module: dirty-log clears"),
 )
 
 
@@ -85,11 +83,6 @@ def tlb_flushes(pid):
     return None
 
 
-def set_param(path, value):
-    with open(path, "w") as f:
-        f.write(value)
-
-
 def rate(guest, seconds):
     a, t = guest.passes(), time.monotonic()
     time.sleep(seconds)
@@ -110,7 +103,8 @@ def one(args, pattern, mode, seed, tap):
     src = dst = None
     r = {"completed": 0}
     try:
-        set_param(CLEAR_PARAM, "N" if mode == "offload-noclear" else "Y")
+        if mode == "offload-noclear":
+            case.accel_extra = ",xbzrle-offload-clear=off"
         src = m.boot_source(case, args, workdir, image, tap)
         if mode == "none":
             src.qmp.cmd("migrate-set-capabilities",
@@ -149,7 +143,6 @@ def one(args, pattern, mode, seed, tap):
         for g in (src, dst):
             if g is not None:
                 g.kill()
-        set_param(CLEAR_PARAM, "Y")
     return r
 
 

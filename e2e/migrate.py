@@ -493,6 +493,7 @@ class Case:
         self.event_at = None      # dirty sync of the reset or cancel
         self.setup_refused = None  # setupfail: whether it failed as it should
         self.skip = None if src_qemu else "patched QEMU not built"
+        self.accel_extra = ""     # more -accel kvm properties of the source
 
     def trace_checked(self):
         """Whether the source's xbzrle_offload_batch trace events are
@@ -784,7 +785,7 @@ def cpu_where(guest):
 def boot_source(case, args, workdir, image, tap):
     """Starts the source guest, waits for its first passes and turns
     XBZRLE on; returns it."""
-    accel = args.accel + (",xbzrle-offload=on" if case.offload else "")
+    accel = args.accel + (",xbzrle-offload=on" if case.offload else "") + case.accel_extra
     src = None
     # The guest is dirtying before the migration starts.  The
     # destination starts only then, not while the source is in SeaBIOS:
@@ -1070,6 +1071,62 @@ def run_case(case, args, tap):
     tap.diag("case %s took %.1f s" % (case.label, case.wall))
 
 
+CLEAR_PARAM = "/sys/module/kvm_xbzrle/parameters/clear_dirty_log"
+STARTUP_POINTS = 3
+
+
+def start_briefly(qemu, accel):
+    """Starts qemu with -accel accel and no machine, tracing the offload's
+    bind, and quits it through QMP: (exit status, output)."""
+    cmd = [qemu, "-machine", "none", "-accel", accel, "-S", "-display", "none",
+           "-nodefaults", "-no-user-config", "-trace", "kvm_xbzrle_bind", "-qmp", "stdio"]
+    qmp = '{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n'
+    p = subprocess.run(cmd, input=qmp, capture_output=True, text=True, timeout=60)
+    return p.returncode, (p.stderr + p.stdout).strip()
+
+
+def startup_points(qemu, tap):
+    """-accel kvm,xbzrle-offload-clear=on|off|auto: refused without the
+    offload, and =on when the module withholds the clear, with the reason;
+    which of the others binds with the module's clear (the bind trace
+    event says)."""
+    desc = "QEMU start-up:"
+    checks = [
+        "xbzrle-offload-clear=on without xbzrle-offload=on exits with the reason",
+        "xbzrle-offload-clear=on while the module's clear_dirty_log=N exits with the reason",
+        "xbzrle-offload=on binds with the module's clear by default, without it "
+        "with xbzrle-offload-clear=off or when the module withholds it",
+    ]
+    if not qemu:
+        for c in checks:
+            tap.point(True, "%s %s" % (desc, c), "SKIP patched QEMU not built")
+        return
+
+    def bind(accel):
+        rc, out = start_briefly(qemu, accel)
+        m = re.search(r"kvm_xbzrle_bind .*clear_dirty_log (\d)", out)
+        tap.diag("%s: exit %d, bind: %s" % (accel, rc, m.group(0) if m else out[-300:]))
+        return m.group(1) if m and rc == 0 else None
+
+    rc, out = start_briefly(qemu, "kvm,xbzrle-offload-clear=on")
+    tap.diag("xbzrle-offload-clear=on alone: exit %d: %s" % (rc, out[-300:]))
+    tap.point(rc != 0 and "xbzrle-offload-clear needs xbzrle-offload=on" in out,
+              "%s %s" % (desc, checks[0]))
+    binds = [bind("kvm,xbzrle-offload=on"), bind("kvm,xbzrle-offload=on,xbzrle-offload-clear=off")]
+    try:
+        with open(CLEAR_PARAM, "w") as f:
+            f.write("N")
+        rc, out = start_briefly(qemu, "kvm,xbzrle-offload=on,xbzrle-offload-clear=on")
+        binds.append(bind("kvm,xbzrle-offload=on"))
+    finally:
+        with open(CLEAR_PARAM, "w") as f:
+            f.write("Y")
+    tap.diag("clear_dirty_log=N, xbzrle-offload-clear=on: exit %d: %s" % (rc, out[-300:]))
+    tap.point(rc != 0 and "does not offer to clear the dirty log" in out,
+              "%s %s" % (desc, checks[1]))
+    tap.point(binds == ["1", "0", "0"], "%s %s" % (desc, checks[2]))
+
+
 def module_point(case, tap, desc, check):
     m = case.module
     if m is None:
@@ -1279,7 +1336,7 @@ def main():
     if any(c.high for c in cases) and not args.smp_firmware:
         ap.error("cases %s need --smp-firmware" % "".join(c.key for c in cases if c.high))
     tap.line("TAP version 13")
-    tap.line("1..%d" % (1 + sum(len(c.checks(args)) for c in cases) + 2))
+    tap.line("1..%d" % (1 + STARTUP_POINTS + sum(len(c.checks(args)) for c in cases) + 2))
     tap.diag("kernel %s, %d CPUs; patched QEMU: %s; plain QEMU: %s; seed %d" % (
         os.uname().release, os.cpu_count(), patched or "not built", plain, args.seed))
 
@@ -1288,6 +1345,7 @@ def main():
     tap.diag("module: %s" % (" ".join("%s=%d" % kv for kv in sorted((stats or {}).items()))))
     tap.point(ok, "e2e: /dev/kvm, /dev/kvm_xbzrle and %s present" % STATS)
 
+    startup_points(patched, tap)
     for case in cases:
         run_case(case, args, tap)
 
