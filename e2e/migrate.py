@@ -167,41 +167,35 @@ def cpu_seconds(stat_path):
     return (int(fields[11]) + int(fields[12])) / clk_tck()
 
 
-def find_thread(pid, comm):
-    """The first thread of pid whose name starts with comm."""
+def threads(pid, comm):
+    """The threads of pid whose name starts with comm."""
     try:
         tids = os.listdir("/proc/%d/task" % pid)
     except OSError:
-        return None
+        return []
+    found = []
     for tid in tids:
         try:
             with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
                 if f.read().strip().startswith(comm):
-                    return int(tid)
+                    found.append(int(tid))
         except OSError:
             pass
-    return None
+    return found
+
+
+def find_thread(pid, comm):
+    """The first thread of pid whose name starts with comm."""
+    found = threads(pid, comm)
+    return found[0] if found else None
 
 
 def vcpu_seconds(pid):
-    """utime+stime of all vCPU threads of pid ("CPU n/KVM"), None if none."""
-    total, found = 0.0, False
-    try:
-        tids = os.listdir("/proc/%d/task" % pid)
-    except OSError:
-        return None
-    for tid in tids:
-        try:
-            with open("/proc/%d/task/%s/comm" % (pid, tid)) as f:
-                if not f.read().startswith("CPU "):
-                    continue
-        except OSError:
-            continue
-        c = cpu_seconds("/proc/%d/task/%s/stat" % (pid, tid))
-        if c is None:
-            return None
-        total, found = total + c, True
-    return total if found else None
+    """utime+stime of all vCPU threads of pid ("CPU n/KVM"), None if none
+    or one could not be read."""
+    tids = threads(pid, "CPU ")
+    cpu = [cpu_seconds("/proc/%d/task/%d/stat" % (pid, t)) for t in tids]
+    return sum(cpu) if cpu and None not in cpu else None
 
 
 def read_stats():
