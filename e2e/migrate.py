@@ -1114,6 +1114,8 @@ def startup_points(qemu, tap):
     tap.point(rc != 0 and "xbzrle-offload-clear needs xbzrle-offload=on" in out,
               "%s %s" % (desc, checks[0]))
     binds = [bind("kvm,xbzrle-offload=on"), bind("kvm,xbzrle-offload=on,xbzrle-offload-clear=off")]
+    with open(CLEAR_PARAM) as f:
+        saved = f.read().strip()
     try:
         with open(CLEAR_PARAM, "w") as f:
             f.write("N")
@@ -1121,7 +1123,7 @@ def startup_points(qemu, tap):
         binds.append(bind("kvm,xbzrle-offload=on"))
     finally:
         with open(CLEAR_PARAM, "w") as f:
-            f.write("Y")
+            f.write(saved)
     tap.diag("clear_dirty_log=N, xbzrle-offload-clear=on: exit %d: %s" % (rc, out[-300:]))
     tap.point(rc != 0 and "does not offer to clear the dirty log" in out,
               "%s %s" % (desc, checks[1]))
