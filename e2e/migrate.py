@@ -39,7 +39,11 @@ module refuses, then a migration.  On e2e/bootsect-smp.S, writing RAM on
 both sides of the PCI hole (pc.ram as two memslots), booted as its own
 firmware (e2e/firmware.S, not SeaBIOS): k) offload on, patched both
 sides; l) the same to Debian's QEMU; m) (not in the default list) k with
-2 vCPUs writing.  The
+2 vCPUs writing.  On a
+Linux guest (Debian's kernel through its PVH entry, e2e/guest-init.c
+writing a skewed set, half its RAM above 4 GiB, kernel-irqchip=off): n)
+offload on, patched both sides; o) the same to Debian's QEMU; v) (not in
+the default list) offload off.  The
 offload cases are skipped when no patched QEMU is given.  Prints TAP 13 on --tap-fd and a
 comparison table of the cases on stdout (and as TAP diagnostics).
 Standard library only.
@@ -63,6 +67,7 @@ MAX_CACHE_MB = "/sys/module/kvm_xbzrle/parameters/max_cache_mb"
 MIB = 1 << 20
 PAGE = 4096
 HIGH_MB = 64        # RAM above 4 GiB of cases k-m
+DUMP_CHUNK = 256 * MIB  # the Linux guest's RAM is dumped this much at a time
 
 
 class Tap:
@@ -215,10 +220,11 @@ class Guest:
     """One QEMU process running the boot-sector guest."""
 
     def __init__(self, name, binary, accel, args, workdir, incoming=False,
-                 bootsect=None, vga=False, high=False, vcpus=1):
+                 bootsect=None, vga=False, high=False, vcpus=1, linux_seed=None):
         self.name = name
         self.qmp_path = os.path.join(workdir, name + ".qmp")
         self.serial = os.path.join(workdir, name + ".serial")
+        self.console = os.path.join(workdir, name + ".console")
         self.log = os.path.join(workdir, name + ".log")
         self.tail = 2000 if not args.trace or incoming else 60000
         cmd = [
@@ -227,11 +233,26 @@ class Guest:
             "-m", "%dM" % args.mem_mb, "-smp", "1",
             "-nodefaults", "-no-user-config", "-display", "none",
             # bootsect-smp.S is its own firmware (e2e/firmware.S)
-            *(["-bios", bootsect] if high else
+            *(["-bios", bootsect] if high else [] if linux_seed is not None else
               ["-drive", "file=%s,format=raw,if=ide,snapshot=on" % (bootsect or args.bootsect)]),
             "-serial", "file:" + self.serial,
             "-qmp", "unix:%s,server=on,wait=off" % self.qmp_path,
         ]
+        if linux_seed is not None:
+            # Debian's kernel through its PVH entry and e2e/guest-init.c:
+            # passes on ttyS0, the kernel's console and guest-init's report
+            # on ttyS1.  Half its RAM above 4 GiB, a second RAM memslot.
+            # The interrupt controllers in QEMU, not KVM: with KVM's, the
+            # kernel stalls for good waiting for an interrupt in 7 of 9
+            # nested boots (Documentation/testing.rst).  Both sides alike,
+            # or the destination cannot load the source's APIC state.
+            cmd[cmd.index(accel)] = accel + ",kernel-irqchip=off"
+            cmd[cmd.index("pc-i440fx-7.2")] += ",max-ram-below-4g=%dM" % (args.linux_mem_mb // 2)
+            cmd[cmd.index("%dM" % args.mem_mb)] = "%dM" % args.linux_mem_mb
+            cmd += ["-kernel", args.linux_kernel, "-initrd", args.linux_initrd,
+                    "-append", "console=ttyS1 quiet e2e.ws_mb=%d e2e.seed=%d"
+                    % (args.linux_ws_mb, linux_seed),
+                    "-serial", "file:" + self.console]
         if high:
             # bootsect-smp.S: pc.ram split into two memslots,
             # --mem-mb below 4 GiB and HIGH_MB from 4 GiB up (QEMU warns
@@ -274,6 +295,26 @@ class Guest:
                 return f.read()[-self.tail:].strip() or "(empty log)"
         except OSError:
             return "(no log)"
+
+    def console_text(self):
+        """The Linux guest's kernel console and guest-init's report."""
+        try:
+            with open(self.console, errors="replace") as f:
+                return f.read()
+        except OSError:
+            return ""
+
+    def guest_init_lines(self):
+        return " ".join(ln for ln in self.console_text().splitlines()
+                        if ln.startswith("guest-init:"))
+
+    def kvm_written(self):
+        """The areas of guest RAM KVM writes by itself (guest-init's
+        "kvm-written:" line): [(address, size)]."""
+        return [(int(a, 16), int(n)) for a, n in
+                re.findall(r"=0x([0-9a-f]+)\+(\d+)", " ".join(
+                    ln for ln in self.console_text().splitlines()
+                    if ln.startswith("guest-init: kvm-written:")))]
 
     def passes(self):
         try:
@@ -443,6 +484,30 @@ def byte_spans(a, b, diff, base=0, limit=4):
     return lines
 
 
+def dump_page(path, gpa):
+    """The page at guest-physical gpa in a dump-guest-memory file, or
+    zeros where the dump has none."""
+    for p, off, n in elf_loads(path):
+        if p <= gpa < p + n:
+            return mapped(path)[off + gpa - p:off + gpa - p + PAGE]
+    return bytes(PAGE)
+
+
+def dump_spans(a, b, diff, limit=4):
+    """byte_spans() of the first differing pages of two dumps."""
+    return [ln for gpa in diff[:limit]
+            for ln in byte_spans(dump_page(a, gpa), dump_page(b, gpa), [0], gpa)]
+
+
+def kvm_written_only(a, b, gpa, areas):
+    """Whether every byte that differs in page gpa of dumps a and b lies in
+    one of the areas KVM writes by itself (Guest.kvm_written())."""
+    pa, pb = dump_page(a, gpa), dump_page(b, gpa)
+    return any(pa[i] != pb[i] for i in range(PAGE)) and all(
+        any(lo <= gpa + i < lo + n for lo, n in areas)
+        for i in range(PAGE) if pa[i] != pb[i])
+
+
 def describe(pages, diff, note, base=0):
     s = "%d of %d pages differ" % (len(diff), pages)
     if diff:
@@ -463,7 +528,7 @@ def vga_lfb(guest):
 
 class Case:
     def __init__(self, key, title, src_qemu, dst_qemu, offload, churn=False, event=None,
-                 high=False, vcpus=1):
+                 high=False, vcpus=1, linux=False):
         self.key = key
         self.run = 0              # which run of the case (--repeat)
         self.label = key          # key, with the run's number under --repeat
@@ -474,6 +539,7 @@ class Case:
         self.churn = churn        # bootsect-churn.S with -vga std
         self.high = high          # bootsect-smp.S: RAM above 4 GiB
         self.vcpus = vcpus        # its vCPUs writing
+        self.linux = linux        # Debian's kernel and e2e/guest-init.c
         self.event = event        # None, "reset" or "cancel"
         self.info = None          # source query-migrate at completion
         self.src_cpu = None       # source QEMU process utime+stime at completion
@@ -508,7 +574,9 @@ class Case:
         c = [first, "destination RAM equals source RAM at switch-over (all guest-physical RAM%s)"
              % (" but the LFB" if self.churn else
                 ", %d MiB of it above 4 GiB written by %d vCPU%s" % (
-                    HIGH_MB, self.vcpus, "s" if self.vcpus > 1 else "") if self.high else "")]
+                    HIGH_MB, self.vcpus, "s" if self.vcpus > 1 else "") if self.high else
+                ", %d MiB of it above 4 GiB, the guest's working set there"
+                % (args.linux_mem_mb // 2) if self.linux else "")]
         if self.churn:
             c.append("destination video RAM equals source's (LFB BAR from query-pci, pmemsave)")
         c += [
@@ -528,6 +596,10 @@ def guest_image(case, args, workdir):
     """The image the case boots: bootsect.S, or bootsect-churn.S or the
     firmware carrying bootsect-smp.S with the case's seed in the boot
     sector's dword at offset 506 (the firmware's too)."""
+    if case.linux:
+        # its seed goes on the kernel command line
+        case.seed = ((args.seed + case.run) * 2654435761 + ord(case.key)) & 0x7fffffff or 1
+        return None
     if not case.churn and not case.high:
         return args.bootsect
     with open(args.bootsect_churn if case.churn else args.smp_firmware, "rb") as f:
@@ -545,7 +617,8 @@ def guest_image(case, args, workdir):
 
 def start_dest(case, args, workdir, name, image):
     dst = Guest(name, case.dst_qemu, args.accel, args, workdir, incoming=True,
-                bootsect=image, vga=case.churn, high=case.high, vcpus=case.vcpus)
+                bootsect=image, vga=case.churn, high=case.high, vcpus=case.vcpus,
+                linux_seed=case.seed if case.linux else None)
     dst.qmp.cmd("migrate-set-capabilities",
                 capabilities=[{"capability": "xbzrle", "state": True}])
     sock = os.path.join(workdir, name + ".sock")
@@ -803,9 +876,12 @@ def boot_source(case, args, workdir, image, tap):
     short = min(45, args.boot_timeout)
     for attempt in (1, 2, 3):
         src = Guest("src", case.src_qemu, accel, args, workdir, bootsect=image, vga=case.churn,
-                    high=case.high, vcpus=case.vcpus)
+                    high=case.high, vcpus=case.vcpus,
+                    linux_seed=case.seed if case.linux else None)
         t0 = time.monotonic()
         wait = short if attempt < 3 else args.boot_timeout
+        if case.linux:
+            wait = args.linux_boot_timeout
         try:
             for reset in (False, True):
                 try:
@@ -816,10 +892,14 @@ def boot_source(case, args, workdir, image, tap):
                              "vCPU at %s" % (attempt, ", after a reset" if reset else "",
                                              src.passes(), time.monotonic() - t0,
                                              src.status(), cpu_where(src)))
-                    if reset or src.passes() or src.status() != "running":
+                    if case.linux:
+                        tap.diag("its console: " + src.console_text()[-1500:])
+                    if reset or case.linux or src.passes() or src.status() != "running":
                         raise
                     src.qmp.cmd("system_reset")
             tap.diag("source guest: 3 passes %.1f s after its start" % (time.monotonic() - t0))
+            if case.linux:
+                tap.diag("Linux guest: " + src.guest_init_lines())
             break
         except TimeoutError:
             # a guest that ran and stopped passing is not the firmware's stall
@@ -969,26 +1049,58 @@ def run_case(case, args, tap):
         if case.churn:
             lfb, dst_lfb = vga_lfb(src), vga_lfb(dst)
         dumps = [os.path.join(workdir, n + ".elf") for n in ("src", "dst")]
-        src.qmp.cmd("dump-guest-memory", paging=False, protocol="file:" + dumps[0])
-        dst.qmp.cmd("dump-guest-memory", paging=False, protocol="file:" + dumps[1])
-        pages, diff, note = compare_dumps(*dumps, skip=lfb if case.churn else None)
+        # The Linux guest's RAM a chunk at a time (dump-guest-memory's
+        # begin and length): two whole dumps need not fit the VM's tmpfs.
+        chunks = [None]
+        if case.linux:
+            half = args.linux_mem_mb * MIB // 2
+            chunks = [b for lo in (0, 1 << 32) for b in range(lo, lo + half, DUMP_CHUNK)]
+        pages, diff, notes, high, written = 0, [], [], 0, 0
+        kvm_areas = src.kvm_written() if case.linux else []
+        kvm_pages = []
+        for begin in chunks:
+            kw = {} if begin is None else {"begin": begin, "length": DUMP_CHUNK}
+            src.qmp.cmd("dump-guest-memory", paging=False, protocol="file:" + dumps[0], **kw)
+            dst.qmp.cmd("dump-guest-memory", paging=False, protocol="file:" + dumps[1], **kw)
+            p, d, note = compare_dumps(*dumps, skip=lfb if case.churn else None)
+            for line in dump_spans(*dumps, d[:max(0, 4 - len(diff) - len(kvm_pages))]):
+                tap.diag("RAM " + line)
+            # KVM's own writes on the destination, byte for byte inside
+            # the areas it owns, are told apart; nothing else is
+            k = [g for g in d if kvm_written_only(*dumps, g, kvm_areas)]
+            kvm_pages += k
+            d = [g for g in d if g not in k]
+            pages += p
+            diff += d
+            notes += [note] if note else []
+            if case.high or case.linux:
+                h, w = high_pages(dumps[0])
+                high += h
+                written += w
+            for f in dumps:
+                os.unlink(f)
         case.ram_diff = len(diff)
-        why = describe(pages, diff, note)
-        tap.diag("source %s, destination paused; all guest RAM (dump-guest-memory): %s"
-                 % (src_state, why))
+        why = describe(pages, diff, "; ".join(notes))
+        tap.diag("source %s, destination paused; all guest RAM (dump-guest-memory%s): %s"
+                 % (src_state, ", %d MiB at a time" % (DUMP_CHUNK // MIB) if case.linux else "",
+                    why))
         equal = not diff and pages > 0
         if src_state != "postmigrate":
             equal = False
             tap.diag("source is %s, not postmigrate" % src_state)
-        if case.high:
+        if case.high or case.linux:
             # the memslot above 4 GiB was compared, and the guest wrote it
-            high, written = high_pages(dumps[0])
             tap.diag("above 4 GiB: %d pages in the source's dump, %d of them not zero"
                      % (high, written))
-            equal = equal and high * PAGE >= HIGH_MB * MIB and written > 0
+            equal = equal and written > 0 and high * PAGE >= (
+                HIGH_MB * MIB if case.high else args.linux_mem_mb * MIB // 2)
+        if case.linux:
+            tap.diag("Linux guest: " + src.guest_init_lines())
+            tap.diag("pages differing only inside the areas KVM writes by itself "
+                     "(kvmclock's wall clock and vCPU time, rewritten by the destination's "
+                     "KVM when QEMU restores their MSRs), not counted: %s" % (
+                         " ".join("0x%x" % g for g in kvm_pages) or "none"))
         tap.point(equal, "%s %s" % (desc, checks[1]))
-        for d in dumps:
-            os.unlink(d)
 
         if case.churn:
             vram = [os.path.join(workdir, n + ".vram") for n in ("src", "dst")]
@@ -1240,6 +1352,17 @@ def main():
                     help="e2e/bootsect-churn.S assembled, for cases d to i")
     ap.add_argument("--smp-firmware", default=None,
                     help="e2e/firmware.S carrying e2e/bootsect-smp.S, for cases k to m")
+    ap.add_argument("--linux-kernel", default=None,
+                    help="the Linux guest's kernel, Debian's as an ELF with its PVH entry "
+                    "(e2e/pvh-kernel.py), for cases n and o")
+    ap.add_argument("--linux-initrd", default=None,
+                    help="its initramfs: e2e/guest-init.c as /init")
+    ap.add_argument("--linux-mem-mb", type=int, default=512,
+                    help="the Linux guest's RAM, half of it above 4 GiB")
+    ap.add_argument("--linux-ws-mb", type=int, default=64,
+                    help="the working set guest-init writes")
+    ap.add_argument("--linux-boot-timeout", type=int, default=150,
+                    help="seconds for the Linux guest's first 3 passes, per QEMU")
     ap.add_argument("--seed", type=int, default=1,
                     help="seeds the churn guest's pseudo-random writes (printed in the TAP)")
     ap.add_argument("--event-sync", type=int, default=3,
@@ -1278,7 +1401,7 @@ def main():
     ap.add_argument("--boot-timeout", type=int, default=120)
     ap.add_argument("--qmp-timeout", type=int, default=60)
     ap.add_argument("--run-on", type=float, default=1.5)
-    ap.add_argument("--cases", default="abcdefghijkl",
+    ap.add_argument("--cases", default="abcdefghijklno",
                     help="the controls w, x, y, z are not in the default list: see "
                     "Documentation/testing.rst")
     ap.add_argument("--repeat", type=int, default=1,
@@ -1316,6 +1439,14 @@ def main():
         # code (Documentation/testing.rst).
         Case("m", "2 vCPUs, RAM above 4 GiB, offload on", patched, patched, True,
              high=True, vcpus=2),
+        Case("n", "Linux guest, RAM above 4 GiB, offload on", patched, patched, True,
+             linux=True),
+        Case("o", "Linux guest, RAM above 4 GiB, offload on, Debian QEMU destination",
+             patched, debian_dst, True, linux=True),
+        # Control, not in the default list: the Linux guest with QEMU's
+        # own XBZRLE.
+        Case("v", "Linux guest, RAM above 4 GiB, offload off", patched or plain,
+             patched or plain, False, linux=True),
         # Controls, not in the default list: the same guest and events
         # with QEMU's own XBZRLE (the harness, not the module).
         Case("w", "churn, offload off, Debian QEMU destination", patched or plain, plain, False,
@@ -1338,6 +1469,9 @@ def main():
         ap.error("cases %s need --bootsect-churn" % "".join(c.key for c in cases if c.churn))
     if any(c.high for c in cases) and not args.smp_firmware:
         ap.error("cases %s need --smp-firmware" % "".join(c.key for c in cases if c.high))
+    if any(c.linux for c in cases) and not (args.linux_kernel and args.linux_initrd):
+        ap.error("cases %s need --linux-kernel and --linux-initrd"
+                 % "".join(c.key for c in cases if c.linux))
     tap.line("TAP version 13")
     tap.line("1..%d" % (1 + STARTUP_POINTS + sum(len(c.checks(args)) for c in cases) + 2))
     tap.diag("kernel %s, %d CPUs; patched QEMU: %s; plain QEMU: %s; seed %d" % (

@@ -23,6 +23,9 @@
 # and, with the seed's guest, (j) a migration the module refuses at set-up
 # (its ceiling lowered under xbzrle-cache-size), which must fail with the
 # reason in query-migrate, then one that completes;
+# then, on e2e/bootsect-smp.S with RAM above 4 GiB, (k), (l); on Debian's
+# kernel KVER with e2e/guest-init.c as its init, RAM above 4 GiB too, (n)
+# to the patched QEMU, (o) to Debian's;
 # and checks completion, identical RAM (all of it) and video RAM, the
 # destination running on, the XBZRLE statistics and the module's
 # counters, then prints a comparison.  --demo runs (a)-(c) only.
@@ -72,6 +75,15 @@ done
 gcc -m32 -c -DBOOTSECT="\"$work/bootsect-smp.bin\"" e2e/firmware.S -o "$work/firmware-smp.o"
 ld -m elf_i386 -Ttext 0 --oformat binary -o "$work/firmware-smp.bin" "$work/firmware-smp.o"
 
+# The Linux guest (cases n, o): Debian's kernel KVER, booted through its
+# PVH entry (e2e/pvh-kernel.py says why), and an initramfs holding only
+# e2e/guest-init.c, static.
+mkdir -p "$work/linux-guest"
+gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$work/linux-guest/init" e2e/guest-init.c
+(cd "$work/linux-guest" && echo init |
+	cpio -o -H newc --owner=0:0 --reproducible --quiet) | gzip -n -6 >"$work/linux-guest.cpio.gz"
+e2e/pvh-kernel.py "/boot/vmlinuz-$kver" "$work/vmlinux"
+
 # The patched QEMU: built by `make qemu`, whose last line is its path.
 if [ -n "${E2E_QEMU+set}" ]; then
 	patched=$E2E_QEMU
@@ -112,6 +124,8 @@ fi
 	printf 'E2E_BOOTSECT=%q\n' "$work/bootsect.bin"
 	printf 'E2E_BOOTSECT_CHURN=%q\n' "$work/bootsect-churn.bin"
 	printf 'E2E_SMP_FIRMWARE=%q\n' "$work/firmware-smp.bin"
+	printf 'E2E_LINUX_KERNEL=%q\n' "$work/vmlinux"
+	printf 'E2E_LINUX_INITRD=%q\n' "$work/linux-guest.cpio.gz"
 	printf 'E2E_PATCHED_QEMU=%q\n' "$patched"
 	printf 'E2E_PLAIN_QEMU=%q\n' "$plain_qemu"
 	printf 'E2E_BAD_PATTERNS=%q\n' "$top/selftests/vm/bad-patterns"
