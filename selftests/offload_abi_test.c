@@ -45,8 +45,11 @@
 #include <linux/kvm_xbzrle.h>
 
 #include "kvm_util.h"
+#include "records.h"
+#include "test_util.h"
 #include "xbzrle.h"
 #include "xbzrle_tap.h"
+#include "xbzrle_util.h"
 
 #define DEV_PATH	"/dev/kvm_xbzrle"
 #define PARAM_DIR	"/sys/module/kvm_xbzrle/parameters/"

@@ -19,8 +19,11 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "records.h"
+#include "test_util.h"
 #include "xbzrle.h"
 #include "xbzrle_tap.h"
+#include "xbzrle_util.h"
 
 #define BENCH_PAGES	1024		/* 4 MiB */
 #define BENCH_ROUNDS	5

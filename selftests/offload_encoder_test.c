@@ -35,8 +35,11 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "records.h"
+#include "test_util.h"
 #include "xbzrle.h"
 #include "xbzrle_tap.h"
+#include "xbzrle_util.h"
 
 #define PAGE		4096
 #define NPAGES		512

@@ -39,7 +39,10 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "records.h"
+#include "test_util.h"
 #include "xbzrle_tap.h"
+#include "xbzrle_util.h"
 
 #define PAGE		GUEST_PAGE_SIZE
 #define REC_MAX		KVM_XBZRLE_RECORD_MAX_SIZE

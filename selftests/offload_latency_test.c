@@ -36,7 +36,9 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "test_util.h"
 #include "xbzrle_tap.h"
+#include "xbzrle_util.h"
 
 #define PAGE		GUEST_PAGE_SIZE
 #define MIB		(1024ULL * 1024)

@@ -56,8 +56,11 @@
 #include <linux/kvm_xbzrle.h>
 
 #include "kvm_util.h"
+#include "records.h"
+#include "test_util.h"
 #include "xbzrle.h"
 #include "xbzrle_tap.h"
+#include "xbzrle_util.h"
 
 #define PG		4096ULL
 #define REC_MAX		((uint32_t)KVM_XBZRLE_RECORD_MAX_SIZE)

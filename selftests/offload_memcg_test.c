@@ -61,7 +61,10 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "records.h"
+#include "test_util.h"
 #include "xbzrle_tap.h"
+#include "xbzrle_util.h"
 
 #ifndef CGROUP2_SUPER_MAGIC
 #define CGROUP2_SUPER_MAGIC	0x63677270

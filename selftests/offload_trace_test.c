@@ -32,7 +32,10 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "records.h"
+#include "test_util.h"
 #include "xbzrle_tap.h"
+#include "xbzrle_util.h"
 
 #define PAGE		GUEST_PAGE_SIZE
 #define NPAGES		64		/* one KVM_CLEAR_DIRTY_LOG span */

@@ -34,7 +34,9 @@
 #include <unistd.h>
 
 #include "kvm_util.h"
+#include "test_util.h"
 #include "xbzrle_tap.h"
+#include "xbzrle_util.h"
 
 #define PAGE		GUEST_PAGE_SIZE
 #define NPAGES		16
