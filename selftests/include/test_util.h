@@ -12,13 +12,24 @@
  * system call and a message for the test's diagnostics in kvm_util_error()
  * (per thread).  Functions returning a pointer return NULL on failure,
  * likewise.
+ *
+ * TEST_ASSERT(), TEST_FAIL() and TEST_REQUIRE() end a test whose set-up
+ * failed or cannot run here, in the TAP of xbzrle_tap.h; they are for the
+ * tests, not for the library.
  */
 #ifndef XBZRLE_TEST_UTIL_H
 #define XBZRLE_TEST_UTIL_H
 
+#include <errno.h>
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "xbzrle_tap.h"
 
 /* Last error of this thread's library call, for tap_diag(). */
 const char *kvm_util_error(void);
@@ -62,5 +73,92 @@ int kmsg_open(void);
 int kmsg_count(int fd, const char *const *patterns, unsigned int *lines);
 /* What the harness fails a run on: BUG, WARNING, KASAN, lockdep... */
 extern const char *const kmsg_problems[];
+
+/* ------------------------------ assertions ------------------------------- */
+
+/*
+ * TEST_ASSERT(cond, fmt, ...): if @cond is false, the test cannot go on.
+ * Reports where on stderr (file, line, the condition, errno and the
+ * message), then "Bail out! message (errno N: text)" on stdout, the line
+ * tap_bail_out() prints, and exits TAP_EXIT_FAIL (kselftest's KSFT_FAIL).
+ * A bail-out is valid TAP before or after the plan and between points, so
+ * the test's output stays valid however far it got.  errno is the one
+ * @cond left.  For set-up; a failed check of what a test tests is a
+ * "not ok" point (tap_result()), not an assertion.
+ */
+#define TEST_ASSERT(cond, fmt, ...)					\
+do {									\
+	if (!(cond)) {							\
+		int __test_errno = errno;				\
+									\
+		test_assert_fail(__FILE__, __LINE__, #cond,		\
+				 __test_errno, fmt, ##__VA_ARGS__);	\
+	}								\
+} while (0)
+
+/* TEST_ASSERT() of a condition already known false: the message says it. */
+#define TEST_FAIL(fmt, ...) \
+	test_assert_fail(__FILE__, __LINE__, "TEST_FAIL", errno,	\
+			 fmt, ##__VA_ARGS__)
+
+/*
+ * TEST_REQUIRE(cond): without @cond the test cannot run here: skip it,
+ * exit TAP_EXIT_SKIP (KSFT_SKIP) with "requirement not met: cond" as the
+ * reason.  TEST_REQUIRE_MSG(cond, fmt, ...) gives the reason itself.
+ * Before the plan this is tap_skip_all(): "1..0 # SKIP reason".  After it
+ * (a misuse, but the output stays valid), each point not yet reported is
+ * reported skipped with the reason, and a point that already failed still
+ * makes the exit TAP_EXIT_FAIL.
+ */
+#define TEST_REQUIRE(cond) \
+	TEST_REQUIRE_MSG(cond, "requirement not met: %s", #cond)
+
+#define TEST_REQUIRE_MSG(cond, fmt, ...)				\
+do {									\
+	if (!(cond))							\
+		test_require_fail(fmt, ##__VA_ARGS__);			\
+} while (0)
+
+static inline void __attribute__((noreturn, format(printf, 5, 6)))
+test_assert_fail(const char *file, int line, const char *cond, int err,
+		 const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	/* what the test printed first, on a pipe shared with stderr */
+	fflush(stdout);
+	fprintf(stderr, "==== Test Assertion Failure ====\n"
+		"  %s:%d: %s\n"
+		"  errno %d (%s): %s\n"
+		"  %s\n", file, line, cond, err, errname(err), strerror(err), msg);
+	printf("Bail out! %s (errno %d: %s)\n", msg, err, strerror(err));
+	fflush(stdout);
+	exit(TAP_EXIT_FAIL);
+}
+
+static inline void __attribute__((noreturn, format(printf, 1, 2)))
+test_require_fail(const char *fmt, ...)
+{
+	char why[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(why, sizeof(why), fmt, ap);
+	va_end(ap);
+	if (!tap.planned && !tap.run)
+		tap_skip_all("%s", why);
+	while (tap.run < tap.planned) {
+		printf("ok %u # SKIP %s\n", ++tap.run, why);
+		tap.skipped++;
+	}
+	printf("# Totals: pass:%u fail:%u skip:%u\n",
+	       tap.run - tap.failed - tap.skipped, tap.failed, tap.skipped);
+	fflush(stdout);
+	exit(tap.failed ? TAP_EXIT_FAIL : TAP_EXIT_SKIP);
+}
 
 #endif /* XBZRLE_TEST_UTIL_H */
