@@ -2015,15 +2015,15 @@ static void setup(void)
 	if (!recbuf || !ro_buf || !sr_mem || !gone_mem || !edge ||
 	    mprotect(edge + PG, PG, PROT_NONE))
 		tap_bail_out("mmap");
-	if (!access("/proc/self/maps", R_OK) && maps_has(unmapped))
-		tap_bail_out("address %p is mapped", unmapped);
+	TEST_ASSERT(access("/proc/self/maps", R_OK) || !maps_has(unmapped),
+		    "address %p is mapped", unmapped);
 
-	if (vm_create(&fx_vm, VM_MANUAL_PROTECT) ||
-	    vm_add_memslot(&fx_vm, FX_SLOT, FX_GPA, FX_NP * PG))
-		tap_bail_out("fixture VM: %s", kvm_util_error());
+	TEST_ASSERT(!vm_create(&fx_vm, VM_MANUAL_PROTECT) &&
+		    !vm_add_memslot(&fx_vm, FX_SLOT, FX_GPA, FX_NP * PG),
+		    "fixture VM: %s", kvm_util_error());
 	fx_mem = vm_gpa_to_hva(&fx_vm, FX_GPA);
-	if (xbz_dest_init(&fx_dest, &fx_vm))
-		tap_bail_out("destination: %s", kvm_util_error());
+	TEST_ASSERT(!xbz_dest_init(&fx_dest, &fx_vm),
+		    "destination: %s", kvm_util_error());
 	/* every region is a KVM memslot, as the contract has it */
 	r = kvm_set_memslot(fx_vm.fd, GONE_SLOT, 0, GONE_GPA, 2 * PG, gone_mem);
 	if (!r)
@@ -2043,8 +2043,7 @@ static void setup(void)
 		tap_bail_out("VM B: %s", kvm_util_error());
 	bind_xfd = ctx_open();
 	cache_xfd = ctx_open();
-	if (bind_xfd < 0 || cache_xfd < 0)
-		tap_bail_out("open " DEV_PATH);
+	TEST_ASSERT(bind_xfd >= 0 && cache_xfd >= 0, "open " DEV_PATH);
 }
 
 int main(void)
@@ -2053,8 +2052,7 @@ int main(void)
 
 	xbz_require_offload(&caps, false);
 	fx_xfd = ctx_open();
-	if (fx_xfd < 0)
-		tap_bail_out("open " DEV_PATH);
+	TEST_ASSERT(fx_xfd >= 0, "open " DEV_PATH);
 	setup();
 
 	tap_plan(NTESTS);

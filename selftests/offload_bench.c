@@ -133,8 +133,7 @@ int main(void)
 	    vm_add_memslot(&vm, 0, SLOT_GPA, BENCH_PAGES * GUEST_PAGE_SIZE))
 		tap_bail_out("VM setup: %s", kvm_util_error());
 	xfd = xbz_open_bound(&vm);
-	if (xfd < 0)
-		tap_bail_out("offload context: %s", kvm_util_error());
+	TEST_ASSERT(xfd >= 0, "offload context: %s", kvm_util_error());
 	mem = vm_gpa_to_hva(&vm, SLOT_GPA);
 	for (i = 0; i < BENCH_PAGES; i++)
 		gpas[i] = SLOT_GPA + (uint64_t)i * GUEST_PAGE_SIZE;
@@ -144,8 +143,8 @@ int main(void)
 	for (i = 0; i < BENCH_PAGES; i++)
 		memcpy(cache[i], mem + (size_t)i * GUEST_PAGE_SIZE,
 		       GUEST_PAGE_SIZE);
-	if (module_round(xfd, 0, 0, &mismatch) < 0)
-		tap_bail_out("first pass failed");
+	TEST_ASSERT(module_round(xfd, 0, 0, &mismatch) >= 0,
+		    "first pass failed");
 
 	/* odd rounds with KVM_CLEAR_DIRTY_LOG, even ones without */
 	for (r = 1; r <= 2 * BENCH_ROUNDS; r++) {
@@ -154,8 +153,7 @@ int main(void)
 		user_s += userspace_round(mem);
 		flags = r % 2 ? KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG : 0;
 		s = module_round(xfd, flags, 1, &mismatch);
-		if (s < 0)
-			tap_bail_out("round %u failed", r);
+		TEST_ASSERT(s >= 0, "round %u failed", r);
 		mod_s[r % 2] += s;
 	}
 	user_s /= 2;

@@ -70,8 +70,7 @@ static uint64_t ctx_stat(int xfd, const char *what)
 {
 	struct kvm_xbzrle_stats s;
 
-	if (xbz_get_stats(xfd, &s))
-		tap_bail_out("GET_STATS: %s", kvm_util_error());
+	TEST_ASSERT(!xbz_get_stats(xfd, &s), "GET_STATS: %s", kvm_util_error());
 	if (!strcmp(what, "evictions"))
 		return s.evictions;
 	return s.cache_bytes;
@@ -137,17 +136,18 @@ static void tenant_init(struct tenant *t, unsigned int seed)
 			     MEM_PAGES);
 	fill_random(t->mem, (size_t)MEM_PAGES * PAGE, &seed);
 	t->vm_fd = ioctl(kvm_open(), KVM_CREATE_VM, 0);
-	if (t->vm_fd < 0 || kvm_set_memslot(t->vm_fd, 0, 0, GPA,
-					    (uint64_t)MEM_PAGES * PAGE, t->mem))
-		tap_bail_out("a VM with one %u-page memslot", MEM_PAGES);
+	TEST_ASSERT(t->vm_fd >= 0 &&
+		    !kvm_set_memslot(t->vm_fd, 0, 0, GPA,
+				     (uint64_t)MEM_PAGES * PAGE, t->mem),
+		    "a VM with one %u-page memslot", MEM_PAGES);
 	t->xfd = xbz_open();
-	if (t->xfd < 0 || xbz_bind(t->xfd, t->vm_fd) ||
-	    xbz_set_region(t->xfd, 0, GPA, (uint64_t)MEM_PAGES * PAGE,
-			   t->mem) ||
-	    xbz_set_cache(t->xfd, KVM_XBZRLE_CACHE_SET_SIZE,
-			  (uint64_t)NPAGES * PAGE, NULL))
-		tap_bail_out("a context with a %u-page cache: %s", NPAGES,
-			     kvm_util_error());
+	TEST_ASSERT(t->xfd >= 0 && !xbz_bind(t->xfd, t->vm_fd) &&
+		    !xbz_set_region(t->xfd, 0, GPA, (uint64_t)MEM_PAGES * PAGE,
+				    t->mem) &&
+		    !xbz_set_cache(t->xfd, KVM_XBZRLE_CACHE_SET_SIZE,
+				   (uint64_t)NPAGES * PAGE, NULL),
+		    "a context with a %u-page cache: %s", NPAGES,
+		    kvm_util_error());
 }
 
 static void tenant_destroy(struct tenant *t)

@@ -910,17 +910,17 @@ int main(void)
 		sigaction(SIGUSR1, &sa, NULL);	/* no SA_RESTART */
 	}
 	t_run = now_s();
-	if (pthread_create(&ga.thread, NULL, vcpu_thread, &ga) ||
-	    pthread_create(&gb.thread, NULL, vcpu_thread, &gb))
-		tap_bail_out("pthread_create");
+	TEST_ASSERT(!pthread_create(&ga.thread, NULL, vcpu_thread, &ga) &&
+		    !pthread_create(&gb.thread, NULL, vcpu_thread, &gb),
+		    "pthread_create");
 	ga.running = gb.running = true;
 	for (k = 0; k < 4; k++)
-		if (pthread_create(&t_own[k], NULL, owner_thread, owners[k]))
-			tap_bail_out("pthread_create");
-	if (pthread_create(&t_hot, NULL, hotplug_thread, &hot) ||
-	    pthread_create(&t_life, NULL, lifecycle_thread, &life) ||
-	    pthread_create(&t_cache, NULL, cache_thread, &cacher))
-		tap_bail_out("pthread_create");
+		TEST_ASSERT(!pthread_create(&t_own[k], NULL, owner_thread,
+					    owners[k]), "pthread_create");
+	TEST_ASSERT(!pthread_create(&t_hot, NULL, hotplug_thread, &hot) &&
+		    !pthread_create(&t_life, NULL, lifecycle_thread, &life) &&
+		    !pthread_create(&t_cache, NULL, cache_thread, &cacher),
+		    "pthread_create");
 	nthreads = 2 + 4 + 3;
 	tap_diag("%u threads: 2 vCPUs, 6 calling ENCODE (3 sharing context A1), 1 resizing caches and running the shrinker; %d ms",
 		 nthreads, RUN_MS);
@@ -932,8 +932,8 @@ int main(void)
 	mon.life = &life;
 	mon.cacher = &cacher;
 	mon.main_phase = "run";
-	if (pthread_create(&t_mon, NULL, monitor_thread, &mon))
-		tap_bail_out("pthread_create");
+	TEST_ASSERT(!pthread_create(&t_mon, NULL, monitor_thread, &mon),
+		    "pthread_create");
 	sleep_ms(RUN_MS);
 	mon.main_phase = "run-minimum";
 	while (!minimum_done(owners, &hot, &life, &cacher, &ga, &gb) &&

@@ -63,11 +63,10 @@ static void *map_pages(size_t n)
 	void *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	if (p == MAP_FAILED)
-		tap_bail_out("mmap %zu pages", n);
+	TEST_ASSERT(p != MAP_FAILED, "mmap %zu pages", n);
 	/* EINVAL: a kernel without transparent huge pages */
-	if (madvise(p, n * PAGE, MADV_NOHUGEPAGE) && errno != EINVAL)
-		tap_bail_out("madvise(MADV_NOHUGEPAGE)");
+	TEST_ASSERT(!madvise(p, n * PAGE, MADV_NOHUGEPAGE) || errno == EINVAL,
+		    "madvise(MADV_NOHUGEPAGE)");
 	return p;
 }
 
@@ -102,16 +101,16 @@ static int open_bound(int vm_fd)
 {
 	int xfd = xbz_open();
 
-	if (xfd < 0 || xbz_bind(xfd, vm_fd))
-		tap_bail_out("open and bind a context: %s", kvm_util_error());
+	TEST_ASSERT(xfd >= 0 && !xbz_bind(xfd, vm_fd),
+		    "open and bind a context: %s", kvm_util_error());
 	return xfd;
 }
 
 static void add_region(int xfd, uint32_t slot, uint64_t gpa, size_t n,
 		       void *hva)
 {
-	if (xbz_set_region(xfd, slot, gpa, n * PAGE, hva))
-		tap_bail_out("%s", kvm_util_error());
+	TEST_ASSERT(!xbz_set_region(xfd, slot, gpa, n * PAGE, hva),
+		    "%s", kvm_util_error());
 }
 
 /*

@@ -449,9 +449,9 @@ static void slot_add(int v, unsigned int s)
 
 	map = mmap(NULL, (np + 2) * PG, PROT_NONE,
 		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
-	if (map == MAP_FAILED ||
-	    mprotect(map + PG, np * PG, PROT_READ | PROT_WRITE))
-		tap_bail_out("mmap guest memory");
+	TEST_ASSERT(map != MAP_FAILED &&
+		    !mprotect(map + PG, np * PG, PROT_READ | PROT_WRITE),
+		    "mmap guest memory");
 	sl->used = true;
 	sl->flags = chance(85) ? KVM_MEM_LOG_DIRTY_PAGES : 0;
 	sl->gpa = WIN_BASE + (s * WIN_PAGES + off) * PG;
@@ -459,8 +459,9 @@ static void slot_add(int v, unsigned int s)
 	sl->map = map;
 	sl->hva = map + PG;
 	fill_guest(sl->hva, np * PG);
-	if (kvm_set_memslot(vms[v].fd, s, sl->flags, sl->gpa, np * PG, sl->hva))
-		tap_bail_out("adding memslot %u", s);
+	TEST_ASSERT(!kvm_set_memslot(vms[v].fd, s, sl->flags, sl->gpa, np * PG,
+				     sl->hva),
+		    "adding memslot %u", s);
 	vm_changed(v);
 }
 
@@ -470,8 +471,8 @@ static void vm_new(int v)
 	unsigned int s;
 
 	vms[v].manual = v == 0 || chance(50);
-	if (vm_create(&tmp, vms[v].manual ? VM_MANUAL_PROTECT : 0))
-		tap_bail_out("VM %d: %s", v, kvm_util_error());
+	TEST_ASSERT(!vm_create(&tmp, vms[v].manual ? VM_MANUAL_PROTECT : 0),
+		    "VM %d: %s", v, kvm_util_error());
 	vms[v].fd = tmp.fd;
 	vms[v].gen++;
 	for (s = 0; s < NSLOT; s++)
@@ -1806,8 +1807,7 @@ static uint8_t *map_guarded(size_t len)
 	size_t rounded = (len + PG - 1) & ~(PG - 1);
 	uint8_t *p = map_or_die(rounded + 2 * PG, PROT_READ | PROT_WRITE);
 
-	if (mprotect(p + rounded, 2 * PG, PROT_NONE))
-		tap_bail_out("mprotect");
+	TEST_ASSERT(!mprotect(p + rounded, 2 * PG, PROT_NONE), "mprotect");
 	return p + (rounded - len);
 }
 

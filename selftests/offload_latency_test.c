@@ -70,8 +70,8 @@ static void pin(int cpu)
 
 	CPU_ZERO(&set);
 	CPU_SET(cpu, &set);
-	if (sched_setaffinity(0, sizeof(set), &set))
-		tap_bail_out("sched_setaffinity to CPU %d", cpu);
+	TEST_ASSERT(!sched_setaffinity(0, sizeof(set), &set),
+		    "sched_setaffinity to CPU %d", cpu);
 }
 
 /* Sleeps 1 ms at a time on CPU 0 and records the worst lateness. */
@@ -144,13 +144,13 @@ static uint8_t *map_repeated(size_t size)
 		tap_bail_out("a %llu MiB memfd", CHUNK / MIB);
 	base = mmap(NULL, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS |
 		    MAP_NORESERVE, -1, 0);
-	if (base == MAP_FAILED)
-		tap_bail_out("reserve %zu MiB of address space", size >> 20);
+	TEST_ASSERT(base != MAP_FAILED,
+		    "reserve %zu MiB of address space", size >> 20);
 	for (off = 0; off < size; off += CHUNK) {
 		p = mmap(base + off, CHUNK, PROT_READ | PROT_WRITE,
 			 MAP_SHARED | MAP_FIXED, fd, 0);
-		if (p == MAP_FAILED)
-			tap_bail_out("map the memfd at +%zu MiB", off >> 20);
+		TEST_ASSERT(p != MAP_FAILED,
+			    "map the memfd at +%zu MiB", off >> 20);
 	}
 	close(fd);
 	fill_random(base, CHUNK, &seed);	/* no zero page: all cached */
@@ -258,32 +258,34 @@ int main(void)
 	pin(0);
 	mem = map_repeated(size);
 	vm_fd = ioctl(kvm_open(), KVM_CREATE_VM, 0);
-	if (vm_fd < 0 || kvm_set_memslot(vm_fd, 0, 0, GPA, half, mem) ||
-	    kvm_set_memslot(vm_fd, 1, 0, GPA + half, half, mem + half))
-		tap_bail_out("a VM with two %llu MiB memslots",
-			     (unsigned long long)(half / MIB));
+	TEST_ASSERT(vm_fd >= 0 &&
+		    !kvm_set_memslot(vm_fd, 0, 0, GPA, half, mem) &&
+		    !kvm_set_memslot(vm_fd, 1, 0, GPA + half, half, mem + half),
+		    "a VM with two %llu MiB memslots",
+		    (unsigned long long)(half / MIB));
 	xfd = xbz_open();
-	if (xfd < 0 || xbz_bind(xfd, vm_fd) ||
-	    xbz_set_region(xfd, 0, GPA, half, mem) ||
-	    xbz_set_region(xfd, 1, GPA + half, half, mem + half) ||
-	    xbz_set_cache(xfd, KVM_XBZRLE_CACHE_SET_SIZE, size, NULL))
-		tap_bail_out("a context with a %llu MiB cache: %s",
-			     (unsigned long long)(size / MIB), kvm_util_error());
+	TEST_ASSERT(xfd >= 0 && !xbz_bind(xfd, vm_fd) &&
+		    !xbz_set_region(xfd, 0, GPA, half, mem) &&
+		    !xbz_set_region(xfd, 1, GPA + half, half, mem + half) &&
+		    !xbz_set_cache(xfd, KVM_XBZRLE_CACHE_SET_SIZE, size, NULL),
+		    "a context with a %llu MiB cache: %s",
+		    (unsigned long long)(size / MIB), kvm_util_error());
 
 	o.mem = mmap(NULL, SMALL_PAGES * PAGE, PROT_READ | PROT_WRITE,
 		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	o.vm_fd = ioctl(kvm_open(), KVM_CREATE_VM, 0);
-	if (o.mem == MAP_FAILED || o.vm_fd < 0 ||
-	    kvm_set_memslot(o.vm_fd, 0, 0, 0, SMALL_PAGES * PAGE, o.mem))
-		tap_bail_out("the second VM");
+	TEST_ASSERT(o.mem != MAP_FAILED && o.vm_fd >= 0 &&
+		    !kvm_set_memslot(o.vm_fd, 0, 0, 0, SMALL_PAGES * PAGE,
+				     o.mem),
+		    "the second VM");
 	o.xfd = xbz_open();
-	if (o.xfd < 0 || xbz_bind(o.xfd, o.vm_fd) ||
-	    xbz_set_region(o.xfd, 0, 0, SMALL_PAGES * PAGE, o.mem))
-		tap_bail_out("the second context: %s", kvm_util_error());
+	TEST_ASSERT(o.xfd >= 0 && !xbz_bind(o.xfd, o.vm_fd) &&
+		    !xbz_set_region(o.xfd, 0, 0, SMALL_PAGES * PAGE, o.mem),
+		    "the second context: %s", kvm_util_error());
 
-	if (pthread_create(&timer, NULL, timer_thread, NULL) ||
-	    pthread_create(&worker, NULL, other_thread, &o))
-		tap_bail_out("pthread_create");
+	TEST_ASSERT(!pthread_create(&timer, NULL, timer_thread, NULL) &&
+		    !pthread_create(&worker, NULL, other_thread, &o),
+		    "pthread_create");
 
 	set_phase(P_FILL, &t);
 	ret = send_all(xfd, GPA, size, why);

@@ -612,17 +612,17 @@ static void setup(void)
 	if (recbuf == MAP_FAILED || argpage == MAP_FAILED)
 		tap_bail_out("mmap");
 
-	if (vm_create(&vm, VM_MANUAL_PROTECT) ||
-	    vm_add_memslot(&vm, SLOT, GPA, NP * PG) ||
-	    vm_create(&pvm, 0) ||
-	    vm_add_memslot(&pvm, 0, POISON_GPA, POISON_NP * PG))
-		tap_bail_out("VMs: %s", kvm_util_error());
+	TEST_ASSERT(!vm_create(&vm, VM_MANUAL_PROTECT) &&
+		    !vm_add_memslot(&vm, SLOT, GPA, NP * PG) &&
+		    !vm_create(&pvm, 0) &&
+		    !vm_add_memslot(&pvm, 0, POISON_GPA, POISON_NP * PG),
+		    "VMs: %s", kvm_util_error());
 	mem = vm_gpa_to_hva(&vm, GPA);
 	for (i = 0; i < NP; i++)
 		fill_page(mem + i * PG);
 	memset(vm_gpa_to_hva(&pvm, POISON_GPA), MARKER, POISON_NP * PG);
-	if (xbz_dest_init(&dest, &vm))
-		tap_bail_out("destination: %s", kvm_util_error());
+	TEST_ASSERT(!xbz_dest_init(&dest, &vm),
+		    "destination: %s", kvm_util_error());
 	reopen();
 }
 

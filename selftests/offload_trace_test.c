@@ -86,12 +86,12 @@ static void events_on(void)
 {
 	struct stat st;
 
-	if (stat(TRACEFS "/events", &st) &&
-	    mount("nodev", TRACEFS, "tracefs", 0, NULL))
-		tap_bail_out("mount tracefs on " TRACEFS ": %s", strerror(errno));
-	if (stat(TRACEFS "/events/kvm_xbzrle", &st))
-		tap_bail_out(TRACEFS "/events/kvm_xbzrle: %s: the module has no tracepoints",
-			     strerror(errno));
+	TEST_ASSERT(!stat(TRACEFS "/events", &st) ||
+		    !mount("nodev", TRACEFS, "tracefs", 0, NULL),
+		    "mount tracefs on " TRACEFS ": %s", strerror(errno));
+	TEST_ASSERT(!stat(TRACEFS "/events/kvm_xbzrle", &st),
+		    TRACEFS "/events/kvm_xbzrle: %s: the module has no tracepoints",
+		    strerror(errno));
 	atexit(events_off);
 	tracefs_write("trace", "");
 	tracefs_write("events/kvm_xbzrle/enable", "1");
@@ -104,14 +104,12 @@ static void take_trace(void)
 	ssize_t n;
 	int fd = open(TRACEFS "/trace", O_RDONLY | O_CLOEXEC);
 
-	if (fd < 0)
-		tap_bail_out("open " TRACEFS "/trace: %s", strerror(errno));
+	TEST_ASSERT(fd >= 0, "open " TRACEFS "/trace: %s", strerror(errno));
 	while ((n = read(fd, trace + len, sizeof(trace) - 1 - len)) > 0)
 		len += n;
-	if (n < 0)
-		tap_bail_out("read " TRACEFS "/trace: %s", strerror(errno));
-	if (len == sizeof(trace) - 1)
-		tap_bail_out(TRACEFS "/trace holds more than %d bytes", TRACE_BUF);
+	TEST_ASSERT(n >= 0, "read " TRACEFS "/trace: %s", strerror(errno));
+	TEST_ASSERT(len != sizeof(trace) - 1,
+		    TRACEFS "/trace holds more than %d bytes", TRACE_BUF);
 	trace[len] = 0;
 	close(fd);
 	tracefs_write("trace", "");
@@ -239,8 +237,8 @@ int main(void)
 	for (i = 0; i < NPAGES; i++)
 		gpas[i] = GPA + (uint64_t)i * PAGE;
 	xfd = xbz_open();
-	if (xfd < 0 || xbz_bind(xfd, vm.fd))
-		tap_bail_out("context: %s", kvm_util_error());
+	TEST_ASSERT(xfd >= 0 && !xbz_bind(xfd, vm.fd),
+		    "context: %s", kvm_util_error());
 
 	/* regions: add, same, and (below) stale and remove */
 	r = xbz_set_region(xfd, 0, GPA, NPAGES * PAGE, mem) ||
@@ -262,8 +260,8 @@ int main(void)
 		   r ? ": " : "", r ? kvm_util_error() : "");
 
 	/* first round: no base, every non-zero page RAW */
-	if (vm_remove_memslot(&vm, 1))
-		tap_bail_out("delete memslot 1: %s", kvm_util_error());
+	TEST_ASSERT(!vm_remove_memslot(&vm, 1),
+		    "delete memslot 1: %s", kvm_util_error());
 	r = encode(xfd, &res, &t);
 	take_trace();
 	ev = event("kvm_xbzrle_encode", 0);
@@ -306,8 +304,8 @@ int main(void)
 		   "kvm_xbzrle_error: ENCODE with max_delta 0 fails with EINVAL, the event says ioctl=ENCODE err=-22");
 
 	/* removing the region drops its bases */
-	if (xbz_get_stats(xfd, &s0))
-		tap_bail_out("GET_STATS: %s", kvm_util_error());
+	TEST_ASSERT(!xbz_get_stats(xfd, &s0),
+		    "GET_STATS: %s", kvm_util_error());
 	r = xbz_set_region(xfd, 0, GPA, 0, mem);
 	take_trace();
 	ev = event("kvm_xbzrle_cache_drop", 0);

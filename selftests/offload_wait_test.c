@@ -163,8 +163,7 @@ static void test_call(enum call c)
 		tap_bail_out("/dev/kmsg or pipe");
 	fflush(stdout);
 	pid = fork();
-	if (pid < 0)
-		tap_bail_out("fork");
+	TEST_ASSERT(pid >= 0, "fork");
 	if (!pid) {
 		close(pipefd[0]);
 		_exit(child(c, pipefd[1]));
@@ -220,8 +219,9 @@ int main(void)
 	atexit(restore_sysctls);
 	snprintf(buf, sizeof(buf), "%d\n", HUNG_S);
 	/* every report counts: the detector stops after hung_task_warnings */
-	if (write_file(HUNG_SYSCTL, buf) || write_file(HUNG_WARNINGS, "-1\n"))
-		tap_bail_out("write %s and %s", HUNG_SYSCTL, HUNG_WARNINGS);
+	TEST_ASSERT(!write_file(HUNG_SYSCTL, buf) &&
+		    !write_file(HUNG_WARNINGS, "-1\n"),
+		    "write %s and %s", HUNG_SYSCTL, HUNG_WARNINGS);
 	tap_plan(C_NR);
 	for (c = 0; c < C_NR; c++)
 		test_call(c);
