@@ -487,7 +487,7 @@ static int fx_good_point(int xfd, uint32_t flags, const uint64_t *gpas,
 {
 	const char *bad = fx_encode_good(xfd, flags, gpas, n, gen);
 
-	return tap_result(!bad, "%s%s%s", what, bad ? ": " : "", bad ? bad : "");
+	return tap_result(!bad, "%s%s%s", what, WHY_IF(bad, bad));
 }
 
 /* -------------------------- common argument rules ------------------------- */
@@ -1368,7 +1368,7 @@ static void test_encode(void)
 				     e.records_used, 4096);
 		tap_result(!r && e.npages_done == 1 && !why,
 			   "ENCODE: stale npages_done 7, records_used 8 on input -> success, npages_done %u%s%s",
-			   e.npages_done, why ? ": " : "", why ? why : "");
+			   e.npages_done, WHY_IF(why, why));
 	}
 
 	encode_bad_middle(odd, EINVAL, "an unaligned gpa", 4);
@@ -1417,7 +1417,7 @@ static void test_encode(void)
 			why = "stopped with RECORD_MAX_SIZE bytes still free";
 	}
 	tap_result(!why, "ENCODE: records_size 3 * RECORD_MAX_SIZE, %u pages: npages_done %u%s%s",
-		   FX_NP, r ? 0 : out.done, why ? ": " : "", why ? why : "");
+		   FX_NP, r ? 0 : out.done, WHY_IF(why, why));
 
 	/* The batch limit: MAX_BATCH + 1 entries, the zero page over and over. */
 	batch = calloc(KVM_XBZRLE_MAX_BATCH + 1, sizeof(*batch));

@@ -197,8 +197,7 @@ static void test_ceiling(struct tenant *a)
 	cache = ctx_stat(a->xfd, "cache_bytes");
 	tap_result(!ret && cache == (uint64_t)NPAGES * PAGE,
 		   "every page sent once: the cache holds all %u pages (%llu KiB)%s%s",
-		   NPAGES, (unsigned long long)cache / 1024, ret ? ": " : "",
-		   ret ? why : "");
+		   NPAGES, (unsigned long long)cache / 1024, WHY_IF(ret, why));
 
 	/* 2: the lowered ceiling holds when the write returns */
 	evict0 = ctx_stat(a->xfd, "evictions");
@@ -226,8 +225,7 @@ static void test_ceiling(struct tenant *a)
 	}
 	tap_result(!ret && worst <= EVICT_PER_MISS,
 		   "under the lowered ceiling %u misses, one per call: none evicts more than %d bases (most: %u, page %u)%s%s",
-		   NPAGES, EVICT_PER_MISS, worst, worst_page, ret ? ": " : "",
-		   ret ? why : "");
+		   NPAGES, EVICT_PER_MISS, worst, worst_page, WHY_IF(ret, why));
 
 	/* 4: every page changed, all sent: the destination has the source's */
 	if (!ret)
@@ -262,8 +260,7 @@ static void test_share(struct tenant *a, struct tenant *b)
 	ca = ctx_stat(a->xfd, "cache_bytes");
 	tap_result(!ret && ca == SHARE_MB * MIB,
 		   "share: alone, the first context fills the %u MiB ceiling (%llu KiB)%s%s",
-		   SHARE_MB, (unsigned long long)ca / 1024, ret ? ": " : "",
-		   ret ? why : "");
+		   SHARE_MB, (unsigned long long)ca / 1024, WHY_IF(ret, why));
 
 	/* 7: a newcomer gets half of it */
 	ret = send_pages(b, 0, MEM_PAGES, why);
@@ -274,8 +271,7 @@ static void test_share(struct tenant *a, struct tenant *b)
 		   "share: a second context sending %u MiB gets half: first %llu KiB, second %llu KiB (each %llu KiB, within two pages)%s%s",
 		   MEM_PAGES * PAGE / (unsigned int)MIB,
 		   (unsigned long long)ca / 1024, (unsigned long long)cb / 1024,
-		   (unsigned long long)half / 1024, ret ? ": " : "",
-		   ret ? why : "");
+		   (unsigned long long)half / 1024, WHY_IF(ret, why));
 
 	/* 8: both destinations stay exact */
 	ret = round_exact(a, &diff_a, why);

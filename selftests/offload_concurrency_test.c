@@ -883,7 +883,7 @@ int main(void)
 		    sender_init(&o_b.s, "B", xb, NULL, &dest_b) ||
 		    sender_init(&life.s, "lifecycle", -1, NULL, &life.dest);
 	if (!tap_result(!r, "two VMs with a vCPU each (2 MiB guest data), contexts A1 and A2 on VM A, B on VM B%s%s",
-			r ? ": " : "", r ? kvm_util_error() : ""))
+			WHY_IF(r, kvm_util_error())))
 		goto out;
 	hot.vm = &ga.vm;
 	life.vm = &gb.vm;
@@ -998,16 +998,16 @@ int main(void)
 	if (ok && hot.present && !hot.s.why[0])
 		ok = !memcmp(hot.dest, hot.mem, HOT_SIZE);
 	tap_result(ok, "A1 (3 threads): destination == VM A memory after the last round (code and data slots%s)%s%s",
-		   hot.present ? ", hotplug slot" : "", r ? ": " : "",
-		   r ? kvm_util_error() : "");
+		   hot.present ? ", hotplug slot" : "",
+		   WHY_IF(r, kvm_util_error()));
 	r = xbz_dest_compare(&dest_a2, &ga.vm);
 	tap_result(!r && !o_a2.s.why[0],
 		   "A2: destination == VM A memory after the last round%s%s",
-		   r ? ": " : "", r ? kvm_util_error() : "");
+		   WHY_IF(r, kvm_util_error()));
 	r = xbz_dest_compare(&dest_b, &gb.vm);
 	tap_result(!r && !o_b.s.why[0],
 		   "B: destination == VM B memory after the last round%s%s",
-		   r ? ": " : "", r ? kvm_util_error() : "");
+		   WHY_IF(r, kvm_util_error()));
 	tap_diag("%llu ENCODE calls in all, on 3 shared contexts and %u short-lived ones",
 		 (unsigned long long)calls, life.opened);
 	tap_diag("%.1fs compared", now_s());

@@ -291,8 +291,7 @@ int main(void)
 	ret = send_all(xfd, GPA, size, why);
 	c = cache_bytes(xfd);
 	tap_result(!ret && c == size, "filled: the cache holds %llu MiB%s%s",
-		   (unsigned long long)(c / MIB), ret ? ": " : "",
-		   ret ? why : "");
+		   (unsigned long long)(c / MIB), WHY_IF(ret, why));
 
 	set_phase(P_REGION, &t);
 	ret = xbz_set_region(xfd, 1, 0, 0, NULL);
@@ -300,15 +299,14 @@ int main(void)
 	tap_result(!ret && c == half,
 		   "region removed: its %llu MiB of bases dropped, %llu MiB left%s%s",
 		   (unsigned long long)(half / MIB),
-		   (unsigned long long)(c / MIB), ret ? ": " : "",
-		   ret ? kvm_util_error() : "");
+		   (unsigned long long)(c / MIB),
+		   WHY_IF(ret, kvm_util_error()));
 
 	set_phase(P_RESET, &t);
 	ret = xbz_set_cache(xfd, KVM_XBZRLE_CACHE_RESET, 0, NULL);
 	c = cache_bytes(xfd);
 	tap_result(!ret && c == 0, "CACHE_RESET: %llu bytes left%s%s",
-		   (unsigned long long)c, ret ? ": " : "",
-		   ret ? kvm_util_error() : "");
+		   (unsigned long long)c, WHY_IF(ret, kvm_util_error()));
 
 	set_phase(P_REFILL, &t);
 	ret = send_all(xfd, GPA, half / 2, why);
@@ -331,7 +329,7 @@ int main(void)
 	ret = kmsg_count(kmsg, stalls, NULL);
 	tap_result(!ret,
 		   "no soft lockup, RCU stall or hung task reported%s%s",
-		   ret ? ": " : "", ret ? kvm_util_error() : "");
+		   WHY_IF(ret, kvm_util_error()));
 
 	close(o.xfd);
 	close(o.vm_fd);

@@ -744,7 +744,7 @@ int main(void)
 			 "drop_caches reclaimed bases");
 	n = xbz_dest_compare(&dest, &vm);
 	tap_result(n == 0, "the destination copy equals guest memory after the last pass%s%s",
-		   n ? ": " : "", n ? kvm_util_error() : "");
+		   WHY_IF(n, kvm_util_error()));
 	close(xfd);
 	/* the poison contexts again, then the last check */
 	churn_contexts();

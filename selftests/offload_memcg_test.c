@@ -949,7 +949,7 @@ static void test_squeeze(void)
 			(unsigned long long)size / MiB,
 			(unsigned long long)s0.cache_bytes / MiB,
 			ceiling / (long long)MiB, avail / (long long)MiB,
-			r ? ": " : "", r ? m.why : ""))
+			WHY_IF(r, m.why)))
 		goto out;
 
 	tap_diag("squeeze: VM, destination and first round took %lld s",
@@ -1025,7 +1025,7 @@ static void test_squeeze(void)
 		   (unsigned long long)m.got.raw,
 		   (unsigned long long)(s0.cache_misses - s1.cache_misses),
 		   (unsigned long long)reclaimed,
-		   (unsigned long long)m.got.xbzrle, r ? ": " : "", r ? m.why : "");
+		   (unsigned long long)m.got.xbzrle, WHY_IF(r, m.why));
 out:
 	while (tap.run - start < SQ_POINTS)
 		tap_result(0, "squeeze: not reached (earlier failure)");

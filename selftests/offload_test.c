@@ -610,14 +610,14 @@ static void test_guest_paused(bool manual)
 	points_begin(&p, name, PAUSED_ROUNDS + 4);
 	r = guest_setup(&m, name, manual ? VM_MANUAL_PROTECT : 0, 1);
 	if (!tap_result(!r, "%s: VM with code and 4 MiB data slots, vCPU in 32-bit protected mode, context bound with 2 regions%s%s",
-			name, r ? ": " : "", r ? m.why : ""))
+			name, WHY_IF(r, m.why)))
 		goto out;
 
 	memset(&t, 0, sizeof(t));
 	r = guest_round0(&m, flags, &t);
 	tally_diag(&m, "round 0", &t);
 	if (!tap_result(!r, "%s: round 0: all %zu pages sent RAW/ZERO, destination == guest memory%s%s",
-			name, m.npages, r ? ": " : "", r ? m.why : ""))
+			name, m.npages, WHY_IF(r, m.why)))
 		goto out;
 
 	for (round = 1; round <= PAUSED_ROUNDS; round++) {
@@ -658,7 +658,7 @@ static void test_guest_paused(bool manual)
 		tally_diag(&m, "round", &t);
 		if (!tap_result(!r, "%s: round %d: guest pass, %d dirty pages encoded%s, records exact, destination == guest memory%s%s",
 				name, round, n, f ? " (CLEAR_DIRTY_LOG)" : "",
-				r ? ": " : "", r ? m.why : ""))
+				WHY_IF(r, m.why)))
 			goto out;
 	}
 	tap_result(!leftover, "%s: %s%s%s", name,
@@ -735,7 +735,7 @@ static void test_guest_running(void)
 		tally_diag(&m, "round 0", &t);
 	}
 	if (!tap_result(!r, "%s: manual-protect VM set up, round 0 exact%s%s",
-			name, r ? ": " : "", r ? m.why : ""))
+			name, WHY_IF(r, m.why)))
 		goto out;
 
 	run.vcpu = &m.vcpu;
@@ -765,7 +765,7 @@ static void test_guest_running(void)
 	}
 	tally_diag(&m, "running rounds", &t);
 	tap_result(!r, "%s: %u rounds of dirty log + ENCODE while the vCPU runs: records valid and consistent%s%s",
-		   name, RUNNING_ROUNDS, r ? ": " : "", r ? m.why : "");
+		   name, RUNNING_ROUNDS, WHY_IF(r, m.why));
 	tap_diag("%s: guest finished a pass during %u of %u rounds, %u passes in all",
 		 name, during, RUNNING_ROUNDS, atomic_load(&run.passes));
 
@@ -774,7 +774,7 @@ static void test_guest_running(void)
 	started = false;
 	r = run.error[0] ? why(&m, "vCPU thread: %s", run.error) : 0;
 	tap_result(!r, "%s: vCPU stopped cleanly after %u passes%s%s", name,
-		   atomic_load(&run.passes), r ? ": " : "", r ? m.why : "");
+		   atomic_load(&run.passes), WHY_IF(r, m.why));
 
 	/* Every write after its page's clear is in the log: nothing lost. */
 	memset(&t, 0, sizeof(t));
@@ -787,7 +787,7 @@ static void test_guest_running(void)
 		r = mig_compare(&m);
 	tally_diag(&m, "final round", &t);
 	tap_result(!r, "%s: final round with the guest stopped (%d dirty pages): destination == guest memory, no write lost%s%s",
-		   name, n, r ? ": " : "", r ? m.why : "");
+		   name, n, WHY_IF(r, m.why));
 	check_stats(&m, "after all rounds");
 out:
 	if (started) {
@@ -878,7 +878,7 @@ static bool host_round(struct mig *m, const char *what, const uint64_t *gpas,
 		r = mig_compare(m);
 	tally_diag(m, what, t);
 	return tap_result(!r, "%s: %s: records exact, destination == guest memory%s%s",
-			  m->name, what, r ? ": " : "", r ? m->why : "");
+			  m->name, what, WHY_IF(r, m->why));
 }
 
 /* @got records of a kind equal @want.  One point. */
@@ -919,7 +919,7 @@ static void test_host(void)
 	points_begin(&p, name, HOST_POINTS);
 	r = host_setup(&m, name, 3, HOST_PAGES);
 	if (!tap_result(!r, "%s: VM with %u pages, no vCPU, context bound%s%s",
-			name, HOST_PAGES, r ? ": " : "", r ? m.why : ""))
+			name, HOST_PAGES, WHY_IF(r, m.why)))
 		goto out;
 
 	/* 1: first send: zero pages ZERO, the rest RAW (no base yet). */
@@ -980,7 +980,7 @@ static void test_host(void)
 		   (unsigned long long)s1.cache_bytes,
 		   (unsigned long long)s0.evictions,
 		   (unsigned long long)s1.evictions,
-		   r ? ": " : "", r ? kvm_util_error() : "");
+		   WHY_IF(r, kvm_util_error()));
 	forget_bases(&m);
 	m.may_evict = true;
 	touch_sparse(&m, HOST_ZERO, HOST_PAGES - HOST_ZERO, 1);
@@ -1053,8 +1053,8 @@ static void test_host(void)
 		   "%s: RESET: cache empty (cache_bytes %llu), counters zero (pages %llu), size kept (%llu)%s%s",
 		   name, (unsigned long long)s1.cache_bytes,
 		   (unsigned long long)s1.pages,
-		   (unsigned long long)s1.cache_size, r ? ": " : "",
-		   r ? kvm_util_error() : "");
+		   (unsigned long long)s1.cache_size,
+		   WHY_IF(r, kvm_util_error()));
 	memset(m.state, BASE_NONE, m.npages);
 	memset(&m.total, 0, sizeof(m.total));
 	touch_sparse(&m, HOST_ZERO, 8, 3);
@@ -1088,7 +1088,7 @@ static void test_small_buffer(void)
 		r = mig_send(&m, range(&m, 0, HOST_PAGES), HOST_PAGES, 0, PAGE,
 			     m.records_cap, true, NULL, NULL);
 	if (!tap_result(!r, "%s: VM set up, first send with a 3-page buffer%s%s",
-			name, r ? ": " : "", r ? m.why : ""))
+			name, WHY_IF(r, m.why)))
 		goto out;
 
 	for (i = 20; i < 40; i++)
@@ -1099,7 +1099,7 @@ static void test_small_buffer(void)
 		r = mig_compare(&m);
 	tap_result(!r && t.raw == 20 && calls == 7,
 		   "%s: 20 RAW pages, buffer of 3 * %zu bytes: %u calls (expected 7: 6 x 3 + 2), destination == guest memory%s%s",
-		   name, REC_MAX, calls, r ? ": " : "", r ? m.why : "");
+		   name, REC_MAX, calls, WHY_IF(r, m.why));
 	check_stats(&m, "after the small-buffer rounds");
 out:
 	points_end(&p);
@@ -1129,7 +1129,7 @@ static void test_two_contexts(void)
 		r = -1;
 	}
 	if (!tap_result(!r, "%s: two VMs, a context bound to each%s%s", name,
-			r ? ": " : "", r ? a.why : ""))
+			WHY_IF(r, a.why)))
 		goto out;
 
 	for (round = 0; round < 2; round++) {
@@ -1205,7 +1205,7 @@ static void gen_round(struct mig *m, const char *what, unsigned int first,
 		r = why(m, "%s", kvm_util_error());
 	tally_diag(m, what, &t);
 	tap_result(!r, "%s: %s: records exact, destination == guest memory%s%s",
-		   m->name, what, r ? ": " : "", r ? m->why : "");
+		   m->name, what, WHY_IF(r, m->why));
 	if (r)
 		memset(&s1, 0, sizeof(s1));
 	tap_result(!r && t.unchanged + t.xbzrle == want_hits &&
@@ -1250,8 +1250,7 @@ static void test_generation(void)
 	memset(&m.total, 0, sizeof(m.total));
 	if (!tap_result(!r && eff == GEN_CACHE * PAGE,
 			"%s: VM with %u pages sent, RESET, cache of %u pages, working set %u pages%s%s",
-			name, HOST_PAGES, GEN_CACHE, ws, r ? ": " : "",
-			r ? m.why : ""))
+			name, HOST_PAGES, GEN_CACHE, ws, WHY_IF(r, m.why)))
 		goto out;
 	m.may_evict = true;
 

@@ -257,7 +257,7 @@ int main(void)
 		   field_is(ev, "op", "add") && field(ev, "slot") == 1 &&
 		   !event("kvm_xbzrle_region", 3),
 		   "kvm_xbzrle_region: SET_REGION adds slot 0 (gpa, npages, hva as given), sets it again (same), adds slot 1%s%s",
-		   r ? ": " : "", r ? kvm_util_error() : "");
+		   WHY_IF(r, kvm_util_error()));
 
 	/* first round: no base, every non-zero page RAW */
 	TEST_ASSERT(!vm_remove_memslot(&vm, 1),
@@ -271,7 +271,7 @@ int main(void)
 		   encode_matches(ev, &res, &t, NPAGES - NZERO),
 		   "kvm_xbzrle_encode: first call, fields equal the records (%u ZERO, %u RAW, %u bytes used), 1 clear%s%s",
 		   t.n[KVM_XBZRLE_RECORD_ZERO], t.n[KVM_XBZRLE_RECORD_RAW],
-		   res.records_used, r ? ": " : "", r ? kvm_util_error() : "");
+		   res.records_used, WHY_IF(r, kvm_util_error()));
 	ev = event("kvm_xbzrle_region", 0);
 	tap_result(ev && field_is(ev, "op", "stale") && field(ev, "slot") == 1 &&
 		   field(ev, "gpa") == (long long)GPA_GONE,
@@ -289,8 +289,8 @@ int main(void)
 		   encode_matches(ev, &res, &t, 0),
 		   "kvm_xbzrle_encode: second call, fields equal the records (%u ZERO, %u UNCHANGED, %u XBZRLE of %llu bytes)%s%s",
 		   t.n[KVM_XBZRLE_RECORD_ZERO], t.n[KVM_XBZRLE_RECORD_UNCHANGED],
-		   t.n[KVM_XBZRLE_RECORD_XBZRLE], t.delta, r ? ": " : "",
-		   r ? kvm_util_error() : "");
+		   t.n[KVM_XBZRLE_RECORD_XBZRLE], t.delta,
+		   WHY_IF(r, kvm_util_error()));
 	tap_result(!event("kvm_xbzrle_error", 0),
 		   "kvm_xbzrle_error: no event for calls that succeeded");
 

@@ -55,6 +55,13 @@ uint64_t now_ns(void);
 int __attribute__((format(printf, 3, 4)))
 set_why(char *why, size_t size, const char *fmt, ...);
 
+/*
+ * Two arguments, for "%s%s": ": @why" after a test point's name if @failed,
+ * nothing if not.  tap_result(!r, "encode%s%s", WHY_IF(r, m.why)).
+ * @failed is evaluated twice.
+ */
+#define WHY_IF(failed, why)	(failed) ? ": " : "", (failed) ? (why) : ""
+
 /* Writes "2" to /proc/sys/vm/drop_caches (shrinkers run).  0 or -1. */
 int drop_caches(void);
 /* Reads @path into @buf (@len bytes, NUL-terminated).  0 or -1. */
