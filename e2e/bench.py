@@ -6,7 +6,9 @@ e2e/init in place of e2e/migrate.py, whose QEMU plumbing it uses.
 
 For each write pattern of e2e/bootsect-bench.S (sparse: one dword of
 every page each pass, as the seed's generator; skewed: a hot, warm and
-cold set several times the cache; dense: every byte of every page) and
+cold set several times the cache; dense: every byte of every page; and
+sqlite: Debian's kernel and sqlite3 with an in-memory table, updated
+mostly in a scattered hot tenth of its pages, e2e/guest-init.c) and
 each mode (no XBZRLE; QEMU's own XBZRLE, the patched QEMU with the offload
 off; the offload, the module clearing the dirty log of each 64 pages it
 reads; and, asked for by --modes, offload-noclear: the offload with
@@ -44,6 +46,10 @@ PATTERNS = {
     "sparse": (0, 32, 64),      # the seed's load: the set fits the cache
     "skewed": (1, 96, 16),      # a set six times the cache, its hot part fits
     "dense": (2, 16, 64),       # fits, and no page gives a delta
+    # Debian's kernel and sqlite3 (e2e/guest-init.c, e2e.sqlite=1): an
+    # in-memory table of 64 MiB, 90% of the UPDATEs to a scattered hot
+    # tenth of its pages
+    "sqlite": (None, 64, 8),
 }
 MODES = ("none", "qemu", "offload", "offload-noclear")
 
@@ -66,6 +72,8 @@ FIGURES = (
 
 def bench_image(args, pattern, seed, workdir):
     flags, ws_mb, _ = PATTERNS[pattern]
+    if flags is None:
+        return None             # the Linux guest: no boot sector
     with open(args.bench_guest, "rb") as f:
         img = bytearray(f.read())
     img[498:510] = struct.pack("<III", ws_mb * m.MIB // m.PAGE, flags, seed or 1)
@@ -98,7 +106,10 @@ def one(args, pattern, mode, seed, tap):
     # migrate.py's boot (SeaBIOS stalls retried) and destination; XBZRLE
     # is on for both sides there, and turned off again for "none"
     case = m.Case(mode, mode, args.patched_qemu, args.patched_qemu,
-                  mode.startswith("offload"))
+                  mode.startswith("offload"), linux=image is None)
+    if case.linux:
+        case.seed = seed
+        args.linux_ws_mb = PATTERNS[pattern][1]
     args.cache_mb = PATTERNS[pattern][2]
     src = dst = None
     r = {"completed": 0}
@@ -180,9 +191,14 @@ def main():
     ap.add_argument("--qmp-timeout", type=int, default=60)
     ap.add_argument("--accel", default="kvm")
     ap.add_argument("--bad-patterns", default=None)
+    ap.add_argument("--linux-kernel", default=None, help="as migrate.py's, for the sqlite pattern")
+    ap.add_argument("--linux-initrd", default=None)
+    ap.add_argument("--linux-mem-mb", type=int, default=512)
+    ap.add_argument("--linux-boot-timeout", type=int, default=150)
     # migrate.py's options that e2e/init passes to every driver
     args, _ = ap.parse_known_args()
     args.trace = None
+    args.linux_append = "e2e.sqlite=1"
     if not args.patched_qemu:
         ap.error("the bench needs the patched QEMU (--patched-qemu)")
     patterns = args.patterns.split(",")
@@ -190,6 +206,8 @@ def main():
     for p in patterns:
         if p not in PATTERNS:
             ap.error("unknown pattern %s (%s)" % (p, ", ".join(PATTERNS)))
+        if PATTERNS[p][0] is None and not (args.linux_kernel and args.linux_initrd):
+            ap.error("pattern %s needs --linux-kernel and --linux-initrd" % p)
     for md in modes:
         if md not in MODES:
             ap.error("unknown mode %s (%s)" % (md, ", ".join(MODES)))

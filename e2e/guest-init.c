@@ -20,6 +20,7 @@
  */
 #define _GNU_SOURCE
 #include <fcntl.h>
+#include <stdarg.h>
 #include <pthread.h>
 #include <sched.h>
 #include <stdint.h>
@@ -29,6 +30,7 @@
 #include <sys/mman.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #define PAGE		4096UL
@@ -95,6 +97,99 @@ static void *writer(void *arg)
 			_exit(1);
 	}
 	return NULL;
+}
+
+/*
+ * e2e.sqlite=1 (make bench-migration's "sqlite" pattern): instead of
+ * the writer above, Debian's sqlite3 (in the initramfs with its
+ * libraries) holds an in-memory table of e2e.ws_mb MiB, rows of 200
+ * pseudo-random bytes, and this program sends it UPDATEs of one row's
+ * counter, in transactions of SQL_BATCH: 90% to rows of a hot tenth of
+ * its pages, picked pseudo-randomly (so they lie scattered, as a buffer
+ * pool's busy pages do), 10% to any row.  Row ids and hot pages come
+ * from e2e.seed.  One byte on ttyS0 per transaction sqlite3 has
+ * answered: the guest's progress.
+ */
+#define SQL_ROW_BYTES	200
+#define SQL_ROWS_PER_PAGE 16	/* about, at 4 KiB pages: a row takes ~230 */
+#define SQL_BATCH	100
+
+static void sql(FILE *f, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sql(FILE *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (vfprintf(f, fmt, ap) < 0)
+		_exit(1);
+	va_end(ap);
+}
+
+static int run_sqlite(unsigned long ws_mb)
+{
+	unsigned long rows = ws_mb * (1UL << 20) / 256, pages, hot, *hot_page, i;
+	int in[2], out[2];
+	char line[64];
+	FILE *to, *from;
+	uint64_t s = seed * 0x9e3779b97f4a7c15ULL + 1;
+	pid_t pid;
+
+	pages = rows / SQL_ROWS_PER_PAGE;
+	hot = pages / 10 ? pages / 10 : 1;
+	hot_page = calloc(hot, sizeof(*hot_page));
+	if (!hot_page || pipe(in) || pipe(out))
+		return 1;
+	for (i = 0; i < hot; i++)
+		hot_page[i] = xorshift(&s) % pages;
+	pid = fork();
+	if (pid < 0)
+		return 1;
+	if (!pid) {
+		dup2(in[0], 0);
+		dup2(out[1], 1);
+		dup2(fileno(log_f), 2);
+		execl("/usr/bin/sqlite3", "sqlite3", "-batch", ":memory:", NULL);
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	to = fdopen(in[1], "w");
+	from = fdopen(out[0], "r");
+	if (!to || !from)
+		return 1;
+	sql(to, "PRAGMA journal_mode=OFF;\n"
+		"CREATE TABLE t(id INTEGER PRIMARY KEY, n INTEGER, pad BLOB);\n"
+		"WITH RECURSIVE c(x) AS (SELECT 0 UNION ALL SELECT x + 1 FROM c "
+		"WHERE x < %lu) INSERT INTO t SELECT x, 0, randomblob(%d) FROM c;\n"
+		"SELECT 'rows', count(*) FROM t;\n", rows - 1, SQL_ROW_BYTES);
+	fflush(to);
+	do {	/* past what the PRAGMA prints */
+		if (!fgets(line, sizeof(line), from))
+			return 1;
+	} while (strncmp(line, "rows|", 5));
+	fprintf(log_f, "guest-init: sqlite3 :memory: table of %lu rows (%s), "
+		"%lu hot pages of ~%lu, %d UPDATEs per transaction\n",
+		rows, strtok(line, "\n"), hot, pages, SQL_BATCH);
+	for (;;) {
+		sql(to, "BEGIN;\n");
+		for (i = 0; i < SQL_BATCH; i++) {
+			uint64_t r = xorshift(&s);
+			unsigned long id = r % 10 ?
+				hot_page[(r >> 8) % hot] * SQL_ROWS_PER_PAGE +
+				(r >> 32) % SQL_ROWS_PER_PAGE : (r >> 8) % rows;
+
+			sql(to, "UPDATE t SET n = n + 1 WHERE id = %lu;\n", id % rows);
+		}
+		sql(to, "COMMIT;\nSELECT 1;\n");
+		fflush(to);
+		if (!fgets(line, sizeof(line), from))
+			break;
+		if (write(passes_fd, ".", 1) != 1)
+			break;
+	}
+	fprintf(log_f, "guest-init: sqlite3 stopped\n");
+	waitpid(pid, NULL, 0);
+	return 1;
 }
 
 /* Pages of [ws, ws + ws_pages) whose frame is at or above 4 GiB. */
@@ -197,6 +292,10 @@ int main(void)
 
 	ws_mb = cmdline_ul("e2e.ws_mb", 64);
 	seed = cmdline_ul("e2e.seed", 1);
+	if (cmdline_ul("e2e.sqlite", 0)) {
+		report_kvm_written();
+		return run_sqlite(ws_mb);
+	}
 	ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	if (ncpus < 1)
 		ncpus = 1;

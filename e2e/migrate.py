@@ -250,8 +250,8 @@ class Guest:
             cmd[cmd.index("pc-i440fx-7.2")] += ",max-ram-below-4g=%dM" % (args.linux_mem_mb // 2)
             cmd[cmd.index("%dM" % args.mem_mb)] = "%dM" % args.linux_mem_mb
             cmd += ["-kernel", args.linux_kernel, "-initrd", args.linux_initrd,
-                    "-append", "console=ttyS1 quiet e2e.ws_mb=%d e2e.seed=%d"
-                    % (args.linux_ws_mb, linux_seed),
+                    "-append", "console=ttyS1 quiet e2e.ws_mb=%d e2e.seed=%d %s"
+                    % (args.linux_ws_mb, linux_seed, getattr(args, "linux_append", "")),
                     "-serial", "file:" + self.console]
         if high:
             # bootsect-smp.S: pc.ram split into two memslots,

@@ -75,12 +75,20 @@ done
 gcc -m32 -c -DBOOTSECT="\"$work/bootsect-smp.bin\"" e2e/firmware.S -o "$work/firmware-smp.o"
 ld -m elf_i386 -Ttext 0 --oformat binary -o "$work/firmware-smp.bin" "$work/firmware-smp.o"
 
-# The Linux guest (cases n, o): Debian's kernel KVER, booted through its
-# PVH entry (e2e/pvh-kernel.py says why), and an initramfs holding only
-# e2e/guest-init.c, static.
+# The Linux guest (cases n, o, v; make bench-migration's sqlite pattern):
+# Debian's kernel KVER, booted through its PVH entry (e2e/pvh-kernel.py
+# says why), and an initramfs holding e2e/guest-init.c, static, and
+# Debian's sqlite3 with the libraries it loads.
+rm -rf "$work/linux-guest"
 mkdir -p "$work/linux-guest"
 gcc -static -O2 -Wall -Wextra -Werror -pthread -o "$work/linux-guest/init" e2e/guest-init.c
-(cd "$work/linux-guest" && echo init |
+sqlite=/usr/bin/sqlite3
+[ -x "$sqlite" ] || { echo "e2e: no $sqlite (apt-get install sqlite3)" >&2; exit 1; }
+for f in "$sqlite" $(ldd "$sqlite" | awk '/=> \// { print $3 } /^\t\// { print $1 }'); do
+	mkdir -p "$work/linux-guest$(dirname "$f")"
+	cp -L "$f" "$work/linux-guest$f"
+done
+(cd "$work/linux-guest" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort |
 	cpio -o -H newc --owner=0:0 --reproducible --quiet) | gzip -n -6 >"$work/linux-guest.cpio.gz"
 e2e/pvh-kernel.py "/boot/vmlinuz-$kver" "$work/vmlinux"
 

@@ -33,7 +33,7 @@ pkgs="qemu-system-x86 busybox-static kmod cpio dkms dwarves gcc make
       flex bison bc libelf-dev libssl-dev python3 util-linux
       linux-image-amd64 linux-headers-amd64 linux-source-6.12
       dpkg-dev patch git meson ninja-build pkg-config libglib2.0-dev
-      libpixman-1-dev libfdt-dev libslirp-dev libzstd-dev zstd python3-tomli
+      libpixman-1-dev libfdt-dev libslirp-dev libzstd-dev zstd sqlite3 python3-tomli
       seabios ipxe-qemu qemu-system-data debhelper dh-dkms lintian man-db"
 
 missing=
