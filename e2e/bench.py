@@ -169,7 +169,7 @@ def summary(values):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bench-guest", required=True, help="e2e/bootsect-bench.S assembled")
-    ap.add_argument("--patterns", default="sparse,skewed,dense")
+    ap.add_argument("--patterns", default="sparse,skewed,dense,sqlite")
     ap.add_argument("--modes", default="none,qemu,offload")
     ap.add_argument("--runs", type=int, default=5)
     ap.add_argument("--seed", type=int, default=1)
