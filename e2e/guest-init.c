@@ -216,14 +216,15 @@ static unsigned long pages_above_4g(void)
 /*
  * Where KVM itself writes this guest's RAM outside the guest's own stores:
  * the wall clock (struct pvclock_wall_clock, 12 bytes, at the address the
- * kernel gave MSR_KVM_WALL_CLOCK_NEW) and the boot vCPUs' kvmclock areas
- * (hv_clock_boot, MSR_KVM_SYSTEM_TIME_NEW), both in kvmclock.c.  QEMU
+ * kernel gave MSR_KVM_WALL_CLOCK_NEW) and each online vCPU's kvmclock
+ * (struct pvclock_vcpu_time_info, 32 bytes, the first of each 64-byte
+ * entry of hv_clock_boot, MSR_KVM_SYSTEM_TIME_NEW), both in kvmclock.c.  QEMU
  * restores those MSRs on the destination when it loads the migration,
  * and KVM then writes the areas there: the destination's copy of them is
  * KVM's, not the migrated bytes.  Physical addresses from /proc/kallsyms
  * and /proc/iomem's "Kernel code" (the kernel is mapped linearly from
  * _text).  One line on ttyS1, "guest-init: kvm-written: NAME=ADDR+SIZE"
- * per area, for migrate.py.
+ * per area, for migrate.py, which excuses differences only there.
  */
 static unsigned long long kernel_code_phys(void)
 {
@@ -244,13 +245,11 @@ static unsigned long long kernel_code_phys(void)
 
 static void report_kvm_written(void)
 {
-	static const struct { const char *sym; unsigned int size; } areas[] = {
-		{ "wall_clock", 12 },		/* struct pvclock_wall_clock */
-		{ "hv_clock_boot", 4096 },	/* the boot vCPUs' kvmclock */
-	};
+	static const char *const syms[] = { "wall_clock", "hv_clock_boot" };
 	unsigned long long text = 0, addr[2] = { 0, 0 }, v, phys;
 	char line[512], type, name[256];
 	FILE *f = fopen("/proc/kallsyms", "r");
+	long cpu, ncpus = sysconf(_SC_NPROCESSORS_ONLN);
 	unsigned int k;
 
 	fprintf(log_f, "guest-init: kvm-written:");
@@ -262,15 +261,16 @@ static void report_kvm_written(void)
 		if (!strcmp(name, "_text"))
 			text = v;
 		for (k = 0; k < 2; k++)
-			if (!strcmp(name, areas[k].sym) && !addr[k])
+			if (!strcmp(name, syms[k]) && !addr[k])
 				addr[k] = v;
 	}
 	if (f)
 		fclose(f);
-	for (k = 0; k < 2 && text && phys; k++)
-		if (addr[k])
-			fprintf(log_f, " %s=0x%llx+%u", areas[k].sym,
-				addr[k] - text + phys, areas[k].size);
+	if (text && phys && addr[0])
+		fprintf(log_f, " wall_clock=0x%llx+12", addr[0] - text + phys);
+	for (cpu = 0; text && phys && addr[1] && cpu < ncpus; cpu++)
+		fprintf(log_f, " hv_clock_boot[%ld]=0x%llx+32", cpu,
+			addr[1] - text + phys + cpu * 64);
 	fprintf(log_f, "\n");
 }
 
