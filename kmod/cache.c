@@ -21,6 +21,13 @@
  * (CACHED_PAGE_LIFETIME): a working set larger than the cache, rewritten
  * every round, keeps a cache-full of bases instead of evicting each just
  * before its page comes round again.
+ *
+ * With KVM_XBZRLE_ENCODE_GENERATION the per-page rule of adapt.h applies
+ * too: a base whose page keeps overflowing is given back, and its slot in
+ * the index holds a marker instead (an xarray value entry: the generation
+ * from which the page is probed), which costs no cache page.  Markers are
+ * not on any LRU and are not counted in nr_pages; at most max_pages of
+ * them exist, and dropping a range drops its markers with its bases.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -89,6 +96,7 @@ struct xbzrle_entry {
 	struct page *page;		/* under the index lock */
 	struct xbzrle_ctx *ctx;
 	unsigned long key;
+	unsigned int streak;		/* overflows in a row; under ctx->lock */
 };
 
 static struct kmem_cache *xbzrle_entry_cache;
@@ -162,23 +170,30 @@ void xbzrle_cache_init(struct xbzrle_cache *c, unsigned long max_pages)
 }
 
 /*
- * Takes @page, off the context's LRU already, out of the index and frees
- * its entry, with the index lock held; @on_lru: the entry is still on
- * xbzrle_lru (the shrinker's walk has isolated it otherwise).
+ * Takes @page, off the context's LRU already, out of the index (its slot
+ * then holds @marker, or nothing) and frees its entry, with the index lock
+ * held; @on_lru: the entry is still on xbzrle_lru (the shrinker's walk has
+ * isolated it otherwise).  Replacing an existing slot allocates nothing.
  */
-static void xbzrle_cache_unlink(struct xbzrle_cache *c, struct page *page,
-				bool on_lru)
+static void xbzrle_cache_unlink_to(struct xbzrle_cache *c, struct page *page,
+				   bool on_lru, void *marker)
 {
 	struct xbzrle_entry *e = xbzrle_page_entry(page);
 
 	lockdep_assert_held(&c->index.xa_lock);
-	__xa_erase(&c->index, e->key);
+	__xa_store(&c->index, e->key, marker, 0);
 	if (on_lru)
 		xbzrle_lru_del(&e->lru);
 	kmem_cache_free(xbzrle_entry_cache, e);
 	set_page_private(page, 0);
 	c->nr_pages--;
 	atomic_long_dec(&xbzrle_cached_pages);
+}
+
+static void xbzrle_cache_unlink(struct xbzrle_cache *c, struct page *page,
+				bool on_lru)
+{
+	xbzrle_cache_unlink_to(c, page, on_lru, NULL);
 }
 
 /* With the index lock held; the page is returned off the cache. */
@@ -196,27 +211,43 @@ static struct page *xbzrle_cache_pop_lru(struct xbzrle_cache *c)
 }
 
 /*
- * Takes @key's base off the LRU for the encoder; it stays in the index, so
- * the slot can be replaced without allocating.  NULL: no base.
+ * Takes @key's base off the LRU for the encoder into @b; it stays in the
+ * index, so the slot can be replaced without allocating.  A marker says
+ * the page gave its base back: with the rule @a on (NULL: a call without
+ * KVM_XBZRLE_ENCODE_GENERATION) it is skipped until its probe generation,
+ * then the marker goes and the page is probed; with the rule off the
+ * marker just goes.
  */
-struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, unsigned long key)
+void xbzrle_cache_take(struct xbzrle_ctx *ctx, unsigned long key,
+		       const struct xbzrle_adapt *a, struct xbzrle_base *b)
 {
 	struct xbzrle_cache *c = &ctx->cache;
-	struct page *page;
+	void *entry;
 
 	lockdep_assert_held(&ctx->lock);
+	memset(b, 0, sizeof(*b));
 	xa_lock(&c->index);
-	page = xa_load(&c->index, key);
-	if (page)
-		list_del_init(&page->lru);
+	entry = xa_load(&c->index, key);
+	if (xa_is_value(entry)) {
+		xbzrle_adapt_marker(a, xa_to_value(entry), ctx->generation,
+				    &b->found);
+		if (!b->found.skip) {
+			__xa_erase(&c->index, key);
+			c->nr_markers--;
+		}
+	} else if (entry) {
+		b->page = entry;
+		b->found.base = true;
+		b->found.streak = xbzrle_page_entry(b->page)->streak;
+		list_del_init(&b->page->lru);
+	}
 	xa_unlock(&c->index);
-	return page;
 }
 
 /*
  * @base goes back to the head of the LRU unchanged: its page was @sent
- * UNCHANGED (a hit, so it counts as sent in this generation), or its
- * record was not returned.
+ * UNCHANGED (a hit, so it counts as sent in this generation, and ends an
+ * overflow streak), or its record was not returned.
  */
 void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base, bool sent)
 {
@@ -225,8 +256,10 @@ void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base, bool sent)
 	lockdep_assert_held(&ctx->lock);
 	if (!base)
 		return;
-	if (sent)
+	if (sent) {
 		xbzrle_base_set_gen(base, ctx->generation);
+		xbzrle_page_entry(base)->streak = 0;
+	}
 	xa_lock(&c->index);
 	list_add(&base->lru, &c->lru);
 	xa_unlock(&c->index);
@@ -314,16 +347,41 @@ static struct page *xbzrle_cache_steal(struct xbzrle_ctx *ctx)
 }
 
 /*
+ * @base, taken for @key, goes back to the kernel and a marker takes its
+ * slot: the page is skipped until generation @probe_gen (adapt.h).  Past
+ * max_pages markers the slot is just emptied: the page is then an
+ * ordinary miss next time.  The snapshot stays the spare.
+ */
+void xbzrle_cache_give_back(struct xbzrle_ctx *ctx, unsigned long key,
+			    struct page *base, u64 probe_gen)
+{
+	struct xbzrle_cache *c = &ctx->cache;
+	void *marker = NULL;
+
+	lockdep_assert_held(&ctx->lock);
+	xa_lock(&c->index);
+	if (c->nr_markers < c->max_pages) {
+		marker = xa_mk_value(min_t(u64, probe_gen, LONG_MAX));
+		c->nr_markers++;
+	}
+	xbzrle_cache_unlink_to(c, base, true, marker);
+	xa_unlock(&c->index);
+	__free_page(base);
+}
+
+/*
  * The snapshot in ctx->spare was returned for @key: it becomes the page's
- * base, sent in ctx->generation.  @base, the previous base from
- * xbzrle_cache_take(), becomes the spare.  Without a previous base a slot
+ * base, sent in ctx->generation, with overflow streak @streak.  @base, the
+ * previous base from xbzrle_cache_take(), becomes the spare.  Without a
+ * previous base a slot
  * is made by evicting the least recently sent page, whose page becomes the
  * spare; if there is none, or with @keep_recent if it was sent in this
  * generation or the one before (counted in XS_REFUSED), the page is not
  * cached.  ctx->spare may be NULL afterwards.
  */
 void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
-			 struct page *base, bool keep_recent)
+			 struct page *base, bool keep_recent,
+			 unsigned int streak)
 {
 	struct xbzrle_cache *c = &ctx->cache;
 	struct page *snap = ctx->spare;
@@ -342,6 +400,7 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
 		 * size.  The entry keeps its place on xbzrle_lru.
 		 */
 		e = xbzrle_page_entry(base);
+		e->streak = streak;
 		xa_lock(&c->index);
 		__xa_store(&c->index, key, snap, 0);
 		e->page = snap;
@@ -368,6 +427,7 @@ void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
 	e->page = snap;
 	e->ctx = ctx;
 	e->key = key;
+	e->streak = streak;
 	INIT_LIST_HEAD(&e->lru);
 	xa_lock(&c->index);
 	while (xbzrle_cache_full(c, room)) {
@@ -444,9 +504,9 @@ int xbzrle_cache_get_spare(struct xbzrle_ctx *ctx)
 #define XBZRLE_DROP_BATCH	64
 
 /*
- * Drops the bases of keys [@first, @last], XBZRLE_DROP_BATCH at a time so
- * the index lock is never held long.  ctx->lock keeps the encoder out, so
- * no base in the range is off the LRU.
+ * Drops the bases and markers of keys [@first, @last], XBZRLE_DROP_BATCH
+ * at a time so the index lock is never held long.  ctx->lock keeps the
+ * encoder out, so no base in the range is off the LRU.
  */
 static void xbzrle_cache_drop(struct xbzrle_ctx *ctx, unsigned long first,
 			      unsigned long last)
@@ -455,15 +515,22 @@ static void xbzrle_cache_drop(struct xbzrle_ctx *ctx, unsigned long first,
 	unsigned long i, start = first, total = 0;
 	struct page *page;
 	unsigned int n;
+	void *entry;
 	LIST_HEAD(dropped);
 
 	lockdep_assert_held(&ctx->lock);
 	do {
 		n = 0;
 		xa_lock(&c->index);
-		xa_for_each_range(&c->index, i, page, first, last) {
-			xbzrle_cache_unlink(c, page, true);
-			list_move(&page->lru, &dropped);
+		xa_for_each_range(&c->index, i, entry, first, last) {
+			if (xa_is_value(entry)) {
+				__xa_erase(&c->index, i);
+				c->nr_markers--;
+			} else {
+				page = entry;
+				xbzrle_cache_unlink(c, page, true);
+				list_move(&page->lru, &dropped);
+			}
 			if (++n == XBZRLE_DROP_BATCH)
 				break;
 		}

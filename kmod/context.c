@@ -485,7 +485,10 @@ long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 	BUILD_BUG_ON(offsetof(struct kvm_xbzrle_stats, reclaimed) !=
 		     offsetof(struct kvm_xbzrle_stats, pages) +
 		     XS_RECLAIMED * sizeof(u64));
-	BUILD_BUG_ON(sizeof(arg) != KVM_XBZRLE_STATS_SIZE_VER2);
+	BUILD_BUG_ON(offsetof(struct kvm_xbzrle_stats, probes) !=
+		     offsetof(struct kvm_xbzrle_stats, refused) +
+		     (XS_PROBES - XS_REFUSED) * sizeof(u64));
+	BUILD_BUG_ON(sizeof(arg) != KVM_XBZRLE_STATS_SIZE_VER3);
 
 	ret = xbzrle_get_arg(&arg, sizeof(arg), uarg, cmd,
 			     KVM_XBZRLE_STATS_SIZE_VER1);
@@ -498,7 +501,8 @@ long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 		return -EINTR;
 	for (i = 0; i <= XS_RECLAIMED; i++)
 		out[i] = READ_ONCE(ctx->stat[i]);
-	arg.refused = READ_ONCE(ctx->stat[XS_REFUSED]);
+	for (i = XS_REFUSED; i <= XS_PROBES; i++)
+		(&arg.refused)[i - XS_REFUSED] = READ_ONCE(ctx->stat[i]);
 	arg.cache_bytes = (u64)READ_ONCE(ctx->cache.nr_pages) << PAGE_SHIFT;
 	arg.cache_size = (u64)ctx->cache.max_pages << PAGE_SHIFT;
 	mutex_unlock(&ctx->lock);

@@ -22,6 +22,9 @@ const char *const xbzrle_stat_names[XS_NR] = {
 	[XS_EVICTIONS]		= "evictions",
 	[XS_RECLAIMED]		= "reclaimed",
 	[XS_REFUSED]		= "refused",
+	[XS_SKIPPED]		= "skipped",
+	[XS_GIVEN_BACK]		= "given_back",
+	[XS_PROBES]		= "probes",
 	[XS_DIRTY_LOG_CLEARS]	= "dirty_log_clears",
 };
 

@@ -48,6 +48,18 @@ bool xbzrle_clear_dirty_log_offered(void)
 	return READ_ONCE(xbzrle_clear_dirty_log);
 }
 
+/*
+ * The per-page rule (adapt.h), for calls with KVM_XBZRLE_ENCODE_GENERATION.
+ * The defaults were chosen with make bench-adapt (Documentation/offload.rst).
+ */
+static unsigned int xbzrle_adapt_overflows = 2;
+module_param_named(adapt_overflows, xbzrle_adapt_overflows, uint, 0644);
+MODULE_PARM_DESC(adapt_overflows, "Overflows in a row after which a page gives its base back and is sent RAW unencoded (default 2; 0: never)");
+
+static unsigned int xbzrle_adapt_probe_rounds = 16;
+module_param_named(adapt_probe_rounds, xbzrle_adapt_probe_rounds, uint, 0644);
+MODULE_PARM_DESC(adapt_probe_rounds, "Generations a page that gave its base back is skipped before it is cached again (default 16)");
+
 /* Memslots changed around a KVM_CLEAR_DIRTY_LOG: the chunk is done again. */
 #define XBZRLE_MEMSLOTS_CHANGED	1
 
@@ -224,18 +236,62 @@ static int xbzrle_clear_dirty(struct xbzrle_ctx *ctx,
 }
 
 /*
+ * After the record: the snapshot becomes the page's base, except for an
+ * UNCHANGED page (its base already holds it) and a skipped page (it keeps
+ * no base).  A base whose page overflowed adapt_overflows times in a row
+ * is given back instead.  @a is NULL without KVM_XBZRLE_ENCODE_GENERATION.
+ */
+static void xbzrle_settle_page(struct xbzrle_ctx *ctx, unsigned long key,
+			       const struct xbzrle_base *b, u16 type,
+			       const struct xbzrle_adapt *a)
+{
+	bool overflowed = b->page && type == KVM_XBZRLE_RECORD_RAW;
+	unsigned int streak;
+
+	lockdep_assert_held(&ctx->lock);
+	if (b->found.probe)
+		xbzrle_count(ctx, XS_PROBES, 1);
+	switch (xbzrle_adapt_settle(a, &b->found,
+				    type == KVM_XBZRLE_RECORD_UNCHANGED,
+				    overflowed, &streak)) {
+	case XBZRLE_SETTLE_NOTHING:
+		xbzrle_count(ctx, XS_SKIPPED, 1);
+		break;
+	case XBZRLE_SETTLE_KEEP:
+		/*
+		 * Keeping the base leaves the snapshot, just written and
+		 * still in the CPU cache, as the spare; the base page is not
+		 * rewritten.
+		 */
+		xbzrle_cache_untake(ctx, b->page, true);
+		break;
+	case XBZRLE_SETTLE_GIVE_BACK:
+		xbzrle_cache_give_back(ctx, key, b->page,
+				       xbzrle_adapt_probe_gen(a, ctx->generation));
+		xbzrle_count(ctx, XS_GIVEN_BACK, 1);
+		break;
+	case XBZRLE_SETTLE_COMMIT:
+		xbzrle_cache_commit(ctx, key, b->page, a != NULL, streak);
+		break;
+	}
+}
+
+/*
  * Snapshot, record, new base, for one page.  Returns the record's size in
- * the buffer, or an error; on error nothing changed for the page.
+ * the buffer, or an error; on error nothing changed for the page but that
+ * it may have lost its base.  @a: the per-page rule, NULL without
+ * KVM_XBZRLE_ENCODE_GENERATION.
  */
 static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 			       const struct xbzrle_page_ref *ref,
 			       void __user *urec, u32 max_delta,
-			       bool keep_recent)
+			       const struct xbzrle_adapt *a)
 {
 	struct kvm_xbzrle_record rec = { .gpa = ref->gpa };
 	unsigned long key = xbzrle_region_key(ref->region, ref->offset);
 	const void __user *src;
 	const void *data = NULL;
+	struct xbzrle_base b;
 	struct page *base;
 	void *snap;
 	int ret;
@@ -251,7 +307,8 @@ static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 		return -EFAULT;
 	}
 
-	base = xbzrle_cache_take(ctx, key);
+	xbzrle_cache_take(ctx, key, a, &b);
+	base = b.page;
 	if (!memchr_inv(snap, 0, PAGE_SIZE)) {
 		rec.type = KVM_XBZRLE_RECORD_ZERO;
 	} else if (!base) {
@@ -307,16 +364,8 @@ static long xbzrle_encode_page(struct xbzrle_ctx *ctx,
 			xbzrle_count(ctx, XS_OVERFLOWS, 1);
 		break;
 	}
-	/*
-	 * What the record makes the destination hold is the snapshot.  An
-	 * unchanged page's base already holds it: keeping the base leaves the
-	 * snapshot, just written and still in the CPU cache, as the spare, and
-	 * the base page is not rewritten.
-	 */
-	if (rec.type == KVM_XBZRLE_RECORD_UNCHANGED)
-		xbzrle_cache_untake(ctx, base, true);
-	else
-		xbzrle_cache_commit(ctx, key, base, keep_recent);
+	/* what the record makes the destination hold is the snapshot */
+	xbzrle_settle_page(ctx, key, &b, rec.type, a);
 	return ALIGN(sizeof(rec) + rec.len, KVM_XBZRLE_RECORD_ALIGN);
 }
 
@@ -349,6 +398,7 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 	u32 npages, done = 0, used = 0;
 	unsigned int chunk, read, valid, i, retries, clears = 0, redone = 0;
 	u64 before[XS_NR], t0 = 0;
+	struct xbzrle_adapt adapt, *a = NULL;
 	int err = 0, ret;
 	long len;
 
@@ -382,6 +432,10 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 			goto out;
 		}
 		ctx->generation = arg.generation;
+		/* one rule for the whole call, whatever a writer of the parameters does */
+		adapt.overflows = READ_ONCE(xbzrle_adapt_overflows);
+		adapt.probe_rounds = READ_ONCE(xbzrle_adapt_probe_rounds);
+		a = &adapt;
 	}
 	if (trace_kvm_xbzrle_encode_enabled()) {
 		memcpy(before, ctx->stat, sizeof(before));
@@ -429,8 +483,7 @@ again:
 				break;
 			}
 			len = xbzrle_encode_page(ctx, &refs[i], urecs + used,
-						 arg.max_delta, arg.flags &
-						 KVM_XBZRLE_ENCODE_GENERATION);
+						 arg.max_delta, a);
 			if (len < 0) {
 				err = len;
 				break;

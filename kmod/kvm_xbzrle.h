@@ -9,6 +9,8 @@
 #include <linux/types.h>
 #include <linux/xarray.h>
 
+#include "adapt.h"
+
 struct file;
 struct kvm;
 struct mm_struct;
@@ -22,7 +24,8 @@ struct page;
 
 /*
  * Counters of a context and of the module, in struct kvm_xbzrle_stats
- * order up to XS_RECLAIMED; XS_REFUSED is that structure's refused.
+ * order up to XS_RECLAIMED; XS_REFUSED to XS_PROBES are that structure's
+ * refused to probes, in its order.
  * XS_DIRTY_LOG_CLEARS (KVM_CLEAR_DIRTY_LOG calls ENCODE made, each one
  * TLB flush of every vCPU when it found a bit set) is in debugfs only.
  */
@@ -39,6 +42,9 @@ enum xbzrle_stat {
 	XS_EVICTIONS,
 	XS_RECLAIMED,
 	XS_REFUSED,
+	XS_SKIPPED,
+	XS_GIVEN_BACK,
+	XS_PROBES,
 	XS_DIRTY_LOG_CLEARS,
 	XS_NR
 };
@@ -90,15 +96,22 @@ struct xbzrle_page_ref {
  * memory, which a userfaultfd handler can make last indefinitely.
  *
  * Copies of the pages last returned, by host page (xbzrle_region_key()).  @index's lock
- * protects @index, @lru and @nr_pages, so the shrinker can take pages while
- * an ENCODE call is running.  A page the encoder is using is off @lru: the
- * shrinker only frees pages it finds there.
+ * protects @index, @lru, @nr_pages and @nr_markers, so the shrinker can take
+ * pages while an ENCODE call is running.  A page the encoder is using is off
+ * @lru: the shrinker only frees pages it finds there.
  */
 struct xbzrle_cache {
-	struct xarray index;		/* host page -> struct page * */
+	struct xarray index;		/* host page -> struct page *, or marker */
 	struct list_head lru;		/* most recently sent first */
 	unsigned long nr_pages;
 	unsigned long max_pages;
+	unsigned long nr_markers;	/* pages that gave their base back */
+};
+
+/* What xbzrle_cache_take() found for a page. */
+struct xbzrle_base {
+	struct page *page;		/* its base, off the LRU; or NULL */
+	struct xbzrle_adapt_page found;	/* for the rule of adapt.h */
 };
 
 struct xbzrle_ctx {
@@ -177,10 +190,14 @@ extern atomic_long_t xbzrle_cached_pages;
 
 void xbzrle_count(struct xbzrle_ctx *ctx, enum xbzrle_stat s, u64 n);
 void xbzrle_cache_init(struct xbzrle_cache *c, unsigned long max_pages);
-struct page *xbzrle_cache_take(struct xbzrle_ctx *ctx, unsigned long key);
+void xbzrle_cache_take(struct xbzrle_ctx *ctx, unsigned long key,
+		       const struct xbzrle_adapt *a, struct xbzrle_base *b);
 void xbzrle_cache_untake(struct xbzrle_ctx *ctx, struct page *base, bool sent);
 void xbzrle_cache_commit(struct xbzrle_ctx *ctx, unsigned long key,
-			 struct page *base, bool keep_recent);
+			 struct page *base, bool keep_recent,
+			 unsigned int streak);
+void xbzrle_cache_give_back(struct xbzrle_ctx *ctx, unsigned long key,
+			    struct page *base, u64 probe_gen);
 void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, unsigned long key,
 			     unsigned long npages);
 void xbzrle_cache_drop_all(struct xbzrle_ctx *ctx);

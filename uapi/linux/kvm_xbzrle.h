@@ -42,6 +42,13 @@
  * filled in.
  */
 #define KVM_XBZRLE_CAP_HOST_PAGE_BASES	(1ULL << 5)
+/*
+ * With KVM_XBZRLE_ENCODE_GENERATION, a page whose delta keeps overflowing
+ * is sent RAW without the encoder for some generations and keeps no base
+ * (module parameters adapt_overflows, adapt_probe_rounds); struct
+ * kvm_xbzrle_stats.skipped, .given_back and .probes count it.
+ */
+#define KVM_XBZRLE_CAP_ADAPT		(1ULL << 6)
 
 /**
  * struct kvm_xbzrle_caps - argument of KVM_XBZRLE_GET_CAPS
@@ -181,7 +188,11 @@ struct kvm_xbzrle_region {
  *	With it, a page without a base is not cached (it is sent RAW and
  *	keeps no base) when the cache is full and its least recently sent
  *	base was sent in this generation or the one before; without it the
- *	least recently sent base is always evicted.
+ *	least recently sent base is always evicted.  With it too, a page
+ *	whose delta did not fit @max_delta in adapt_overflows records in a
+ *	row loses its base and is returned RAW (or ZERO) without being
+ *	encoded until adapt_probe_rounds generations have passed
+ *	(KVM_XBZRLE_CAP_ADAPT; Documentation/offload.rst).
  * @reserved: must be zero.
  */
 struct kvm_xbzrle_encode {
@@ -301,6 +312,13 @@ struct kvm_xbzrle_invalidate {
  * @refused: pages without a base that were not cached because the least
  *	recently sent base was too recent to evict (KVM_XBZRLE_ENCODE_GENERATION);
  *	since KVM_XBZRLE_STATS_SIZE_VER2, with KVM_XBZRLE_CAP_GENERATION.
+ * @skipped: RAW or ZERO records of pages that had given their base back,
+ *	made without the encoder; since KVM_XBZRLE_STATS_SIZE_VER3, with
+ *	KVM_XBZRLE_CAP_ADAPT, as the two below.
+ * @given_back: bases freed because their page's delta overflowed
+ *	adapt_overflows times in a row.
+ * @probes: pages given back whose skip ended: sent RAW and cached again,
+ *	so their next record is a delta attempt.
  */
 struct kvm_xbzrle_stats {
 	__u32 size;
@@ -319,10 +337,14 @@ struct kvm_xbzrle_stats {
 	__u64 cache_bytes;
 	__u64 cache_size;
 	__u64 refused;
+	__u64 skipped;
+	__u64 given_back;
+	__u64 probes;
 };
 
 #define KVM_XBZRLE_STATS_SIZE_VER1	112
 #define KVM_XBZRLE_STATS_SIZE_VER2	120	/* + refused */
+#define KVM_XBZRLE_STATS_SIZE_VER3	144	/* + skipped, given_back, probes */
 
 #define KVM_XBZRLE_BIND		_IOW(KVM_XBZRLE_IOCTL_TYPE, 0x01, struct kvm_xbzrle_bind)
 #define KVM_XBZRLE_SET_REGION	_IOW(KVM_XBZRLE_IOCTL_TYPE, 0x02, struct kvm_xbzrle_region)
