@@ -17,6 +17,7 @@
 #   make qemu-check            that QEMU's own XBZRLE unit test and migration qtest
 #   make bench                 codec and per-page path against QEMU 7.2 and 10.0 (Documentation/benchmark.rst),
 #                              cache policy against QEMU 7.2's (Documentation/cache-policy.rst)
+#   make bench-adapt           the per-page rule replayed against QEMU 7.2's XBZRLE (Documentation/benchmark.rst)
 #   make bench-migration       repeated migrations per write pattern: none, QEMU's XBZRLE, the offload
 
 VERSION := $(shell sed -n 's/^PACKAGE_VERSION="\(.*\)"/\1/p' dkms.conf)
@@ -118,6 +119,9 @@ qemu-check:
 bench:
 	userspace/bench/run.sh
 
+bench-adapt:
+	userspace/bench/run.sh --adapt
+
 bench-migration:
 	scripts/install-deps.sh
 	scripts/bench-migration.sh
@@ -127,4 +131,4 @@ clean:
 	rm -rf $(BUILD)
 
 .PHONY: all kdir-check module install uninstall dkms-install dkms-uninstall userspace selftests \
-	conformance fuzz style deps check check-debug vm-test deb check-e2e demo qemu qemu-check bench bench-migration clean
+	conformance fuzz style deps check check-debug vm-test deb check-e2e demo qemu qemu-check bench bench-adapt bench-migration clean

@@ -35,7 +35,7 @@ if ! kernels=$(scripts/kernels.sh); then
 fi
 # shellcheck disable=SC2086
 set -- $kernels
-echo "1..$((7 + 3 * $# + 2 + 3 + 3))"
+echo "1..$((8 + 3 * $# + 2 + 3 + 3))"
 
 step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
 step "userspace and selftests build" \
@@ -47,6 +47,8 @@ step "conformance with QEMU's vectors ($(basename "$VECTORS")), every encoder th
 	build/userspace/xbzrle-conformance "$VECTORS"
 step "fuzzing decode and round trip (every encoder this CPU has) for ${CHECK_FUZZ_SECONDS}s" \
 	scripts/fuzz.sh "$CHECK_FUZZ_SECONDS"
+step "per-page rule replayed against QEMU 7.2's cache and encoder: every destination exact" \
+	userspace/bench/run.sh --adapt
 
 # guest_steps KVER [KDIR]: the module built for KVER (against KDIR, default
 # its headers), installed into a guest of that kernel, selftests run there.

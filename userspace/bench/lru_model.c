@@ -49,7 +49,8 @@ int lru_model_init(struct lru_model *m, size_t max_pages)
 {
 	size_t nb;
 
-	*m = (struct lru_model){ .max_pages = max_pages, .hash_shift = 1 };
+	*m = (struct lru_model){ .max_pages = max_pages, .hash_shift = 1,
+				 .free = NIL };
 	if (max_pages >= NIL - 1)
 		return -1;
 	while (((size_t)1 << m->hash_shift) < 2 * max_pages)
@@ -147,8 +148,11 @@ static bool send(struct lru_model *m, uint64_t gfn, bool keep_recent)
 		index_del(m, i);
 		m->nr_pages--;
 		m->evictions++;
+	} else if (m->free != NIL) {
+		i = m->free;			/* a node lru_model_drop() freed */
+		m->free = m->node[i].hnext;
 	} else {
-		i = (uint32_t)m->nr_pages;	/* nothing is ever freed */
+		i = (uint32_t)m->used++;
 	}
 	m->node[i].gfn = gfn;
 	m->node[i].gen = m->generation;
@@ -169,6 +173,20 @@ bool lru_model_send_gen(struct lru_model *m, uint64_t gfn, uint64_t generation)
 	if (generation > m->generation)
 		m->generation = generation;
 	return send(m, gfn, true);
+}
+
+bool lru_model_drop(struct lru_model *m, uint64_t gfn)
+{
+	uint32_t i = lookup(m, gfn);
+
+	if (i == NIL)
+		return false;
+	list_del(m, i);
+	index_del(m, i);
+	m->nr_pages--;
+	m->node[i].hnext = m->free;
+	m->free = i;
+	return true;
 }
 
 bool lru_model_cached(const struct lru_model *m, uint64_t gfn)

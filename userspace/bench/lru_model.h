@@ -27,6 +27,8 @@ struct lru_model {
 	uint64_t evictions;	/* XS_EVICTIONS */
 	uint64_t refused;	/* XS_REFUSED */
 	uint64_t generation;	/* ctx->generation: the last call's, 0 at first */
+	size_t used;		/* nodes ever taken from node[] */
+	uint32_t free;		/* nodes lru_model_drop() freed, by hnext */
 	struct lru_model_node *node;	/* max_pages + 1: the last is the list head */
 	uint32_t *bucket;	/* the index (the module's xarray): hash chains */
 	unsigned int hash_shift;
@@ -56,6 +58,12 @@ bool lru_model_send(struct lru_model *m, uint64_t gfn);
  * bases sent then get the last generation seen.
  */
 bool lru_model_send_gen(struct lru_model *m, uint64_t gfn, uint64_t generation);
+
+/*
+ * @gfn's base leaves the cache, uncounted (xbzrle_cache_give_back(), and
+ * the bases KVM_XBZRLE_INVALIDATE drops).  Whether it had one.
+ */
+bool lru_model_drop(struct lru_model *m, uint64_t gfn);
 
 /* Whether @gfn has a base, without touching the order. */
 bool lru_model_cached(const struct lru_model *m, uint64_t gfn);

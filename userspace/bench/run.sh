@@ -6,7 +6,11 @@
 # migration/page_cache.c, into build/bench/ (once; BENCH_REFRESH=1 asks
 # the archive again), builds xbzrle-bench there with the module's codec
 # and xbzrle-cache-sim with a model of the module's cache, and runs both,
-# the benchmark first.  Extra arguments are ignored; tune with BENCH_REPS,
+# the benchmark first.  With --adapt (`make bench-adapt`) it runs
+# xbzrle-adapt-sim alone, the per-page rule against QEMU 7.2's XBZRLE
+# (Documentation/benchmark.rst; BENCH_HOT_PAGES, BENCH_ROUNDS, BENCH_SEED,
+# BENCH_ADAPT_OVERFLOWS, BENCH_ADAPT_PROBE), exit status 1 when a
+# destination differed.  Other arguments are ignored; tune with BENCH_REPS,
 # BENCH_SECONDS, BENCH_SEED, BENCH_CLOCK=wall (Documentation/benchmark.rst)
 # and BENCH_CACHE_MB, BENCH_ROUNDS, BENCH_SEED
 # (Documentation/cache-policy.rst).  Exit status: the benchmark's if it is
@@ -20,6 +24,9 @@ out=${BENCH_BUILD_DIR:-$repo/build/bench}
 
 "$here/fetch-qemu-xbzrle.sh" "$out" || exit 2
 make -s -C "$here" O="$out" QEMU_DIR="$out" >&2 || exit 2
+if [ "${1:-}" = --adapt ]; then
+	exec "$out/xbzrle-adapt-sim"
+fi
 # both run, whatever the first one's status
 bench=0
 "$out/xbzrle-bench" || bench=$?
