@@ -43,7 +43,11 @@ sides; l) the same to Debian's QEMU; m) (not in the default list) k with
 Linux guest (Debian's kernel through its PVH entry, e2e/guest-init.c
 writing a skewed set, half its RAM above 4 GiB, kernel-irqchip=off): n)
 offload on, patched both sides; o) the same to Debian's QEMU; v) (not in
-the default list) offload off.  The
+the default list) offload off.  On e2e/bootsect-bench.S rewriting every
+byte of 16 MiB each pass: p) offload on to Debian's QEMU, where the
+offload must stop XBZRLE for the migration itself
+(xbzrle-offload-min-saving); q), r) (not in the default list) QEMU's own
+XBZRLE, and the offload with the switch off.  The
 offload cases are skipped when no patched QEMU is given.  Prints TAP 13 on --tap-fd and a
 comparison table of the cases on stdout (and as TAP diagnostics).
 Standard library only.
@@ -67,6 +71,7 @@ MAX_CACHE_MB = "/sys/module/kvm_xbzrle/parameters/max_cache_mb"
 MIB = 1 << 20
 PAGE = 4096
 HIGH_MB = 64        # RAM above 4 GiB of cases k-m
+DENSE_MB = 16       # the dense writer's working set, cases p-r
 DUMP_CHUNK = 256 * MIB  # the Linux guest's RAM is dumped this much at a time
 
 
@@ -273,8 +278,10 @@ class Guest:
         if incoming:
             cmd += ["-S", "-incoming", "defer"]
         elif "xbzrle-offload=on" in accel:
-            # one line per batch, checked against the module's counters
-            cmd += ["-trace", "xbzrle_offload_batch"]
+            # one line per batch, checked against the module's counters,
+            # and the per-migration switch's judgements
+            cmd += ["-trace", "xbzrle_offload_batch", "-trace", "xbzrle_offload_judge",
+                    "-trace", "xbzrle_offload_stop"]
         if not incoming and args.trace:
             # QEMU's trace events of the source, into its log
             for t in args.trace.split(","):
@@ -527,7 +534,7 @@ def vga_lfb(guest):
 
 class Case:
     def __init__(self, key, title, src_qemu, dst_qemu, offload, churn=False, event=None,
-                 high=False, vcpus=1, linux=False):
+                 high=False, vcpus=1, linux=False, dense=False, params=None):
         self.key = key
         self.run = 0              # which run of the case (--repeat)
         self.label = key          # key, with the run's number under --repeat
@@ -539,6 +546,10 @@ class Case:
         self.high = high          # bootsect-smp.S: RAM above 4 GiB
         self.vcpus = vcpus        # its vCPUs writing
         self.linux = linux        # Debian's kernel and e2e/guest-init.c
+        self.dense = dense        # bootsect-bench.S rewriting every byte of 16 MiB
+        self.params = params or {}  # more migrate-set-parameters of the source
+        self.src_log = None       # the source QEMU's log (its trace events)
+        self.cache_peak = None    # the module's cached bytes, most seen during the migration
         self.event = event        # None, "reset" or "cancel"
         self.info = None          # source query-migrate at completion
         self.src_cpu = None       # source QEMU process utime+stime at completion
@@ -558,7 +569,12 @@ class Case:
         """Whether the source's xbzrle_offload_batch trace events are
         checked against the module's counters: with the offload, in one
         migration of one source (no reset, no cancel)."""
-        return self.offload and self.event is None
+        return self.offload and self.event is None and not self.dense
+
+    def stops(self):
+        """Whether the offload must stop XBZRLE for the migration: a dense
+        writer, xbzrle-offload-min-saving at its default."""
+        return self.offload and self.dense and "xbzrle-offload-min-saving" not in self.params
 
     def checks(self, args):
         first = {
@@ -583,6 +599,10 @@ class Case:
             "XBZRLE pages and cache-size %d MiB in query-migrate%s" % (
                 args.cache_mb, ", offload reported" if self.offload else ""),
             "module counters grew (pages, xbzrle_pages, delta_bytes)"
+            if self.offload and not self.dense else
+            "module counters grew (pages, overflows)%s" % (
+                "; XBZRLE stopped itself: offload-stopped in query-migrate, "
+                "xbzrle_offload_stop traced, no base left in the module" if self.stops() else "")
             if self.offload else "module counters unchanged (offload off)",
         ]
         if self.trace_checked():
@@ -599,6 +619,16 @@ def guest_image(case, args, workdir):
         # its seed goes on the kernel command line
         case.seed = ((args.seed + case.run) * 2654435761 + ord(case.key)) & 0x7fffffff or 1
         return None
+    if case.dense:
+        # e2e/bootsect-bench.S: DENSE (2), 16 MiB, every page every pass
+        with open(args.bench_guest, "rb") as f:
+            img = bytearray(f.read())
+        case.seed = ((args.seed + case.run) * 2654435761 + ord(case.key)) & 0xffffffff or 1
+        img[498:510] = struct.pack("<III", DENSE_MB * MIB // PAGE, 2, case.seed)
+        path = os.path.join(workdir, "bootsect-bench.bin")
+        with open(path, "wb") as f:
+            f.write(img)
+        return path
     if not case.churn and not case.high:
         return args.bootsect
     with open(args.bootsect_churn if case.churn else args.smp_firmware, "rb") as f:
@@ -643,7 +673,7 @@ def migrate(case, src, sock, args, hold=None, cancel=False):
     src.qmp.cmd("migrate-set-parameters",
                 **{"xbzrle-cache-size": args.cache_mb * MIB,
                    "downtime-limit": args.warm_downtime_ms,
-                   "max-bandwidth": hold_mb * MIB})
+                   "max-bandwidth": hold_mb * MIB}, **case.params)
     if cancel:
         # Cancelled where it pauses before switch-over, never while it
         # runs: QEMU 7.2 has two races of a cancel with the migration
@@ -682,6 +712,10 @@ def migrate(case, src, sock, args, hold=None, cancel=False):
             src.qmp.cmd("migrate-set-parameters", **{"downtime-limit": args.downtime_ms,
                                                      "max-bandwidth": args.bandwidth_mb * MIB})
             warm = True
+        if case.offload:
+            cached = (read_stats() or {}).get("cache_bytes")
+            if cached is not None:
+                case.cache_peak = max(case.cache_peak or 0, cached)
         if tid is None:
             tid = find_thread(src.proc.pid, "live_migration")
         if tid is not None:
@@ -933,6 +967,7 @@ def run_case(case, args, tap):
     t0 = time.monotonic()
     first = tap.n
     src = dst = None
+    case.src_log = os.path.join(workdir, "src.log")
     before = read_stats()
     try:
         image = guest_image(case, args, workdir)
@@ -1012,6 +1047,11 @@ def run_case(case, args, tap):
             dst, sock = start_dest(case, args, workdir, "dst2", image)
         if case.event != "reset":
             hold = None
+            if case.dense:
+                # p, q and r alike: held for --dense-syncs dirty syncs, by
+                # which p's offload must have judged and stopped XBZRLE
+                def hold(info):
+                    return info.get("ram", {}).get("dirty-sync-count", 0) < args.dense_syncs
             case.src_cpu_start = cpu_seconds("/proc/%d/stat" % src.proc.pid)
             vcpu_start = vcpu_seconds(src.proc.pid)
             info = migrate(case, src, sock, args, hold=hold)
@@ -1246,7 +1286,21 @@ def module_point(case, tap, desc, check):
     if m is None:
         tap.point(False, "%s %s" % (desc, check), "no %s" % STATS)
         return
-    if case.offload:
+    if case.offload and case.dense:
+        ok = m.get("pages", 0) > 0 and m.get("overflows", 0) > 0
+        if case.stops():
+            xb = (case.info or {}).get("xbzrle-cache") or {}
+            traced = False
+            try:
+                with open(case.src_log, errors="replace") as f:
+                    traced = any("xbzrle_offload_stop" in line for line in f)
+            except OSError:
+                pass
+            left = read_stats() or {}
+            tap.diag("offload-stopped %s, xbzrle_offload_stop traced %s, module cache_bytes "
+                     "now %s" % (xb.get("offload-stopped"), traced, left.get("cache_bytes")))
+            ok = ok and xb.get("offload-stopped") is True and traced
+    elif case.offload:
         ok = all(m.get(k, 0) > 0 for k in ("pages", "xbzrle_pages", "delta_bytes"))
     else:
         ok = all(m.get(k, 0) == 0 for k in ("pages", "xbzrle_pages", "delta_bytes"))
@@ -1329,6 +1383,10 @@ def table(cases):
         ("  all but the vCPU thread (s)", lambda c: c.nonvcpu_cpu),
         ("  migration thread (s, sampled)", lambda c: c.mig_cpu),
         ("module xbzrle_pages", lambda c: (c.module or {}).get("xbzrle_pages")),
+        ("module cache peak (KiB)", lambda c: None if c.cache_peak is None
+         else c.cache_peak // 1024),
+        ("module bases given back", lambda c: (c.module or {}).get("given_back")),
+        ("module pages skipped", lambda c: (c.module or {}).get("skipped")),
         ("module delta_bytes", lambda c: (c.module or {}).get("delta_bytes")),
     ]
     head = ["", *("(%s)" % c.label for c in ran)]
@@ -1349,6 +1407,8 @@ def main():
     ap.add_argument("--bootsect", required=True)
     ap.add_argument("--bootsect-churn", default=None,
                     help="e2e/bootsect-churn.S assembled, for cases d to i")
+    ap.add_argument("--bench-guest", default=None,
+                    help="e2e/bootsect-bench.S assembled, for cases p to r")
     ap.add_argument("--smp-firmware", default=None,
                     help="e2e/firmware.S carrying e2e/bootsect-smp.S, for cases k to m")
     ap.add_argument("--linux-kernel", default=None,
@@ -1391,6 +1451,8 @@ def main():
     ap.add_argument("--warm-downtime-ms", type=int, default=1,
                     help="downtime limit until --warm-syncs dirty syncs")
     ap.add_argument("--warm-syncs", type=int, default=4)
+    ap.add_argument("--dense-syncs", type=int, default=10,
+                    help="dirty syncs cases p-r are held for")
     ap.add_argument("--downtime-ms", type=int, default=10000,
                     help="downtime limit after that, high enough to converge")
     ap.add_argument("--bandwidth-mb", type=int, default=10240)
@@ -1400,7 +1462,7 @@ def main():
     ap.add_argument("--boot-timeout", type=int, default=120)
     ap.add_argument("--qmp-timeout", type=int, default=60)
     ap.add_argument("--run-on", type=float, default=1.5)
-    ap.add_argument("--cases", default="abcdefghijklno",
+    ap.add_argument("--cases", default="abcdefghijklnop",
                     help="the controls w, x, y, z are not in the default list: see "
                     "Documentation/testing.rst")
     ap.add_argument("--repeat", type=int, default=1,
@@ -1441,12 +1503,20 @@ def main():
              high=True, vcpus=2),
         Case("n", "Linux guest, RAM above 4 GiB, offload on", patched, patched, True,
              linux=True),
+        Case("p", "dense writer, offload on, XBZRLE stops itself, Debian QEMU destination",
+             patched, debian_dst, True, dense=True),
         Case("o", "Linux guest, RAM above 4 GiB, offload on, Debian QEMU destination",
              patched, debian_dst, True, linux=True),
         # Control, not in the default list: the Linux guest with QEMU's
         # own XBZRLE.
         Case("v", "Linux guest, RAM above 4 GiB, offload off", patched or plain,
              patched or plain, False, linux=True),
+        # Controls of p, not in the default list: QEMU's own XBZRLE, and
+        # the offload that never stops (xbzrle-offload-min-saving 0).
+        Case("q", "dense writer, offload off", patched or plain, patched or plain, False,
+             dense=True),
+        Case("r", "dense writer, offload on, never stopped", patched, patched, True,
+             dense=True, params={"xbzrle-offload-min-saving": 0}),
         # Controls, not in the default list: the same guest and events
         # with QEMU's own XBZRLE (the harness, not the module).
         Case("w", "churn, offload off, Debian QEMU destination", patched or plain, plain, False,
@@ -1467,6 +1537,8 @@ def main():
                 cases.append(c)
     if any(c.churn for c in cases) and not args.bootsect_churn:
         ap.error("cases %s need --bootsect-churn" % "".join(c.key for c in cases if c.churn))
+    if any(c.dense for c in cases) and not args.bench_guest:
+        ap.error("cases %s need --bench-guest" % "".join(c.key for c in cases if c.dense))
     if any(c.high for c in cases) and not args.smp_firmware:
         ap.error("cases %s need --smp-firmware" % "".join(c.key for c in cases if c.high))
     if any(c.linux for c in cases) and not (args.linux_kernel and args.linux_initrd):
