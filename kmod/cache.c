@@ -26,8 +26,9 @@
  * too: a base whose page keeps overflowing is given back, and its slot in
  * the index holds a marker instead (an xarray value entry: the generation
  * from which the page is probed), which costs no cache page.  Markers are
- * not on any LRU and are not counted in nr_pages; at most max_pages of
- * them exist, and dropping a range drops its markers with its bases.
+ * not on any LRU and are not counted in nr_pages; a new one is made only
+ * while fewer than max_pages exist, and dropping a range drops its markers
+ * with its bases.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
@@ -167,6 +168,7 @@ void xbzrle_cache_init(struct xbzrle_cache *c, unsigned long max_pages)
 	INIT_LIST_HEAD(&c->lru);
 	c->nr_pages = 0;
 	c->max_pages = max_pages;
+	c->nr_markers = 0;
 }
 
 /*
@@ -549,7 +551,7 @@ static void xbzrle_cache_drop(struct xbzrle_ctx *ctx, unsigned long first,
 		trace_kvm_xbzrle_cache_drop(ctx->id, start, last, total);
 }
 
-/* Drops the bases of keys [@key, @key + @npages), host pages of a range. */
+/* Drops the bases and markers of keys [@key, @key + @npages). */
 void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, unsigned long key,
 			     unsigned long npages)
 {
@@ -557,7 +559,7 @@ void xbzrle_cache_drop_range(struct xbzrle_ctx *ctx, unsigned long key,
 		xbzrle_cache_drop(ctx, key, key + npages - 1);
 }
 
-/* Drops every base; the spare stays. */
+/* Drops every base and marker; the spare stays. */
 void xbzrle_cache_drop_all(struct xbzrle_ctx *ctx)
 {
 	xbzrle_cache_drop(ctx, 0, ULONG_MAX);
