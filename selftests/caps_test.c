@@ -8,13 +8,15 @@
  * non-zero reserved fields and a vm_fd without KVM_XBZRLE_CAPS_VM_FD are
  * refused; with KVM_XBZRLE_CAPS_VM_FD the fd must be a KVM VM of the calling
  * process.
+ *
+ * On the kernel's kselftest harness: one case per rule, each with its own
+ * open of /dev/kvm_xbzrle (the fixture).  The module is what is tested: a
+ * missing /dev/kvm_xbzrle fails the set-up.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
@@ -23,20 +25,16 @@
 #include <linux/kvm.h>
 #include <linux/kvm_xbzrle.h>
 
-#include "xbzrle_tap.h"
+#include "kselftest_harness.h"
 
 #define DEV_PATH	"/dev/kvm_xbzrle"
 #define MAX_SIZE	4096	/* largest caps.size the module accepts */
 #define BIG_SIZE	8192	/* > MAX_SIZE, fits the 14-bit ioctl size */
 #define LARGER_SIZE	80	/* a future, larger struct kvm_xbzrle_caps */
-
-#define NTESTS		35
+#define NRESERVED	(sizeof(((struct kvm_xbzrle_caps *)0)->reserved) / sizeof(__u64))
 
 _Static_assert(sizeof(struct kvm_xbzrle_caps) == KVM_XBZRLE_CAPS_SIZE_VER1,
 	       "struct kvm_xbzrle_caps does not match KVM_XBZRLE_CAPS_SIZE_VER1");
-
-static int xfd = -1;
-static long page_size;
 
 /* GET_CAPS with an arbitrary size in the ioctl number. */
 static unsigned long caps_cmd(unsigned int size)
@@ -53,31 +51,20 @@ static int do_ioctl(int fd, unsigned long cmd, void *arg)
 	r = ioctl(fd, cmd, arg);
 	if (r == 0)
 		return 0;
-	if (r < 0)
-		return errno;
-	return -1;
+	return r < 0 ? errno : -1;
 }
 
-/* One test point: @got (0 or an errno) must be @want (0 or an errno). */
-static int expect(int got, int want, const char *fmt, ...)
-{
-	char name[256];
-	va_list ap;
-	int ok = got == want;
-
-	va_start(ap, fmt);
-	vsnprintf(name, sizeof(name), fmt, ap);
-	va_end(ap);
-
-	if (ok)
-		return tap_result(1, "%s -> %s", name, errname(want));
-	if (got == -1)
-		return tap_result(0, "%s: got a positive return value, expected %s (%s)",
-				  name, errname(want), want ? strerror(want) : "0");
-	return tap_result(0, "%s: got %s (%s), expected %s (%s)", name,
-			  errname(got), got ? strerror(got) : "0",
-			  errname(want), want ? strerror(want) : "0");
-}
+/* The call's outcome (0 or an errno) is @want; the log names both. */
+#define EXPECT_ERRNO(want, got)						\
+	do {								\
+		int __got = (got);					\
+									\
+		EXPECT_EQ(want, __got)					\
+			TH_LOG("got %s, expected %s",			\
+			       __got > 0 ? strerror(__got) :		\
+			       __got ? "a positive return" : "success",	\
+			       (want) ? strerror(want) : "success");	\
+	} while (0)
 
 static void caps_init(struct kvm_xbzrle_caps *caps)
 {
@@ -85,7 +72,7 @@ static void caps_init(struct kvm_xbzrle_caps *caps)
 	caps->size = sizeof(*caps);
 }
 
-/* Output of a successful call; returns a description of the first mismatch. */
+/* Output of a successful call; a description of the first mismatch. */
 static const char *caps_bad(const struct kvm_xbzrle_caps *c)
 {
 	static char why[160];
@@ -99,12 +86,12 @@ static const char *caps_bad(const struct kvm_xbzrle_caps *c)
 	else if (c->formats != (1ULL << KVM_XBZRLE_FORMAT_QEMU_V1))
 		snprintf(why, sizeof(why), "formats 0x%llx",
 			 (unsigned long long)c->formats);
-	else if (c->page_size != (unsigned long)page_size)
+	else if (c->page_size != (unsigned long)sysconf(_SC_PAGESIZE))
 		snprintf(why, sizeof(why), "page_size %u", c->page_size);
 	else if (c->max_delta_size != c->page_size)
 		snprintf(why, sizeof(why), "max_delta_size %u", c->max_delta_size);
 	else {
-		for (i = 0; i < sizeof(c->reserved) / sizeof(c->reserved[0]); i++)
+		for (i = 0; i < NRESERVED; i++)
 			if (c->reserved[i]) {
 				snprintf(why, sizeof(why), "reserved[%u] 0x%llx", i,
 					 (unsigned long long)c->reserved[i]);
@@ -115,179 +102,188 @@ static const char *caps_bad(const struct kvm_xbzrle_caps *c)
 	return why;
 }
 
-static void test_valid(void)
+FIXTURE(caps) {
+	int xfd;
+	struct kvm_xbzrle_caps c;	/* caps_init()ed */
+	uint8_t big[BIG_SIZE] __attribute__((aligned(8)));
+};
+
+FIXTURE_SETUP(caps)
 {
-	struct kvm_xbzrle_caps caps;
-	int r;
-	unsigned int i;
-	int zero = 1;
-
-	caps_init(&caps);
-	r = do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps);
-	expect(r, 0, "GET_CAPS size %zu, flags 0", sizeof(caps));
-	if (r) {
-		memset(&caps, 0, sizeof(caps));	/* check the fields anyway */
-		tap_diag("valid call failed: output fields below are not meaningful");
-	}
-
-	tap_result(caps.api_version == KVM_XBZRLE_API_VERSION,
-		   "api_version is %u (got %u)", KVM_XBZRLE_API_VERSION,
-		   caps.api_version);
-	tap_result(!!(caps.capabilities & KVM_XBZRLE_CAP_CODEC),
-		   "capabilities has KVM_XBZRLE_CAP_CODEC (got 0x%llx)",
-		   (unsigned long long)caps.capabilities);
-	tap_result(caps.formats == (1ULL << KVM_XBZRLE_FORMAT_QEMU_V1),
-		   "formats is 1 << KVM_XBZRLE_FORMAT_QEMU_V1 (got 0x%llx)",
-		   (unsigned long long)caps.formats);
-	tap_result(caps.page_size == (unsigned long)page_size,
-		   "page_size is the host page size %ld (got %u)", page_size,
-		   caps.page_size);
-	tap_result(caps.max_delta_size == (unsigned long)page_size,
-		   "max_delta_size is the page size %ld (got %u)", page_size,
-		   caps.max_delta_size);
-	tap_result(caps.max_batch == KVM_XBZRLE_MAX_BATCH &&
-		   caps.max_regions >= KVM_XBZRLE_MAX_REGIONS &&
-		   caps.capabilities & KVM_XBZRLE_CAP_HOST_PAGE_BASES,
-		   "max_batch is %u and max_regions at least %u with HOST_PAGE_BASES (got %u, %u)",
-		   KVM_XBZRLE_MAX_BATCH, KVM_XBZRLE_MAX_REGIONS,
-		   caps.max_batch, caps.max_regions);
-	for (i = 0; i < sizeof(caps.reserved) / sizeof(caps.reserved[0]); i++)
-		if (caps.reserved[i])
-			zero = 0;
-	tap_result(!r && zero, "reserved fields are zero on output%s",
-		   r ? " (call failed)" : "");
+	self->xfd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
+	ASSERT_LE(0, self->xfd)
+		TH_LOG(DEV_PATH ": %s (is kvm_xbzrle loaded?)", strerror(errno));
+	caps_init(&self->c);
+	memset(self->big, 0, sizeof(self->big));
 }
 
-static void test_sizes(void)
+FIXTURE_TEARDOWN(caps)
 {
-	static uint8_t big[BIG_SIZE] __attribute__((aligned(8)));
-	struct kvm_xbzrle_caps *c = (struct kvm_xbzrle_caps *)big;
+	if (self->xfd >= 0)
+		close(self->xfd);
+}
+
+/* ---------------------------- a valid call ------------------------------ */
+
+TEST_F(caps, valid_call_fills_every_field)
+{
+	struct kvm_xbzrle_caps *c = &self->c;
+	unsigned int i;
+
+	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
+	EXPECT_EQ((__u32)KVM_XBZRLE_API_VERSION, c->api_version);
+	EXPECT_TRUE(!!(c->capabilities & KVM_XBZRLE_CAP_CODEC))
+		TH_LOG("capabilities 0x%llx", (unsigned long long)c->capabilities);
+	EXPECT_EQ(1ULL << KVM_XBZRLE_FORMAT_QEMU_V1, c->formats);
+	EXPECT_EQ((unsigned long)sysconf(_SC_PAGESIZE), c->page_size);
+	EXPECT_EQ(c->page_size, c->max_delta_size);
+	for (i = 0; i < NRESERVED; i++)
+		EXPECT_EQ(0ULL, c->reserved[i]) TH_LOG("reserved[%u]", i);
+}
+
+TEST_F(caps, host_page_bases_with_batch_and_region_limits)
+{
+	struct kvm_xbzrle_caps *c = &self->c;
+
+	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
+	EXPECT_TRUE(!!(c->capabilities & KVM_XBZRLE_CAP_HOST_PAGE_BASES));
+	EXPECT_EQ((__u32)KVM_XBZRLE_MAX_BATCH, c->max_batch);
+	EXPECT_LE((__u32)KVM_XBZRLE_MAX_REGIONS, c->max_regions);
+}
+
+TEST_F(caps, offers_the_per_page_rule)
+{
+	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
+	EXPECT_TRUE(!!(self->c.capabilities & KVM_XBZRLE_CAP_ADAPT))
+		TH_LOG("capabilities 0x%llx",
+		       (unsigned long long)self->c.capabilities);
+}
+
+/* ------------------------------- sizes ---------------------------------- */
+
+TEST_F(caps, size_below_ver1_refused)
+{
+	struct kvm_xbzrle_caps *c = (void *)self->big;
+
+	c->size = 0;
+	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
+	c->size = KVM_XBZRLE_CAPS_SIZE_VER1 - 8;
+	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, caps_cmd(c->size), c));
+}
+
+TEST_F(caps, size_and_ioctl_number_disagree)
+{
+	struct kvm_xbzrle_caps *c = (void *)self->big;
+
+	c->size = LARGER_SIZE;
+	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
+	c->size = sizeof(*c);
+	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c));
+}
+
+/* A larger (newer) struct: a zero tail is accepted and left alone. */
+TEST_F(caps, larger_struct_zero_tail)
+{
+	struct kvm_xbzrle_caps *c = (void *)self->big;
 	const char *bad;
 	unsigned int i;
-	int r;
 
-	/* Too small, whatever the ioctl number says. */
-	memset(big, 0, sizeof(big));
-	c->size = 0;
-	expect(do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, big), EINVAL,
-	       "size 0 with the standard ioctl number");
-
-	memset(big, 0, sizeof(big));
-	c->size = KVM_XBZRLE_CAPS_SIZE_VER1 - 8;
-	expect(do_ioctl(xfd, caps_cmd(c->size), big), EINVAL,
-	       "size %u (< KVM_XBZRLE_CAPS_SIZE_VER1) with a matching ioctl size",
-	       c->size);
-
-	/* Size field and ioctl number disagree. */
-	memset(big, 0, sizeof(big));
 	c->size = LARGER_SIZE;
-	expect(do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, big), EINVAL,
-	       "size %u with ioctl size %u", LARGER_SIZE,
-	       (unsigned int)_IOC_SIZE(KVM_XBZRLE_GET_CAPS));
-
-	memset(big, 0, sizeof(big));
-	c->size = sizeof(*c);
-	expect(do_ioctl(xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0, char[LARGER_SIZE]), big),
-	       EINVAL, "size %zu with ioctl size %u", sizeof(*c), LARGER_SIZE);
-
-	/* A larger (newer) struct: zero tail accepted, non-zero tail refused. */
-	memset(big, 0, sizeof(big));
-	c->size = LARGER_SIZE;
-	r = do_ioctl(xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0, char[LARGER_SIZE]), big);
-	expect(r, 0, "size %u (larger struct), zero tail", LARGER_SIZE);
+	ASSERT_EQ(0, do_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c));
 	bad = caps_bad(c);
-	for (i = KVM_XBZRLE_CAPS_SIZE_VER1; i < sizeof(big); i++)
-		if (big[i]) {
-			bad = "tail changed";
-			break;
-		}
-	tap_result(!r && !bad, "size %u (larger struct): valid output, tail left zero%s%s",
-		   LARGER_SIZE, bad || r ? ": " : "",
-		   r ? "call failed" : bad ? bad : "");
-
-	memset(big, 0, sizeof(big));
-	c->size = LARGER_SIZE;
-	big[KVM_XBZRLE_CAPS_SIZE_VER1] = 1;
-	expect(do_ioctl(xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0, char[LARGER_SIZE]), big),
-	       E2BIG, "size %u, non-zero first tail byte", LARGER_SIZE);
-
-	memset(big, 0, sizeof(big));
-	c->size = LARGER_SIZE;
-	big[LARGER_SIZE - 1] = 0x80;
-	expect(do_ioctl(xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0, char[LARGER_SIZE]), big),
-	       E2BIG, "size %u, non-zero last tail byte", LARGER_SIZE);
-
-	/* Bounds: MAX_SIZE is still accepted, beyond it is refused. */
-	memset(big, 0, sizeof(big));
-	c->size = MAX_SIZE;
-	expect(do_ioctl(xfd, caps_cmd(MAX_SIZE), big), 0,
-	       "size %u, zero tail", MAX_SIZE);
-
-	memset(big, 0, sizeof(big));
-	c->size = BIG_SIZE;
-	expect(do_ioctl(xfd, caps_cmd(BIG_SIZE), big), E2BIG,
-	       "size %u (> %u)", BIG_SIZE, MAX_SIZE);
+	EXPECT_EQ(NULL, bad) TH_LOG("%s", bad);
+	for (i = KVM_XBZRLE_CAPS_SIZE_VER1; i < sizeof(self->big); i++)
+		ASSERT_EQ(0, self->big[i]) TH_LOG("tail byte %u changed", i);
 }
 
-static void test_fields(void)
+TEST_F(caps, larger_struct_nonzero_tail_refused)
 {
-	struct kvm_xbzrle_caps caps;
+	struct kvm_xbzrle_caps *c = (void *)self->big;
+
+	c->size = LARGER_SIZE;
+	self->big[KVM_XBZRLE_CAPS_SIZE_VER1] = 1;
+	EXPECT_ERRNO(E2BIG, do_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c));
+	self->big[KVM_XBZRLE_CAPS_SIZE_VER1] = 0;
+	self->big[LARGER_SIZE - 1] = 0x80;
+	EXPECT_ERRNO(E2BIG, do_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c));
+}
+
+TEST_F(caps, size_bounds)
+{
+	struct kvm_xbzrle_caps *c = (void *)self->big;
+
+	c->size = MAX_SIZE;
+	EXPECT_ERRNO(0, do_ioctl(self->xfd, caps_cmd(MAX_SIZE), c));
+	memset(self->big, 0, sizeof(self->big));
+	c->size = BIG_SIZE;
+	EXPECT_ERRNO(E2BIG, do_ioctl(self->xfd, caps_cmd(BIG_SIZE), c));
+}
+
+/* ------------------------- flags and reserved fields --------------------- */
+
+TEST_F(caps, unknown_flag_refused)
+{
+	self->c.flags = 1U << 31;
+	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
+}
+
+TEST_F(caps, reserved_fields_refused)
+{
 	unsigned int i;
 
-	caps_init(&caps);
-	caps.flags = 1U << 31;
-	expect(do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps), EINVAL,
-	       "unknown flag 0x%x", 1U << 31);
-
-	for (i = 0; i < sizeof(caps.reserved) / sizeof(caps.reserved[0]); i++) {
-		caps_init(&caps);
-		caps.reserved[i] = 1ULL << (i * 16);
-		expect(do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps), EINVAL,
-		       "reserved[%u] = 0x%llx", i,
-		       (unsigned long long)caps.reserved[i]);
+	for (i = 0; i < NRESERVED; i++) {
+		caps_init(&self->c);
+		self->c.reserved[i] = 1ULL << (i * 16);
+		EXPECT_EQ(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS,
+					   &self->c))
+			TH_LOG("reserved[%u] 0x%llx", i,
+			       (unsigned long long)self->c.reserved[i]);
 	}
-
-	caps_init(&caps);
-	caps.vm_fd = 1;
-	expect(do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps), EINVAL,
-	       "vm_fd 1 without KVM_XBZRLE_CAPS_VM_FD");
 }
 
-static void test_faults(void)
+TEST_F(caps, vm_fd_without_its_flag_refused)
 {
-	void *p;
-
-	expect(do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, NULL), EFAULT, "NULL argument");
-
-	p = mmap(NULL, page_size, PROT_READ | PROT_WRITE,
-		 MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-	if (p == MAP_FAILED) {
-		tap_result(0, "unmapped argument: mmap: %s", strerror(errno));
-		return;
-	}
-	munmap(p, page_size);
-	expect(do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, p), EFAULT, "unmapped argument");
+	self->c.vm_fd = 1;
+	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
 }
 
-static void test_numbers(void)
+/* --------------------------- bad pointers -------------------------------- */
+
+TEST_F(caps, null_argument)
 {
-	struct kvm_xbzrle_caps caps;
-
-	caps_init(&caps);
-	expect(do_ioctl(xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x3f, struct kvm_xbzrle_caps),
-			&caps), ENOTTY, "unknown ioctl number 0x3f of our type");
-	caps_init(&caps);
-	expect(do_ioctl(xfd, _IOWR(0xAE, 0, struct kvm_xbzrle_caps), &caps),
-	       ENOTTY, "ioctl of another type (0xAE, KVM's)");
-	caps_init(&caps);
-	expect(do_ioctl(xfd, _IOR(KVM_XBZRLE_IOCTL_TYPE, 0, struct kvm_xbzrle_caps),
-			&caps), ENOTTY, "GET_CAPS number with _IOR direction");
-	caps_init(&caps);
-	expect(do_ioctl(xfd, _IOW(KVM_XBZRLE_IOCTL_TYPE, 0, struct kvm_xbzrle_caps),
-			&caps), ENOTTY, "GET_CAPS number with _IOW direction");
+	EXPECT_ERRNO(EFAULT, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, NULL));
 }
 
-static int caps_with_vm_fd(int vm_fd)
+TEST_F(caps, unmapped_argument)
+{
+	long pg = sysconf(_SC_PAGESIZE);
+	void *p = mmap(NULL, pg, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
+	munmap(p, pg);
+	EXPECT_ERRNO(EFAULT, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, p));
+}
+
+/* ---------------------------- ioctl numbers ------------------------------ */
+
+TEST_F(caps, other_numbers_types_directions)
+{
+	struct kvm_xbzrle_caps *c = &self->c;
+
+	EXPECT_ERRNO(ENOTTY, do_ioctl(self->xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x3f,
+						       struct kvm_xbzrle_caps), c));
+	EXPECT_ERRNO(ENOTTY, do_ioctl(self->xfd, _IOWR(0xAE, 0,
+						       struct kvm_xbzrle_caps), c));
+	EXPECT_ERRNO(ENOTTY, do_ioctl(self->xfd, _IOR(KVM_XBZRLE_IOCTL_TYPE, 0,
+						      struct kvm_xbzrle_caps), c));
+	EXPECT_ERRNO(ENOTTY, do_ioctl(self->xfd, _IOW(KVM_XBZRLE_IOCTL_TYPE, 0,
+						      struct kvm_xbzrle_caps), c));
+}
+
+/* -------------------------- KVM_XBZRLE_CAPS_VM_FD ------------------------ */
+
+static int caps_with_vm_fd(int xfd, int vm_fd)
 {
 	struct kvm_xbzrle_caps caps;
 
@@ -297,99 +293,50 @@ static int caps_with_vm_fd(int vm_fd)
 	return do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps);
 }
 
-#define VM_FD_KVM_TESTS	4
-
-static void test_vm_fd(void)
+TEST_F(caps, vm_fd_not_a_vm)
 {
-	struct kvm_xbzrle_caps caps;
+	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	EXPECT_ERRNO(EBADF, caps_with_vm_fd(self->xfd, -1));
+	ASSERT_LE(0, null_fd);
+	EXPECT_ERRNO(EINVAL, caps_with_vm_fd(self->xfd, null_fd));
+	close(null_fd);
+}
+
+/* KVM's own files: /dev/kvm is not a VM; a VM of this process is. */
+TEST_F(caps, vm_fd_of_kvm)
+{
+	int kvm_fd, vm_fd, status;
 	const char *bad;
-	int null_fd, kvm_fd, vm_fd, status, r;
 	pid_t pid;
 
-	expect(caps_with_vm_fd(-1), EBADF, "KVM_XBZRLE_CAPS_VM_FD, vm_fd -1");
-
-	null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
-	if (null_fd < 0) {
-		tap_result(0, "KVM_XBZRLE_CAPS_VM_FD, vm_fd of /dev/null: open: %s",
-			   strerror(errno));
-	} else {
-		expect(caps_with_vm_fd(null_fd), EINVAL,
-		       "KVM_XBZRLE_CAPS_VM_FD, vm_fd of /dev/null");
-		close(null_fd);
-	}
-
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm_fd < 0) {
-		int i;
-
-		for (i = 0; i < VM_FD_KVM_TESTS; i++)
-			tap_skip("/dev/kvm not available",
-				 "KVM_XBZRLE_CAPS_VM_FD with KVM file descriptors");
-		return;
-	}
-	expect(caps_with_vm_fd(kvm_fd), EINVAL,
-	       "KVM_XBZRLE_CAPS_VM_FD, vm_fd of /dev/kvm itself (not a VM)");
+	if (kvm_fd < 0)
+		SKIP(return, "/dev/kvm: %s", strerror(errno));
+	EXPECT_ERRNO(EINVAL, caps_with_vm_fd(self->xfd, kvm_fd));
 
 	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
-	if (vm_fd < 0) {
-		tap_result(0, "KVM_XBZRLE_CAPS_VM_FD, a VM of this process: KVM_CREATE_VM: %s",
-			   strerror(errno));
-		tap_result(0, "KVM_XBZRLE_CAPS_VM_FD, a VM: valid output (no VM)");
-		tap_result(0, "KVM_XBZRLE_CAPS_VM_FD, a VM of another process (no VM)");
-		close(kvm_fd);
-		return;
-	}
+	ASSERT_LE(0, vm_fd) TH_LOG("KVM_CREATE_VM: %s", strerror(errno));
+	self->c.flags = KVM_XBZRLE_CAPS_VM_FD;
+	self->c.vm_fd = vm_fd;
+	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
+	bad = caps_bad(&self->c);
+	EXPECT_EQ(NULL, bad) TH_LOG("%s", bad);
 
-	caps_init(&caps);
-	caps.flags = KVM_XBZRLE_CAPS_VM_FD;
-	caps.vm_fd = vm_fd;
-	r = do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps);
-	expect(r, 0, "KVM_XBZRLE_CAPS_VM_FD, a VM of this process");
-	bad = r ? "call failed" : caps_bad(&caps);
-	tap_result(!bad, "KVM_XBZRLE_CAPS_VM_FD, a VM: valid output%s%s",
-		   bad ? ": " : "", bad ? bad : "");
-
-	/* The same VM file used from a child: a different mm. */
+	/* The same VM file used from a child: another mm. */
 	fflush(NULL);
 	pid = fork();
 	if (pid == 0) {
-		r = caps_with_vm_fd(vm_fd);
+		int r = caps_with_vm_fd(self->xfd, vm_fd);
+
 		_exit(r < 0 ? 255 : r & 0xff);
 	}
-	if (pid < 0) {
-		tap_result(0, "KVM_XBZRLE_CAPS_VM_FD, the VM from a forked child: fork: %s",
-			   strerror(errno));
-	} else if (waitpid(pid, &status, 0) != pid || !WIFEXITED(status)) {
-		tap_result(0, "KVM_XBZRLE_CAPS_VM_FD, the VM from a forked child: child died (status 0x%x)",
-			   status);
-	} else {
-		r = WEXITSTATUS(status);
-		expect(r == 255 ? -1 : r, EIO,
-		       "KVM_XBZRLE_CAPS_VM_FD, the VM from a forked child (another mm)");
-	}
+	ASSERT_LT(0, pid) TH_LOG("fork: %s", strerror(errno));
+	ASSERT_EQ(pid, waitpid(pid, &status, 0));
+	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child status 0x%x", status);
+	EXPECT_ERRNO(EIO, WEXITSTATUS(status) == 255 ? -1 : WEXITSTATUS(status));
 	close(vm_fd);
 	close(kvm_fd);
 }
 
-int main(void)
-{
-	page_size = sysconf(_SC_PAGESIZE);
-
-	xfd = open(DEV_PATH, O_RDWR | O_CLOEXEC);
-	if (xfd < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
-			tap_skip_all(DEV_PATH " not available (is kvm_xbzrle loaded?): %s",
-				     strerror(errno));
-		tap_bail_out("open " DEV_PATH);
-	}
-
-	tap_plan(NTESTS);
-	test_valid();		/* 7 */
-	test_sizes();		/* 10 */
-	test_fields();		/* 6 */
-	test_faults();		/* 2 */
-	test_numbers();		/* 4 */
-	test_vm_fd();		/* 6 */
-	close(xfd);
-	tap_finish();
-}
+TEST_HARNESS_MAIN
