@@ -406,6 +406,62 @@ else
 	skip "write error on stdout: exit 1" "no /dev/full"
 fi
 
+# a module with the per-page rule (GET_STATS version 3's counters) and
+# dirty_log_clears: its counters in their place, after refused
+D3=$T/adapt
+mkdir -p "$D3"
+cat >"$D3/stats" <<'EOF'
+contexts 1
+pages 100
+cache_hits 60
+cache_misses 40
+overflows 30
+zero_pages 0
+unchanged_pages 10
+xbzrle_pages 20
+raw_pages 70
+delta_bytes 2000
+evictions 0
+refused 0
+skipped 25
+given_back 8
+probes 4
+reclaimed 0
+cache_bytes 4096
+dirty_log_clears 5
+max_cache_bytes 6442450944
+EOF
+: >"$D3/contexts"
+cat >"$T/table-adapt" <<'EOF'
+                      module
+contexts                   1
+pages                    100
+zero_pages                 0
+unchanged_pages           10
+xbzrle_pages              20
+raw_pages                 70
+cache_hits                60
+cache_misses              40
+overflows                 30
+delta_bytes             2000
+evictions                  0
+refused                    0
+skipped                   25
+given_back                 8
+probes                     4
+reclaimed                  0
+cache_bytes             4096
+max_cache_bytes   6442450944
+dirty_log_clears           5
+cache_hit_rate        60.00%
+cache_miss_rate       40.00%
+encoding_rate           1.97
+cache_mib               0.00
+cache_limit_mib      6144.00
+EOF
+run KVM_XBZRLE_DEBUGFS="$D3" "$STAT" -m
+same_output "the per-page rule's skipped, given_back and probes after refused" "$T/table-adapt"
+
 echo "1..$n"
 echo "# $((n - failed)) passed, $failed failed"
 [ "$failed" = 0 ]
