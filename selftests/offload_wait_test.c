@@ -16,7 +16,10 @@
  * 7 s the child is killed: it must die, and the kernel log must name none
  * of its threads as blocked.
  *
- * Needs root (the sysctl, /dev/kmsg); skips without the hung-task detector
+ * On the kernel's kselftest harness: one variant of the case per call,
+ * each in its own process, with the sysctls set in the fixture's set-up
+ * and put back in its teardown.  Needs root (the sysctl, /dev/kmsg) and
+ * the module (a failure without it); skips without the hung-task detector
  * or userfaultfd, saying which.
  */
 #include <errno.h>
@@ -33,9 +36,10 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kselftest_harness.h"
+
 #include "kvm_util.h"
 #include "test_util.h"
-#include "xbzrle_tap.h"
 #include "xbzrle_util.h"
 
 #define PAGE		GUEST_PAGE_SIZE
@@ -45,7 +49,7 @@
 #define HUNG_WARNINGS	"/proc/sys/kernel/hung_task_warnings"
 #define HUNG_S		2
 #define HOLD_S		7
-#define TIMEOUT_S	100
+#define TIMEOUT_S	60		/* a case: the child's set-up and HOLD_S */
 
 enum call { C_ENCODE, C_STATS, C_CACHE, C_REGION, C_INVALIDATE, C_BIND, C_NR };
 
@@ -152,18 +156,73 @@ static int hung_reports(int kmsg)
 	return kmsg_count(kmsg, hung, NULL);
 }
 
-static void test_call(enum call c)
+FIXTURE(wait) {
+	char saved_timeout[32], saved_warnings[32];
+};
+
+FIXTURE_VARIANT(wait) {
+	enum call c;
+};
+
+FIXTURE_VARIANT_ADD(wait, encode) { .c = C_ENCODE };
+FIXTURE_VARIANT_ADD(wait, get_stats) { .c = C_STATS };
+FIXTURE_VARIANT_ADD(wait, set_cache) { .c = C_CACHE };
+FIXTURE_VARIANT_ADD(wait, set_region) { .c = C_REGION };
+FIXTURE_VARIANT_ADD(wait, invalidate) { .c = C_INVALIDATE };
+FIXTURE_VARIANT_ADD(wait, bind) { .c = C_BIND };
+
+FIXTURE_SETUP(wait)
+{
+	struct kvm_xbzrle_caps caps;
+	char buf[32];
+	int fd;
+
+	if (geteuid())
+		SKIP(return, "not root: the hung-task sysctls and /dev/kmsg are root's");
+	/* the module is what is tested: its absence is a failure */
+	ASSERT_EQ(0, xbz_check_offload(&caps)) TH_LOG("%s", kvm_util_error());
+	if (read_file(HUNG_SYSCTL, self->saved_timeout,
+		      sizeof(self->saved_timeout)) < 0)
+		SKIP(return, "no %s: a kernel without CONFIG_DETECT_HUNG_TASK",
+		     HUNG_SYSCTL);
+	fd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	if (fd < 0)
+		SKIP(return, "userfaultfd: %s", strerror(errno));
+	close(fd);
+	ASSERT_EQ(0, read_file(HUNG_WARNINGS, self->saved_warnings,
+			       sizeof(self->saved_warnings)))
+		TH_LOG("read %s: %s", HUNG_WARNINGS, kvm_util_error());
+	snprintf(buf, sizeof(buf), "%d\n", HUNG_S);
+	/* every report counts: the detector stops after hung_task_warnings */
+	ASSERT_EQ(0, write_file(HUNG_SYSCTL, buf));
+	ASSERT_EQ(0, write_file(HUNG_WARNINGS, "-1\n"));
+}
+
+FIXTURE_TEARDOWN(wait)
+{
+	if (self->saved_timeout[0])
+		write_file(HUNG_SYSCTL, self->saved_timeout);
+	if (self->saved_warnings[0])
+		write_file(HUNG_WARNINGS, self->saved_warnings);
+}
+
+/*
+ * The variant's call behind an ENCODE held in a fault for HOLD_S seconds:
+ * the child must die of the SIGKILL, and no hung-task report may come.
+ */
+TEST_F_TIMEOUT(wait, killable_behind_a_faulting_encode, TIMEOUT_S)
 {
 	int pipefd[2], status = 0, kmsg, n;
+	enum call c = variant->c;
 	char ch;
 	pid_t pid;
 
 	kmsg = kmsg_open();
-	if (kmsg < 0 || pipe(pipefd))
-		tap_bail_out("/dev/kmsg or pipe");
-	fflush(stdout);
+	ASSERT_LE(0, kmsg) TH_LOG("/dev/kmsg: %s", kvm_util_error());
+	ASSERT_EQ(0, pipe(pipefd));
+	fflush(NULL);
 	pid = fork();
-	TEST_ASSERT(pid >= 0, "fork");
+	ASSERT_LE(0, pid) TH_LOG("fork: %s", strerror(errno));
 	if (!pid) {
 		close(pipefd[0]);
 		_exit(child(c, pipefd[1]));
@@ -171,11 +230,11 @@ static void test_call(enum call c)
 	close(pipefd[1]);
 	if (read(pipefd[0], &ch, 1) != 1) {
 		waitpid(pid, &status, 0);
-		tap_result(0, "%s behind an ENCODE held in a fault: child set-up failed (exit %d)",
-			   call_names[c], WIFEXITED(status) ? WEXITSTATUS(status) : -1);
 		close(pipefd[0]);
 		close(kmsg);
-		return;
+		ASSERT_TRUE(0) TH_LOG("%s: the child's set-up failed (exit %d)",
+				      call_names[c], WIFEXITED(status) ?
+				      WEXITSTATUS(status) : -1);
 	}
 	close(pipefd[0]);
 	sleep(HOLD_S);
@@ -183,47 +242,13 @@ static void test_call(enum call c)
 	waitpid(pid, &status, 0);
 	n = hung_reports(kmsg);
 	close(kmsg);
-	tap_result(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL && n == 0,
-		   "%s behind an ENCODE held in a fault for %d s waits killably: %d hung-task reports (timeout %d s), child %s %d",
-		   call_names[c], HOLD_S, n, HUNG_S,
-		   WIFSIGNALED(status) ? "killed by signal" : "exited with",
-		   WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	EXPECT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL)
+		TH_LOG("%s: child %s %d", call_names[c],
+		       WIFSIGNALED(status) ? "killed by signal" : "exited with",
+		       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
+	EXPECT_EQ(0, n) TH_LOG("%s behind an ENCODE held in a fault for %d s: "
+			       "%d hung-task reports (timeout %d s)",
+			       call_names[c], HOLD_S, n, HUNG_S);
 }
 
-static char saved_timeout[32], saved_warnings[32];
-
-static void restore_sysctls(void)
-{
-	if (saved_timeout[0])
-		write_file(HUNG_SYSCTL, saved_timeout);
-	if (saved_warnings[0])
-		write_file(HUNG_WARNINGS, saved_warnings);
-}
-
-int main(void)
-{
-	struct kvm_xbzrle_caps caps;
-	char buf[32];
-	int fd, c;
-
-	tap_timeout(TIMEOUT_S);
-	xbz_require_offload(&caps, false);
-	if (read_file(HUNG_SYSCTL, saved_timeout, sizeof(saved_timeout)) < 0)
-		tap_skip_all("no %s: a kernel without CONFIG_DETECT_HUNG_TASK", HUNG_SYSCTL);
-	fd = syscall(SYS_userfaultfd, O_CLOEXEC);
-	if (fd < 0)
-		tap_skip_all("userfaultfd: %s", strerror(errno));
-	close(fd);
-	if (read_file(HUNG_WARNINGS, saved_warnings, sizeof(saved_warnings)) < 0)
-		tap_bail_out("read %s", HUNG_WARNINGS);
-	atexit(restore_sysctls);
-	snprintf(buf, sizeof(buf), "%d\n", HUNG_S);
-	/* every report counts: the detector stops after hung_task_warnings */
-	TEST_ASSERT(!write_file(HUNG_SYSCTL, buf) &&
-		    !write_file(HUNG_WARNINGS, "-1\n"),
-		    "write %s and %s", HUNG_SYSCTL, HUNG_WARNINGS);
-	tap_plan(C_NR);
-	for (c = 0; c < C_NR; c++)
-		test_call(c);
-	tap_finish();
-}
+TEST_HARNESS_MAIN
