@@ -24,8 +24,10 @@
  *               first one's oldest bases as it missed), and both
  *               destinations stay exact.
  *
- * The parameter's value is restored on exit.  Needs root (the parameter)
- * and debugfs.
+ * On the kernel's kselftest harness: the two parts are two cases, each
+ * with fresh tenants and the parameter's value saved in the fixture's
+ * set-up and put back in its teardown.  Needs root (the parameter) and
+ * debugfs; a missing module fails the set-up.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -37,10 +39,11 @@
 #include <sys/ioctl.h>
 #include <unistd.h>
 
+#include "kselftest_harness.h"
+
 #include "kvm_util.h"
 #include "records.h"
 #include "test_util.h"
-#include "xbzrle_tap.h"
 #include "xbzrle_util.h"
 
 #define PAGE		GUEST_PAGE_SIZE
@@ -54,23 +57,27 @@
 #define EVICT_PER_MISS	2		/* kmod/cache.c */
 #define TIMEOUT_S	100
 #define MIB		(1024ULL * 1024)
+#define PARAM		"/sys/module/kvm_xbzrle/parameters/max_cache_mb"
 
 static uint8_t records[BATCH * KVM_XBZRLE_RECORD_MAX_SIZE]
 	__attribute__((aligned(8)));
 static uint64_t gpas[BATCH];
-static void set_param(unsigned int mb)
+
+static int set_param(unsigned int mb)
 {
 	char v[16];
 
 	snprintf(v, sizeof(v), "%u", mb);
-	xbz_param_set("max_cache_mb", v);
+	return write_file(PARAM, v);
 }
 
+/* The context's evictions or cache_bytes; UINT64_MAX if GET_STATS fails. */
 static uint64_t ctx_stat(int xfd, const char *what)
 {
-	struct kvm_xbzrle_stats s;
+	struct kvm_xbzrle_stats s = { .size = sizeof(s) };
 
-	TEST_ASSERT(!xbz_get_stats(xfd, &s), "GET_STATS: %s", kvm_util_error());
+	if (xbz_get_stats(xfd, &s))
+		return UINT64_MAX;
 	if (!strcmp(what, "evictions"))
 		return s.evictions;
 	return s.cache_bytes;
@@ -126,35 +133,41 @@ struct tenant {
 	int xfd;
 };
 
-static void tenant_init(struct tenant *t, unsigned int seed)
+/* 0, or -1 with *@why; tenant_destroy() undoes what was done either way. */
+static int tenant_init(struct tenant *t, unsigned int seed, char *why)
 {
+	t->vm_fd = t->xfd = -1;
 	t->mem = mmap(NULL, (size_t)MEM_PAGES * PAGE, PROT_READ | PROT_WRITE,
 		      MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	t->dest = calloc(MEM_PAGES, PAGE);
 	if (t->mem == MAP_FAILED || !t->dest)
-		tap_bail_out("%u pages of guest memory and its destination",
-			     MEM_PAGES);
+		return set_why(why, 256, "%u pages of guest memory and its destination",
+			       MEM_PAGES);
 	fill_random(t->mem, (size_t)MEM_PAGES * PAGE, &seed);
 	t->vm_fd = ioctl(kvm_open(), KVM_CREATE_VM, 0);
-	TEST_ASSERT(t->vm_fd >= 0 &&
-		    !kvm_set_memslot(t->vm_fd, 0, 0, GPA,
-				     (uint64_t)MEM_PAGES * PAGE, t->mem),
-		    "a VM with one %u-page memslot", MEM_PAGES);
+	if (t->vm_fd < 0 ||
+	    kvm_set_memslot(t->vm_fd, 0, 0, GPA, (uint64_t)MEM_PAGES * PAGE,
+			    t->mem))
+		return set_why(why, 256, "a VM with one %u-page memslot: %s",
+			       MEM_PAGES, strerror(errno));
 	t->xfd = xbz_open();
-	TEST_ASSERT(t->xfd >= 0 && !xbz_bind(t->xfd, t->vm_fd) &&
-		    !xbz_set_region(t->xfd, 0, GPA, (uint64_t)MEM_PAGES * PAGE,
-				    t->mem) &&
-		    !xbz_set_cache(t->xfd, KVM_XBZRLE_CACHE_SET_SIZE,
-				   (uint64_t)NPAGES * PAGE, NULL),
-		    "a context with a %u-page cache: %s", NPAGES,
-		    kvm_util_error());
+	if (t->xfd < 0 || xbz_bind(t->xfd, t->vm_fd) ||
+	    xbz_set_region(t->xfd, 0, GPA, (uint64_t)MEM_PAGES * PAGE, t->mem) ||
+	    xbz_set_cache(t->xfd, KVM_XBZRLE_CACHE_SET_SIZE,
+			  (uint64_t)NPAGES * PAGE, NULL))
+		return set_why(why, 256, "a context with a %u-page cache: %s",
+			       NPAGES, kvm_util_error());
+	return 0;
 }
 
 static void tenant_destroy(struct tenant *t)
 {
-	close(t->xfd);
-	close(t->vm_fd);
-	munmap(t->mem, (size_t)MEM_PAGES * PAGE);
+	if (t->xfd >= 0)
+		close(t->xfd);
+	if (t->vm_fd >= 0)
+		close(t->vm_fd);
+	if (t->mem && t->mem != MAP_FAILED)
+		munmap(t->mem, (size_t)MEM_PAGES * PAGE);
 	free(t->dest);
 }
 
@@ -183,120 +196,116 @@ static int round_exact(struct tenant *t, unsigned int *diff, char *why)
 	return ret || *diff ? -1 : 0;
 }
 
-static void test_ceiling(struct tenant *a)
+FIXTURE(ceiling) {
+	struct tenant a, b;
+	char saved[32];
+	char why[256];
+};
+
+FIXTURE_SETUP(ceiling)
+{
+	struct kvm_xbzrle_caps caps;
+
+	if (geteuid())
+		SKIP(return, "not root: max_cache_mb is root's");
+	/* the module is what is tested: its absence is a failure */
+	ASSERT_EQ(0, xbz_check_offload(&caps)) TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, read_file(PARAM, self->saved, sizeof(self->saved)))
+		TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, tenant_init(&self->a, 1, self->why)) TH_LOG("%s", self->why);
+	ASSERT_EQ(0, tenant_init(&self->b, 2, self->why)) TH_LOG("%s", self->why);
+}
+
+FIXTURE_TEARDOWN(ceiling)
+{
+	tenant_destroy(&self->a);
+	tenant_destroy(&self->b);
+	if (self->saved[0])
+		write_file(PARAM, self->saved);
+}
+
+TEST_F_TIMEOUT(ceiling, lowered_ceiling_applies_at_once_and_bounded, TIMEOUT_S)
 {
 	unsigned int p, worst = 0, worst_page = 0, diff = 0;
 	uint64_t before, cache, evict0, evict1, n;
+	struct tenant *a = &self->a;
 	long long module_cache;
-	char why[256] = "";
-	int ret;
+	char *why = self->why;
 
-	/* 1: a full cache under a ceiling that allows it */
-	set_param(FULL_MB);
-	ret = send_pages(a, 0, NPAGES, why);
-	cache = ctx_stat(a->xfd, "cache_bytes");
-	tap_result(!ret && cache == (uint64_t)NPAGES * PAGE,
-		   "every page sent once: the cache holds all %u pages (%llu KiB)%s%s",
-		   NPAGES, (unsigned long long)cache / 1024, WHY_IF(ret, why));
+	/* a full cache under a ceiling that allows it */
+	ASSERT_EQ(0, set_param(FULL_MB));
+	ASSERT_EQ(0, send_pages(a, 0, NPAGES, why)) TH_LOG("%s", why);
+	EXPECT_EQ((uint64_t)NPAGES * PAGE, ctx_stat(a->xfd, "cache_bytes"));
 
-	/* 2: the lowered ceiling holds when the write returns */
+	/* the lowered ceiling holds when the write returns */
 	evict0 = ctx_stat(a->xfd, "evictions");
-	set_param(LOW_MB);
+	ASSERT_EQ(0, set_param(LOW_MB));
 	cache = ctx_stat(a->xfd, "cache_bytes");
 	module_cache = xbz_debugfs_stat("cache_bytes");
 	evict1 = ctx_stat(a->xfd, "evictions");
-	tap_result(cache <= LOW_MB * MIB && module_cache >= 0 &&
-		   (uint64_t)module_cache <= LOW_MB * MIB,
-		   "max_cache_mb %u -> %u: when the write returns the cache holds %llu KiB, the module %lld KiB (<= %u MiB); %llu evicted",
-		   FULL_MB, LOW_MB, (unsigned long long)cache / 1024,
-		   module_cache < 0 ? module_cache : module_cache / 1024,
-		   LOW_MB, (unsigned long long)(evict1 - evict0));
+	EXPECT_GE(LOW_MB * MIB, cache);
+	EXPECT_TRUE(module_cache >= 0 && (uint64_t)module_cache <= LOW_MB * MIB)
+		TH_LOG("max_cache_mb %u -> %u: the module holds %lld KiB; %llu evicted",
+		       FULL_MB, LOW_MB, module_cache < 0 ? module_cache : module_cache / 1024,
+		       (unsigned long long)(evict1 - evict0));
 
-	/* 3: the other pages, one per call, each a miss */
-	ret = 0;
-	for (p = NPAGES; p < MEM_PAGES && !ret; p++) {
+	/* the other pages, one per call, each a miss: at most two evictions */
+	for (p = NPAGES; p < MEM_PAGES; p++) {
 		before = ctx_stat(a->xfd, "evictions");
-		ret = encode_apply(a->xfd, a->dest, p, 1, why);
+		ASSERT_EQ(0, encode_apply(a->xfd, a->dest, p, 1, why))
+			TH_LOG("page %u: %s", p, why);
 		n = ctx_stat(a->xfd, "evictions") - before;
 		if (n > worst) {
 			worst = n;
 			worst_page = p;
 		}
 	}
-	tap_result(!ret && worst <= EVICT_PER_MISS,
-		   "under the lowered ceiling %u misses, one per call: none evicts more than %d bases (most: %u, page %u)%s%s",
-		   NPAGES, EVICT_PER_MISS, worst, worst_page, WHY_IF(ret, why));
+	EXPECT_GE((unsigned int)EVICT_PER_MISS, worst) TH_LOG("page %u evicted %u bases",
+						 worst_page, worst);
 
-	/* 4: every page changed, all sent: the destination has the source's */
-	if (!ret)
-		ret = round_exact(a, &diff, why);
-	tap_result(!ret,
-		   "every page changed and sent again: records applied to the destination give the source's pages (%u of %u differ)%s%s",
-		   diff, MEM_PAGES, ret && !diff ? ": " : "",
-		   ret && !diff ? why : "");
+	/* every page changed and sent again: the destination has the source's */
+	EXPECT_EQ(0, round_exact(a, &diff, why))
+		TH_LOG("%u of %u pages differ%s%s", diff, MEM_PAGES,
+		       WHY_IF(!diff, why));
 
-	/* 5: and the caches stay under the ceiling */
+	/* and the caches stay under the ceiling */
 	cache = ctx_stat(a->xfd, "cache_bytes");
 	module_cache = xbz_debugfs_stat("cache_bytes");
-	tap_result(cache <= LOW_MB * MIB && module_cache >= 0 &&
-		   (uint64_t)module_cache <= LOW_MB * MIB,
-		   "after a round under it: the cache holds %llu KiB, the module %lld KiB (<= %u MiB)",
-		   (unsigned long long)cache / 1024,
-		   module_cache < 0 ? module_cache : module_cache / 1024,
-		   LOW_MB);
+	EXPECT_GE(LOW_MB * MIB, cache);
+	EXPECT_TRUE(module_cache >= 0 && (uint64_t)module_cache <= LOW_MB * MIB)
+		TH_LOG("after a round under it the module holds %lld KiB",
+		       module_cache < 0 ? module_cache : module_cache / 1024);
 }
 
-static void test_share(struct tenant *a, struct tenant *b)
+TEST_F_TIMEOUT(ceiling, two_contexts_share_it, TIMEOUT_S)
 {
 	const uint64_t half = SHARE_MB * MIB / 2, slack = 2 * PAGE;
 	unsigned int diff_a = 0, diff_b = 0;
+	char *why = self->why;
 	uint64_t ca, cb;
-	char why[256] = "";
-	int ret;
 
-	/* 6: the first context holds the whole ceiling */
-	set_param(SHARE_MB);
-	ret = send_pages(a, 0, MEM_PAGES, why);
-	ca = ctx_stat(a->xfd, "cache_bytes");
-	tap_result(!ret && ca == SHARE_MB * MIB,
-		   "share: alone, the first context fills the %u MiB ceiling (%llu KiB)%s%s",
-		   SHARE_MB, (unsigned long long)ca / 1024, WHY_IF(ret, why));
+	/* the first context holds the whole ceiling */
+	ASSERT_EQ(0, set_param(SHARE_MB));
+	ASSERT_EQ(0, send_pages(&self->a, 0, MEM_PAGES, why)) TH_LOG("%s", why);
+	EXPECT_EQ(SHARE_MB * MIB, ctx_stat(self->a.xfd, "cache_bytes"));
 
-	/* 7: a newcomer gets half of it */
-	ret = send_pages(b, 0, MEM_PAGES, why);
-	ca = ctx_stat(a->xfd, "cache_bytes");
-	cb = ctx_stat(b->xfd, "cache_bytes");
-	tap_result(!ret && cb + slack >= half && ca + slack >= half &&
-		   ca + cb <= SHARE_MB * MIB,
-		   "share: a second context sending %u MiB gets half: first %llu KiB, second %llu KiB (each %llu KiB, within two pages)%s%s",
-		   MEM_PAGES * PAGE / (unsigned int)MIB,
-		   (unsigned long long)ca / 1024, (unsigned long long)cb / 1024,
-		   (unsigned long long)half / 1024, WHY_IF(ret, why));
+	/* a newcomer gets half of it, within two pages */
+	ASSERT_EQ(0, send_pages(&self->b, 0, MEM_PAGES, why)) TH_LOG("%s", why);
+	ca = ctx_stat(self->a.xfd, "cache_bytes");
+	cb = ctx_stat(self->b.xfd, "cache_bytes");
+	EXPECT_TRUE(cb + slack >= half && ca + slack >= half &&
+		    ca + cb <= SHARE_MB * MIB)
+		TH_LOG("first %llu KiB, second %llu KiB (each %llu KiB)",
+		       (unsigned long long)ca / 1024, (unsigned long long)cb / 1024,
+		       (unsigned long long)half / 1024);
 
-	/* 8: both destinations stay exact */
-	ret = round_exact(a, &diff_a, why);
-	if (!ret)
-		ret = round_exact(b, &diff_b, why);
-	tap_result(!ret,
-		   "share: every page of both changed and sent again, both destinations exact (%u and %u of %u differ)%s%s",
-		   diff_a, diff_b, MEM_PAGES, ret && !diff_a && !diff_b ? ": " : "",
-		   ret && !diff_a && !diff_b ? why : "");
+	/* both destinations stay exact */
+	EXPECT_EQ(0, round_exact(&self->a, &diff_a, why))
+		TH_LOG("first: %u of %u differ%s%s", diff_a, MEM_PAGES,
+		       WHY_IF(!diff_a, why));
+	EXPECT_EQ(0, round_exact(&self->b, &diff_b, why))
+		TH_LOG("second: %u of %u differ%s%s", diff_b, MEM_PAGES,
+		       WHY_IF(!diff_b, why));
 }
 
-int main(void)
-{
-	struct kvm_xbzrle_caps caps;
-	struct tenant a, b;
-
-	tap_timeout(TIMEOUT_S);
-	xbz_require_offload(&caps, false);
-	tap_plan(8);
-
-	tenant_init(&a, 1);
-	tenant_init(&b, 2);
-	test_ceiling(&a);
-	test_share(&a, &b);
-	tenant_destroy(&a);
-	tenant_destroy(&b);
-	tap_finish();
-}
+TEST_HARNESS_MAIN
