@@ -2,8 +2,8 @@
 /*
  * The per-page adaptation rule, as plain arithmetic on a page's history
  * with no kernel dependency: kmod/encode.c applies it, and the userspace
- * replay (userspace/bench/adapt_model.c) runs the same functions, so the
- * two cannot drift apart.
+ * replay (userspace/bench/xbzrle_adapt_sim.c) runs the same functions, so
+ * the two cannot drift apart.
  *
  * A page whose delta overflows (does not fit max_delta) in
  * @overflows records in a row gives its base back: the cache page is
