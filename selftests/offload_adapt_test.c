@@ -221,6 +221,16 @@ static void give_back(struct __test_metadata *_metadata,
 	EXPECT_EQ(0ULL, self->s.cache_bytes);
 }
 
+/* Generations @first to @last, every page written densely, all RAW. */
+static void dense_gens(struct __test_metadata *_metadata,
+		       FIXTURE_DATA(adapt) *self, uint64_t first, uint64_t last)
+{
+	uint64_t gen;
+
+	for (gen = first; gen <= last; gen++)
+		generation(_metadata, self, gen, W_DENSE, RAW);
+}
+
 TEST_F(adapt, overflow_streak_gives_base_back)
 {
 	give_back(_metadata, self);
@@ -246,12 +256,8 @@ TEST_F(adapt, skipped_pages_are_not_encoded)
 /* Probed in generation 7, cached again; sparse writes: deltas are back. */
 TEST_F(adapt, probe_brings_deltas_back)
 {
-	uint64_t gen;
-
 	give_back(_metadata, self);
-	for (gen = 4; gen <= 6; gen++)
-		generation(_metadata, self, gen, W_DENSE, RAW);
-	generation(_metadata, self, 7, W_DENSE, RAW);
+	dense_gens(_metadata, self, 4, 7);
 	EXPECT_EQ(NPAGES, self->s.probes);
 	EXPECT_EQ(3 * NPAGES, self->s.skipped);
 	EXPECT_EQ(CACHED(NPAGES), self->s.cache_bytes);
@@ -265,12 +271,8 @@ TEST_F(adapt, probe_brings_deltas_back)
 /* A probed page that overflows again gives its base back at once. */
 TEST_F(adapt, probed_page_that_overflows_goes_back_at_once)
 {
-	uint64_t gen;
-
 	give_back(_metadata, self);
-	for (gen = 4; gen <= 7; gen++)
-		generation(_metadata, self, gen, W_DENSE, RAW);
-	generation(_metadata, self, 8, W_DENSE, RAW);
+	dense_gens(_metadata, self, 4, 8);
 	EXPECT_EQ(2 * NPAGES, self->s.given_back);
 	EXPECT_EQ(0ULL, self->s.cache_bytes);
 	/* given back in 8: skipped in 9 to 11 */
@@ -307,8 +309,6 @@ TEST_F(adapt, zero_page_while_skipped)
 /* adapt_overflows=0: never given back; pages given back before are misses. */
 TEST_F(adapt, rule_off)
 {
-	uint64_t gen;
-
 	give_back(_metadata, self);
 	set_param(_metadata, "adapt_overflows", "0");
 	generation(_metadata, self, 4, W_DENSE, RAW);
@@ -316,8 +316,7 @@ TEST_F(adapt, rule_off)
 	EXPECT_EQ(0ULL, self->s.probes);
 	EXPECT_EQ(2 * NPAGES, self->s.cache_misses);
 	EXPECT_EQ(CACHED(NPAGES), self->s.cache_bytes);
-	for (gen = 5; gen <= 8; gen++)
-		generation(_metadata, self, gen, W_DENSE, RAW);
+	dense_gens(_metadata, self, 5, 8);
 	EXPECT_EQ(6 * NPAGES, self->s.overflows);
 	EXPECT_EQ(NPAGES, self->s.given_back);
 }
@@ -387,14 +386,12 @@ TEST_F(adapt, debugfs_counts_decisions)
 	long long skipped0 = xbz_debugfs_stat("skipped");
 	long long back0 = xbz_debugfs_stat("given_back");
 	long long probes0 = xbz_debugfs_stat("probes");
-	uint64_t gen;
 
 	ASSERT_LE(0, skipped0) TH_LOG("no skipped in debugfs kvm_xbzrle/stats");
 	ASSERT_LE(0, back0);
 	ASSERT_LE(0, probes0);
 	give_back(_metadata, self);
-	for (gen = 4; gen <= 7; gen++)
-		generation(_metadata, self, gen, W_DENSE, RAW);
+	dense_gens(_metadata, self, 4, 7);
 	EXPECT_EQ(3 * (long long)NPAGES, xbz_debugfs_stat("skipped") - skipped0);
 	EXPECT_EQ((long long)NPAGES, xbz_debugfs_stat("given_back") - back0);
 	EXPECT_EQ((long long)NPAGES, xbz_debugfs_stat("probes") - probes0);
