@@ -34,7 +34,6 @@ import glob
 import os
 import shutil
 import statistics
-import struct
 import sys
 import time
 
@@ -44,8 +43,8 @@ import migrate as m  # noqa: E402
 PATTERNS = {
     # name: (flags of bootsect-bench.S, working-set MiB, XBZRLE cache MiB)
     "sparse": (0, 32, 64),      # the seed's load: the set fits the cache
-    "skewed": (1, 96, 16),      # a set six times the cache, its hot part fits
-    "dense": (2, 16, 64),       # fits, and no page gives a delta
+    "skewed": (m.BENCH_SKEW, 96, 16),  # a set six times the cache, its hot part fits
+    "dense": (m.BENCH_DENSE, 16, 64),  # fits, and no page gives a delta
     # Debian's kernel and sqlite3 (e2e/guest-init.c, e2e.sqlite=1): an
     # in-memory table of 64 MiB, 90% of the UPDATEs to a scattered hot
     # tenth of its pages
@@ -74,13 +73,8 @@ def bench_image(args, pattern, seed, workdir):
     flags, ws_mb, _ = PATTERNS[pattern]
     if flags is None:
         return None             # the Linux guest: no boot sector
-    with open(args.bench_guest, "rb") as f:
-        img = bytearray(f.read())
-    img[498:510] = struct.pack("<III", ws_mb * m.MIB // m.PAGE, flags, seed or 1)
-    path = os.path.join(workdir, "bootsect-bench.bin")
-    with open(path, "wb") as f:
-        f.write(img)
-    return path
+    return m.bench_guest_image(args.bench_guest, os.path.join(workdir, "bootsect-bench.bin"),
+                               ws_mb, flags, seed)
 
 
 def tlb_flushes(pid):
