@@ -15,9 +15,12 @@ boot-sector guest, migrates with XBZRLE over a unix socket and checks that:
      space, as an ELF file) before either runs again, so the two dumps are
      the guest's memory at the switch-over, as sent and as received; the
      pages that differ are counted;
-  3. (guests with VGA) the destination's video RAM equals the source's:
-     pmemsave over the VGA device's linear framebuffer BAR, whose address
-     query-pci gives on each side;
+  3. (guests with VGA) the legacy VGA window 0xa0000-0xbffff reads the
+     same on both sides (pmemsave through QEMU's VGA emulation, which
+     first carries out the writes KVM queued in its coalesced MMIO ring),
+     and the destination's video RAM equals the source's: pmemsave over
+     the VGA device's linear framebuffer BAR, whose address query-pci
+     gives on each side;
   4. the destination guest then runs on (`cont`; its serial port, one '.'
      per pass, keeps advancing);
   5. XBZRLE was used (query-migrate's xbzrle-cache counts pages);
@@ -47,7 +50,12 @@ the default list) offload off.  On e2e/bootsect-bench.S rewriting every
 byte of 16 MiB each pass: p) offload on to Debian's QEMU, where the
 offload must stop XBZRLE for the migration itself
 (xbzrle-offload-min-saving); q), r) (not in the default list) QEMU's own
-XBZRLE, and the offload with the switch off.  The
+XBZRLE, and the offload with the switch off.  On
+e2e/bootsect-coalesced.S with -vga std, whose last writes to the VGA
+text buffer are still queued in KVM's coalesced MMIO ring when the source
+stops: s) offload on to Debian's QEMU; t) (not in the default list) Debian's
+QEMU on both sides, offload off, which loses them (QEMU 7.2's own bug,
+fixed by the series' patch 17).  The
 offload cases are skipped when no patched QEMU is given.  Prints TAP 13 on --tap-fd and a
 comparison table of the cases on stdout (and as TAP diagnostics).
 Standard library only.
@@ -467,6 +475,7 @@ def byte_spans(a, b, diff, base=0, limit=4):
     spans of bytes that differ, with both sides' bytes: a span of 4
     aligned bytes is a guest dword store through a KVM mapping, 16 at 16
     a std-VGA planar store that QEMU emulated (4 planes at 4 x address),
+    2 and 2 four apart an odd/even (text mode) one (planes 0 and 1),
     anything else an encoding gone wrong.  One line per page."""
     lines = []
     for d in diff[:limit]:
@@ -521,6 +530,10 @@ def describe(pages, diff, note, base=0):
     return s + ("; " + note if note else "")
 
 
+# The legacy VGA window, QEMU's VGA emulation (coalesced MMIO in KVM)
+VGA_WINDOW, VGA_WINDOW_SIZE = 0xa0000, 0x20000
+
+
 def vga_lfb(guest):
     """(address, size) of BAR 0 of the VGA device 00:02.0, from query-pci."""
     for bus in guest.qmp.cmd("query-pci"):
@@ -534,7 +547,7 @@ def vga_lfb(guest):
 
 class Case:
     def __init__(self, key, title, src_qemu, dst_qemu, offload, churn=False, event=None,
-                 high=False, vcpus=1, linux=False, dense=False, params=None):
+                 high=False, vcpus=1, linux=False, dense=False, params=None, coalesced=False):
         self.key = key
         self.run = 0              # which run of the case (--repeat)
         self.label = key          # key, with the run's number under --repeat
@@ -543,6 +556,8 @@ class Case:
         self.dst_qemu = dst_qemu
         self.offload = offload
         self.churn = churn        # bootsect-churn.S with -vga std
+        self.coalesced = coalesced  # bootsect-coalesced.S with -vga std
+        self.vga = churn or coalesced  # -vga std: the VGA window and video RAM checked
         self.high = high          # bootsect-smp.S: RAM above 4 GiB
         self.vcpus = vcpus        # its vCPUs writing
         self.linux = linux        # Debian's kernel and e2e/guest-init.c
@@ -560,6 +575,7 @@ class Case:
         self.wall = None
         self.ram_diff = None      # pages differing, all guest RAM
         self.vram_diff = None     # pages differing, vram through the LFB
+        self.window_diff = None   # pages differing, the VGA window 0xa0000-0xbffff
         self.event_at = None      # dirty sync of the reset or cancel
         self.setup_refused = None  # setupfail: whether it failed as it should
         self.skip = None if src_qemu else "patched QEMU not built"
@@ -587,12 +603,15 @@ class Case:
                       "completes",
         }[self.event]
         c = [first, "destination RAM equals source RAM at switch-over (all guest-physical RAM%s)"
-             % (" but the LFB" if self.churn else
+             % (" but the LFB" if self.vga else
                 ", %d MiB of it above 4 GiB written by %d vCPU%s" % (
                     HIGH_MB, self.vcpus, "s" if self.vcpus > 1 else "") if self.high else
                 ", %d MiB of it above 4 GiB, the guest's working set there"
                 % (args.linux_mem_mb // 2) if self.linux else "")]
-        if self.churn:
+        if self.vga:
+            c.append("the VGA window 0xa0000-0xbffff reads the same on both sides (pmemsave "
+                     "through QEMU's VGA emulation, after the writes queued in KVM's coalesced "
+                     "MMIO ring)")
             c.append("destination video RAM equals source's (LFB BAR from query-pci, pmemsave)")
         c += [
             "destination guest runs on after migration",
@@ -640,6 +659,9 @@ def guest_image(case, args, workdir):
         case.seed = ((args.seed + case.run) * 2654435761 + ord(case.key)) & 0xffffffff or 1
         return bench_guest_image(args.bench_guest, os.path.join(workdir, "bootsect-bench.bin"),
                                  DENSE_MB, BENCH_DENSE, case.seed)
+    if case.coalesced:
+        case.seed = 0
+        return args.bootsect_coalesced
     if not case.churn and not case.high:
         return args.bootsect
     with open(args.bootsect_churn if case.churn else args.smp_firmware, "rb") as f:
@@ -657,7 +679,7 @@ def guest_image(case, args, workdir):
 
 def start_dest(case, args, workdir, name, image):
     dst = Guest(name, case.dst_qemu, args.accel, args, workdir, incoming=True,
-                bootsect=image, vga=case.churn, high=case.high, vcpus=case.vcpus,
+                bootsect=image, vga=case.vga, high=case.high, vcpus=case.vcpus,
                 linux_seed=case.seed if case.linux else None)
     dst.qmp.cmd("migrate-set-capabilities",
                 capabilities=[{"capability": "xbzrle", "state": True}])
@@ -680,7 +702,7 @@ def migrate(case, src, sock, args, hold=None, cancel=False):
     cancelled where it pauses before switch-over instead of completing."""
     # The churn guest dirties only 8 MiB: a 1 ms downtime limit alone does
     # not hold its migration, a bandwidth limit while it is held does.
-    hold_mb = args.hold_bandwidth_mb if case.churn else args.bandwidth_mb
+    hold_mb = args.hold_bandwidth_mb if case.vga else args.bandwidth_mb
     src.qmp.cmd("migrate-set-parameters",
                 **{"xbzrle-cache-size": args.cache_mb * MIB,
                    "downtime-limit": args.warm_downtime_ms,
@@ -919,7 +941,7 @@ def boot_source(case, args, workdir, image, tap):
     # replaced, up to 3 QEMU processes; the last waits boot_timeout.
     short = min(45, args.boot_timeout)
     for attempt in (1, 2, 3):
-        src = Guest("src", case.src_qemu, accel, args, workdir, bootsect=image, vga=case.churn,
+        src = Guest("src", case.src_qemu, accel, args, workdir, bootsect=image, vga=case.vga,
                     high=case.high, vcpus=case.vcpus,
                     linux_seed=case.seed if case.linux else None)
         t0 = time.monotonic()
@@ -984,6 +1006,8 @@ def run_case(case, args, tap):
         image = guest_image(case, args, workdir)
         if case.churn:
             tap.diag("guest %s with -vga std, seed 0x%08x" % (args.bootsect_churn, case.seed))
+        if case.coalesced:
+            tap.diag("guest %s with -vga std" % args.bootsect_coalesced)
         if case.high:
             tap.diag("guest %s (-bios) with %d vCPU(s), %d MiB RAM below 4 GiB and %d MiB above, "
                      "seed 0x%08x" % (args.smp_firmware, case.vcpus, args.mem_mb, HIGH_MB,
@@ -1096,7 +1120,7 @@ def run_case(case, args, tap):
         wait_for("the destination to be paused", lambda: dst.status() == "paused", 30)
         src_state = src.status()
         lfb = dst_lfb = None
-        if case.churn:
+        if case.vga:
             lfb, dst_lfb = vga_lfb(src), vga_lfb(dst)
         dumps = [os.path.join(workdir, n + ".elf") for n in ("src", "dst")]
         # The Linux guest's RAM a chunk at a time (dump-guest-memory's
@@ -1112,7 +1136,7 @@ def run_case(case, args, tap):
             kw = {} if begin is None else {"begin": begin, "length": DUMP_CHUNK}
             src.qmp.cmd("dump-guest-memory", paging=False, protocol="file:" + dumps[0], **kw)
             dst.qmp.cmd("dump-guest-memory", paging=False, protocol="file:" + dumps[1], **kw)
-            p, d, note = compare_dumps(*dumps, skip=lfb if case.churn else None)
+            p, d, note = compare_dumps(*dumps, skip=lfb if case.vga else None)
             for line in dump_spans(*dumps, d[:max(0, 4 - len(diff) - len(kvm_pages))]):
                 tap.diag("RAM " + line)
             # KVM's own writes on the destination, byte for byte inside
@@ -1152,12 +1176,28 @@ def run_case(case, args, tap):
                          " ".join("0x%x" % g for g in kvm_pages) or "none"))
         tap.point(equal, "%s %s" % (desc, checks[1]))
 
-        if case.churn:
+        if case.vga:
+            # First through the legacy window: an access to QEMU's VGA
+            # emulation there carries out what KVM queued in its coalesced
+            # MMIO ring, so the source's video RAM then holds every write
+            # its guest made before it stopped.
+            win = [os.path.join(workdir, n + ".vgawin") for n in ("src", "dst")]
+            for g, f in zip((src, dst), win):
+                g.qmp.cmd("pmemsave", val=VGA_WINDOW, size=VGA_WINDOW_SIZE, filename=f)
+            pages, diff, note = compare_files(*win)
+            case.window_diff = len(diff)
+            tap.diag("VGA window: %s" % describe(pages, diff, note, VGA_WINDOW))
+            for line in byte_spans(mapped(win[0]), mapped(win[1]), diff, VGA_WINDOW):
+                tap.diag("VGA window " + line)
+            tap.point(not diff and not note, "%s %s" % (desc, checks[2]))
+            for f in win:
+                os.unlink(f)
+
             vram = [os.path.join(workdir, n + ".vram") for n in ("src", "dst")]
             tap.diag("LFB (BAR 0 of 00:02.0): source 0x%x+0x%x, destination 0x%x+0x%x" % (
                 lfb[0] or 0, lfb[1] or 0, dst_lfb[0] or 0, dst_lfb[1] or 0))
             if lfb != dst_lfb or not lfb[1] or not 0 < lfb[0] < 1 << 32:
-                tap.point(False, "%s %s" % (desc, checks[2]), "LFB not mapped alike")
+                tap.point(False, "%s %s" % (desc, checks[3]), "LFB not mapped alike")
             else:
                 src.qmp.cmd("pmemsave", val=lfb[0], size=lfb[1], filename=vram[0])
                 dst.qmp.cmd("pmemsave", val=dst_lfb[0], size=dst_lfb[1], filename=vram[1])
@@ -1166,7 +1206,7 @@ def run_case(case, args, tap):
                 tap.diag("video RAM: %s" % describe(pages, diff, note, lfb[0]))
                 for line in byte_spans(mapped(vram[0]), mapped(vram[1]), diff, lfb[0]):
                     tap.diag("video RAM " + line)
-                tap.point(not diff and not note, "%s %s" % (desc, checks[2]))
+                tap.point(not diff and not note, "%s %s" % (desc, checks[3]))
                 for d in vram:
                     os.unlink(d)
 
@@ -1387,6 +1427,7 @@ def table(cases):
         ("reset/cancel at dirty sync", lambda c: c.event_at),
         ("RAM pages differing", lambda c: c.ram_diff),
         ("vram pages differing", lambda c: c.vram_diff),
+        ("VGA window pages differing", lambda c: c.window_diff),
         ("source QEMU CPU at completion (s)", lambda c: c.src_cpu),
         ("source QEMU CPU during migration (s)",
          lambda c: None if c.src_cpu is None or c.src_cpu_start is None
@@ -1418,6 +1459,8 @@ def main():
     ap.add_argument("--bootsect", required=True)
     ap.add_argument("--bootsect-churn", default=None,
                     help="e2e/bootsect-churn.S assembled, for cases d to i")
+    ap.add_argument("--bootsect-coalesced", default=None,
+                    help="e2e/bootsect-coalesced.S assembled, for cases s and t")
     ap.add_argument("--bench-guest", default=None,
                     help="e2e/bootsect-bench.S assembled, for cases p to r")
     ap.add_argument("--smp-firmware", default=None,
@@ -1473,7 +1516,7 @@ def main():
     ap.add_argument("--boot-timeout", type=int, default=120)
     ap.add_argument("--qmp-timeout", type=int, default=60)
     ap.add_argument("--run-on", type=float, default=1.5)
-    ap.add_argument("--cases", default="abcdefghijklnop",
+    ap.add_argument("--cases", default="abcdefghijklnops",
                     help="the controls w, x, y, z are not in the default list: see "
                     "Documentation/testing.rst")
     ap.add_argument("--repeat", type=int, default=1,
@@ -1518,6 +1561,12 @@ def main():
              patched, debian_dst, True, dense=True),
         Case("o", "Linux guest, RAM above 4 GiB, offload on, Debian QEMU destination",
              patched, debian_dst, True, linux=True),
+        Case("s", "VGA writes queued in KVM's coalesced MMIO ring, offload on, "
+             "Debian QEMU destination", patched, debian_dst, True, coalesced=True),
+        # Control, not in the default list: Debian's QEMU 7.2 on both
+        # sides leaves the queued writes behind (the series' patch 17).
+        Case("t", "VGA writes queued in KVM's coalesced MMIO ring, Debian QEMU both sides, "
+             "offload off", plain, plain, False, coalesced=True),
         # Control, not in the default list: the Linux guest with QEMU's
         # own XBZRLE.
         Case("v", "Linux guest, RAM above 4 GiB, offload off", patched or plain,
@@ -1548,6 +1597,9 @@ def main():
                 cases.append(c)
     if any(c.churn for c in cases) and not args.bootsect_churn:
         ap.error("cases %s need --bootsect-churn" % "".join(c.key for c in cases if c.churn))
+    if any(c.coalesced for c in cases) and not args.bootsect_coalesced:
+        ap.error("cases %s need --bootsect-coalesced"
+                 % "".join(c.key for c in cases if c.coalesced))
     if any(c.dense for c in cases) and not args.bench_guest:
         ap.error("cases %s need --bench-guest" % "".join(c.key for c in cases if c.dense))
     if any(c.high for c in cases) and not args.smp_firmware:

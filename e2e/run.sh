@@ -27,6 +27,8 @@
 # kernel KVER with e2e/guest-init.c as its init, RAM above 4 GiB too, (n)
 # to the patched QEMU, (o) to Debian's; on e2e/bootsect-bench.S rewriting
 # every byte of 16 MiB, (p) to Debian's, where XBZRLE must stop itself;
+# on e2e/bootsect-coalesced.S, whose last VGA writes are still queued in
+# KVM's coalesced MMIO ring when the source stops, (s) to Debian's;
 # and checks completion, identical RAM (all of it) and video RAM, the
 # destination running on, the XBZRLE statistics and the module's
 # counters, then prints a comparison.  --demo runs (a)-(c) only.
@@ -65,7 +67,7 @@ mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"
 scripts/build-module.sh "$kver" "$root"
 
 # The guests: boot sectors, assembled here (no binary in the tree).
-for g in bootsect bootsect-churn bootsect-smp bootsect-bench; do
+for g in bootsect bootsect-churn bootsect-coalesced bootsect-smp bootsect-bench; do
 	gcc -m32 -c "e2e/$g.S" -o "$work/$g.o"
 	ld -m elf_i386 -Ttext 0x7c00 --oformat binary -e _start -o "$work/$g.bin" "$work/$g.o"
 	size=$(stat -c %s "$work/$g.bin")
@@ -132,6 +134,7 @@ fi
 	printf 'E2E_DRIVER=%q\n' "${E2E_DRIVER:-$top/e2e/migrate.py}"
 	printf 'E2E_BOOTSECT=%q\n' "$work/bootsect.bin"
 	printf 'E2E_BOOTSECT_CHURN=%q\n' "$work/bootsect-churn.bin"
+	printf 'E2E_BOOTSECT_COALESCED=%q\n' "$work/bootsect-coalesced.bin"
 	printf 'E2E_SMP_FIRMWARE=%q\n' "$work/firmware-smp.bin"
 	printf 'E2E_BENCH_GUEST=%q\n' "$work/bootsect-bench.bin"
 	printf 'E2E_LINUX_KERNEL=%q\n' "$work/vmlinux"
