@@ -12,7 +12,9 @@ mostly in a scattered hot tenth of its pages, e2e/guest-init.c) and
 each mode (no XBZRLE; QEMU's own XBZRLE, the patched QEMU with the offload
 off; the offload, the module clearing the dirty log of each 64 pages it
 reads; and, asked for by --modes, offload-noclear: the offload with
--accel kvm,xbzrle-offload-clear=off, QEMU's lazy clear alone), --runs
+-accel kvm,xbzrle-offload-clear=off, QEMU's lazy clear alone, and
+offload-scalar: the offload with the module loaded again with
+encoder=scalar, the encoder QEMU 7.2 has, like for like), --runs
 migrations with seeds --seed.. --seed+runs-1,
 paced by dirty-sync count as migrate.py does (a 1 ms downtime limit for
 --warm-syncs syncs, then --downtime-ms), so a slower emulator does not
@@ -34,6 +36,7 @@ import glob
 import os
 import shutil
 import statistics
+import subprocess
 import sys
 import time
 
@@ -50,7 +53,8 @@ PATTERNS = {
     # tenth of its pages
     "sqlite": (None, 64, 8),
 }
-MODES = ("none", "qemu", "offload", "offload-noclear")
+MODES = ("none", "qemu", "offload", "offload-noclear", "offload-scalar")
+ENCODER_PARAM = "/sys/module/kvm_xbzrle/parameters/encoder"
 
 FIGURES = (
     ("completed", "completed"),
@@ -83,6 +87,22 @@ def tlb_flushes(pid):
         with open(p) as f:
             return int(f.read())
     return None
+
+
+def load_module(path, params):
+    """Loads kvm_xbzrle again from path with params (a list): encoder= is
+    read-only once loaded.  No context may be open."""
+    subprocess.run(["rmmod", "kvm_xbzrle"], check=True, capture_output=True)
+    subprocess.run(["insmod", path] + params, check=True, capture_output=True)
+
+
+def encoder():
+    """The encoder the module runs (its encoder parameter), or None."""
+    try:
+        with open(ENCODER_PARAM) as f:
+            return f.read().strip()
+    except OSError:
+        return None
 
 
 def rate(guest, seconds):
@@ -189,6 +209,8 @@ def main():
     ap.add_argument("--linux-initrd", default=None)
     ap.add_argument("--linux-mem-mb", type=int, default=512)
     ap.add_argument("--linux-boot-timeout", type=int, default=150)
+    ap.add_argument("--module", default=None,
+                    help="the kvm_xbzrle.ko the VM loaded, for offload-scalar's reload")
     # migrate.py's options that e2e/init passes to every driver
     args, _ = ap.parse_known_args()
     args.trace = None
@@ -205,6 +227,8 @@ def main():
     for md in modes:
         if md not in MODES:
             ap.error("unknown mode %s (%s)" % (md, ", ".join(MODES)))
+    if "offload-scalar" in modes and not args.module:
+        ap.error("mode offload-scalar needs --module")
 
     tap = m.Tap(args.tap_fd)
     tap.line("1..%d" % (len(patterns) * len(modes) + 1))
@@ -213,10 +237,14 @@ def main():
                  args.mem_mb, args.runs, args.seed, args.warm_syncs, args.warm_downtime_ms,
                  args.downtime_ms, args.migrate_timeout))
     tap.diag("run\tpattern\tmode\tseed\t" + "\t".join(k for k, _ in FIGURES))
-    results = {}
+    results, encoders = {}, {}
     for p in patterns:
         for md in modes:
             rs = []
+            if md == "offload-scalar":
+                load_module(args.module, ["encoder=scalar"])
+            encoders[md] = (encoder() if md.startswith("offload") else
+                            "-" if md == "none" else "QEMU 7.2's")
             for seed in range(args.seed, args.seed + args.runs):
                 r = one(args, p, md, seed, tap)
                 rs.append(r)
@@ -225,6 +253,8 @@ def main():
                     ("%.3f" % r[k] if isinstance(r[k], float) else str(r[k]))
                     for k, _ in FIGURES))
             results[(p, md)] = rs
+            if md == "offload-scalar":
+                load_module(args.module, [])
             done = sum(r["completed"] for r in rs)
             tap.point(done == len(rs), "%s, %s: %d of %d migrations completed"
                       % (p, md, done, len(rs)))
@@ -237,6 +267,7 @@ def main():
         tap.diag("pattern %s (%d MiB written, %d MiB cache): median (min-max) of %d runs"
                  % (p, PATTERNS[p][1], PATTERNS[p][2], args.runs))
         tap.diag("%-32s" % "" + "".join("%-26s" % md for md in modes))
+        tap.diag("%-32s" % "encoder" + "".join("%-26s" % encoders[md] for md in modes))
         for k, title in FIGURES:
             tap.diag("%-32s" % title + "".join(
                 "%-26s" % summary([r.get(k) for r in results[(p, md)]]) for md in modes))
