@@ -26,13 +26,11 @@
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <poll.h>
 #include <pthread.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <linux/userfaultfd.h>
 #include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -41,6 +39,7 @@
 #include "kvm_util.h"
 #include "records.h"
 #include "test_util.h"
+#include "uffd_util.h"
 #include "xbzrle_tap.h"
 #include "xbzrle_util.h"
 
@@ -312,64 +311,28 @@ static void test_invalidate(const struct kvm_xbzrle_caps *caps)
 
 /* ------------------------------ userfaultfd ------------------------------- */
 
-/* What the fault handler does before it resolves the fault. */
-struct uffd_job {
-	int uffd;
-	void (*action)(struct uffd_job *job);
+/* What a fault handler's action works on. */
+struct fault_ctx {
 	void *arg_page;			/* output fault: made read-only */
 	int vm_fd;			/* slot replaced: the memslot's VM */
 	void *new_mem;
-	int faults;
-	int err;
 };
 
-static void *uffd_handler(void *opaque)
+/* A userfaultfd on the never-touched page at @addr, or a bail-out. */
+static int uffd_page(void *addr)
 {
-	struct uffd_job *job = opaque;
-	struct pollfd pfd = { .fd = job->uffd, .events = POLLIN };
-	struct uffd_msg msg;
-	struct uffdio_zeropage zp;
-
-	if (poll(&pfd, 1, 30000) != 1 ||
-	    read(job->uffd, &msg, sizeof(msg)) != sizeof(msg) ||
-	    msg.event != UFFD_EVENT_PAGEFAULT) {
-		job->err = errno ? errno : EPROTO;
-		return NULL;
-	}
-	job->faults++;
-	job->action(job);
-	zp = (struct uffdio_zeropage) {
-		.range.start = msg.arg.pagefault.address & ~(PAGE - 1),
-		.range.len = PAGE,
-	};
-	if (ioctl(job->uffd, UFFDIO_ZEROPAGE, &zp))
-		job->err = errno;
-	return NULL;
-}
-
-/*
- * A userfaultfd on the (never touched) page at @addr.  -1 with errno
- * (ENOSYS: a kernel without CONFIG_USERFAULTFD).
- */
-static int uffd_register(void *addr)
-{
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = {
-		.range.start = (uintptr_t)addr, .range.len = PAGE,
-		.mode = UFFDIO_REGISTER_MODE_MISSING,
-	};
-	int fd = syscall(SYS_userfaultfd, O_CLOEXEC);
+	int fd = uffd_register_missing(addr, PAGE);
 
 	if (fd < 0)
-		return -1;
-	if (ioctl(fd, UFFDIO_API, &api) || ioctl(fd, UFFDIO_REGISTER, &reg))
-		tap_bail_out("userfaultfd on one page");
+		tap_bail_out("userfaultfd on one page: %s", kvm_util_error());
 	return fd;
 }
 
 static void make_read_only(struct uffd_job *job)
 {
-	if (mprotect(job->arg_page, PAGE, PROT_READ))
+	struct fault_ctx *f = job->opaque;
+
+	if (mprotect(f->arg_page, PAGE, PROT_READ))
 		job->err = errno;
 }
 
@@ -383,6 +346,7 @@ static void test_output_fault(const char *no_uffd)
 	struct kvm_xbzrle_encode *enc = map_pages(1);
 	int vm_fd, xfd, ret, err, t;
 	struct uffd_job job = { 0 };
+	struct fault_ctx f = { .arg_page = enc };
 	unsigned int i, diff;
 	char why[256] = "";
 	pthread_t thr;
@@ -401,9 +365,9 @@ static void test_output_fault(const char *no_uffd)
 		if (i != 100)
 			memset(mem + i * PAGE, i + 1, PAGE);
 	}
-	job = (struct uffd_job) { .uffd = uffd_register(mem + 100 * PAGE),
-				  .action = make_read_only, .arg_page = enc };
-	pthread_create(&thr, NULL, uffd_handler, &job);
+	job = (struct uffd_job) { .uffd = uffd_page(mem + 100 * PAGE),
+				  .action = make_read_only, .opaque = &f };
+	pthread_create(&thr, NULL, uffd_answer_one, &job);
 	*enc = (struct kvm_xbzrle_encode) {
 		.size = sizeof(*enc), .pages = (uintptr_t)gpas,
 		.records = (uintptr_t)records, .npages = NPAGES,
@@ -436,9 +400,11 @@ static void test_output_fault(const char *no_uffd)
 
 static void replace_slot(struct uffd_job *job)
 {
-	if (kvm_set_memslot(job->vm_fd, 1, 0, GPA_A, 0, NULL) ||
-	    kvm_set_memslot(job->vm_fd, 1, KVM_MEM_LOG_DIRTY_PAGES, GPA_A,
-			    NPAGES * PAGE, job->new_mem))
+	struct fault_ctx *f = job->opaque;
+
+	if (kvm_set_memslot(f->vm_fd, 1, 0, GPA_A, 0, NULL) ||
+	    kvm_set_memslot(f->vm_fd, 1, KVM_MEM_LOG_DIRTY_PAGES, GPA_A,
+			    NPAGES * PAGE, f->new_mem))
 		job->err = EPROTO;
 }
 
@@ -460,6 +426,7 @@ static void slot_replaced(const char *no_uffd, bool fault_in_records,
 	uint8_t *mem, *new_mem, *recs;
 	unsigned int i, lost = 0;
 	struct uffd_job job;
+	struct fault_ctx f;
 	int vm_fd, xfd, ret, err;
 	pthread_t thr;
 
@@ -480,11 +447,12 @@ static void slot_replaced(const char *no_uffd, bool fault_in_records,
 		if (i != 10 || fault_in_records)
 			memset(mem + i * PAGE, i + 1, PAGE);
 	}
+	f = (struct fault_ctx) { .vm_fd = vm_fd, .new_mem = new_mem };
 	job = (struct uffd_job) {
-		.uffd = uffd_register(fault_in_records ? recs : mem + 10 * PAGE),
-		.action = replace_slot, .vm_fd = vm_fd, .new_mem = new_mem,
+		.uffd = uffd_page(fault_in_records ? recs : mem + 10 * PAGE),
+		.action = replace_slot, .opaque = &f,
 	};
-	pthread_create(&thr, NULL, uffd_handler, &job);
+	pthread_create(&thr, NULL, uffd_answer_one, &job);
 	ret = xbz_encode(xfd, KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG, gpas, NPAGES,
 			 recs, sizeof(records), PAGE, &res);
 	err = ret ? errno : 0;

@@ -40,6 +40,7 @@
 
 #include "kvm_util.h"
 #include "test_util.h"
+#include "uffd_util.h"
 #include "xbzrle_util.h"
 
 #define PAGE		GUEST_PAGE_SIZE
@@ -112,8 +113,6 @@ static void waiting_call(enum call c)
 /* The child: exits 2 on a set-up failure, else is killed waiting. */
 static int child(enum call c, int ready_fd)
 {
-	struct uffdio_api api = { .api = UFFD_API };
-	struct uffdio_register reg = { .mode = UFFDIO_REGISTER_MODE_MISSING };
 	struct uffd_msg msg;
 	pthread_t thr;
 	uint8_t *mem;
@@ -129,11 +128,8 @@ static int child(enum call c, int ready_fd)
 	xfd = xbz_open_bound(&vm);
 	if (xfd < 0)
 		return 2;
-	uffd = syscall(SYS_userfaultfd, O_CLOEXEC);
-	reg.range.start = (uintptr_t)mem + (NPAGES - 1) * PAGE;
-	reg.range.len = PAGE;
-	if (uffd < 0 || ioctl(uffd, UFFDIO_API, &api) ||
-	    ioctl(uffd, UFFDIO_REGISTER, &reg))
+	uffd = uffd_register_missing(mem + (NPAGES - 1) * PAGE, PAGE);
+	if (uffd < 0)
 		return 2;
 	if (pthread_create(&thr, NULL, stuck_encode, NULL))
 		return 2;
