@@ -67,9 +67,34 @@ MODULE_PARM_DESC(adapt_probe_rounds, "Generations a page that gave its base back
  * Times a chunk is done again before the call ends (-EAGAIN if no page was
  * done): memslots that keep changing under the call must not keep it, and
  * every vCPU's TLB, busy.  A caller that serialises its memslot changes
- * with ENCODE (QEMU does) never gets here.
+ * with ENCODE (QEMU does) never gets here.  A parameter so that a test can
+ * reach the end of the retries with one memslot change (0: none).
  */
-#define XBZRLE_CHUNK_RETRIES	4
+#define XBZRLE_CHUNK_RETRIES_MAX	16
+
+static unsigned int xbzrle_chunk_retries = 4;
+
+static int xbzrle_chunk_retries_set(const char *val,
+				    const struct kernel_param *kp)
+{
+	unsigned int n;
+	int ret = kstrtouint(val, 0, &n);
+
+	if (ret)
+		return ret;
+	if (n > XBZRLE_CHUNK_RETRIES_MAX)
+		return -EINVAL;
+	WRITE_ONCE(xbzrle_chunk_retries, n);
+	return 0;
+}
+
+static const struct kernel_param_ops xbzrle_chunk_retries_ops = {
+	.set	= xbzrle_chunk_retries_set,
+	.get	= param_get_uint,
+};
+module_param_cb(chunk_retries, &xbzrle_chunk_retries_ops,
+		&xbzrle_chunk_retries, 0644);
+MODULE_PARM_DESC(chunk_retries, "Times a chunk whose memslots changed around its dirty-log clear is done again before ENCODE gives up, with EAGAIN if no page was done (default 4, at most 16)");
 
 /*
  * Reads up to @n entries of the page list into @refs.  Returns how many
@@ -396,7 +421,8 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 	const u64 __user *upages;
 	void __user *urecs;
 	u32 npages, done = 0, used = 0;
-	unsigned int chunk, read, valid, i, retries, clears = 0, redone = 0;
+	unsigned int chunk, read, valid, i, retries, max_retries;
+	unsigned int clears = 0, redone = 0;
 	u64 before[XS_NR], t0 = 0;
 	struct xbzrle_adapt adapt, *a = NULL;
 	int err = 0, ret;
@@ -437,6 +463,8 @@ long xbzrle_ioctl_encode(struct xbzrle_ctx *ctx, void __user *uarg,
 		adapt.probe_rounds = READ_ONCE(xbzrle_adapt_probe_rounds);
 		a = &adapt;
 	}
+	/* one bound for the whole call, as the adapt rule */
+	max_retries = READ_ONCE(xbzrle_chunk_retries);
 	if (trace_kvm_xbzrle_encode_enabled()) {
 		memcpy(before, ctx->stat, sizeof(before));
 		t0 = ktime_get_ns();
@@ -463,7 +491,7 @@ again:
 			ret = xbzrle_clear_dirty(ctx, refs, valid, urecs + used,
 						 &clears);
 			if (ret == XBZRLE_MEMSLOTS_CHANGED &&
-			    retries++ < XBZRLE_CHUNK_RETRIES) {
+			    retries++ < max_retries) {
 				/* the same pages, against the new memslots */
 				err = 0;
 				redone++;

@@ -47,6 +47,8 @@ struct vm_memslot {
 
 /* vm_create() flags */
 #define VM_MANUAL_PROTECT	(1U << 0)	/* KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 */
+/* with VM_MANUAL_PROTECT: a new memslot starts with every page dirty */
+#define VM_INITIALLY_SET	(1U << 1)	/* KVM_DIRTY_LOG_INITIALLY_SET */
 
 struct kvm_vm {
 	int fd;

@@ -63,6 +63,8 @@ int vm_create(struct kvm_vm *vm, unsigned int flags)
 			.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE,
 		};
 
+		if (flags & VM_INITIALLY_SET)
+			cap.args[0] |= KVM_DIRTY_LOG_INITIALLY_SET;
 		if (ioctl(vm->fd, KVM_ENABLE_CAP, &cap))
 			return fail_errno("KVM_ENABLE_CAP(MANUAL_DIRTY_LOG_PROTECT2)");
 	}
