@@ -59,15 +59,10 @@
 #define VGA_GFX		0x3ce
 
 #include "bootsect-pm.h"
+#include "bootsect-lib.h"
 
 	/* VGA 00:02.0: memory decoding on, BAR0 (the LFB) into %ebp. */
-	movl	$PCI_VGA + 0x04, %eax
-	movw	$PCI_ADDR, %dx
-	outl	%eax, %dx
-	movb	$PCI_DATA & 0xff, %dl
-	inw	%dx, %ax
-	orb	$2, %al			/* memory space enable */
-	outw	%ax, %dx
+	vga_memory_on
 	movl	$PCI_VGA + 0x10, %eax
 	movb	$PCI_ADDR & 0xff, %dl
 	outl	%eax, %dx

@@ -34,30 +34,17 @@
 #define CELLS		64		/* a power of two */
 #define TEXT		0xb8000
 #define COM1		0x3f8
-#define PCI_ADDR	0xcf8
-#define PCI_DATA	0xcfc
-#define PCI_VGA		0x80001000	/* 00:02.0 */
 
 #include "bootsect-pm.h"
+#include "bootsect-lib.h"
 
 	/* VGA 00:02.0: memory decoding on (its PCI command register). */
-	movl	$PCI_VGA + 0x04, %eax
-	movw	$PCI_ADDR, %dx
-	outl	%eax, %dx
-	movb	$PCI_DATA & 0xff, %dl
-	inw	%dx, %ax
-	orb	$2, %al			/* memory space enable */
-	outw	%ax, %dx
+	vga_memory_on
 
 	xorl	%edi, %edi		/* pass number */
 pass:
 	/* 1. Guest RAM. */
-	movl	$DIRTY_START, %ebx
-1:
-	incb	(%ebx)
-	addl	$STRIDE, %ebx
-	cmpl	$DIRTY_END, %ebx
-	jb	1b
+	dirty_bytes DIRTY_START, DIRTY_END, STRIDE
 	/* 2. One write into the coalesced VGA window. */
 	incl	%edi
 	movl	%edi, %ebx

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The start of the e2e boot sectors (included by bootsect.S and
- * bootsect-churn.S): from the BIOS's real mode at 0x7c00 to 32-bit flat
+ * The start of the e2e boot sectors (included by bootsect.S,
+ * bootsect-churn.S and bootsect-coalesced.S): from the BIOS's real mode at 0x7c00 to 32-bit flat
  * protected mode (4 GiB code and data segments, A20 on, interrupts off,
  * stack below 0x7c00), continuing with the code after the #include.
  */

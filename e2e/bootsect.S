@@ -21,14 +21,10 @@
 #define COM1		0x3f8
 
 #include "bootsect-pm.h"
+#include "bootsect-lib.h"
 	movw	$COM1, %dx
 pass:
-	movl	$DIRTY_START, %ebx
-1:
-	incb	(%ebx)
-	addl	$STRIDE, %ebx
-	cmpl	$DIRTY_END, %ebx
-	jb	1b
+	dirty_bytes DIRTY_START, DIRTY_END, STRIDE
 	movb	$'.', %al
 	outb	%al, %dx
 	jmp	pass

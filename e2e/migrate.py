@@ -530,6 +530,25 @@ def describe(pages, diff, note, base=0):
     return s + ("; " + note if note else "")
 
 
+def compare_guest_range(tap, workdir, what, guests, addrs, size, point):
+    """Saves @size bytes at guest-physical @addrs of the source and the
+    destination (pmemsave, so through QEMU's memory API: MMIO such as the
+    VGA window included), compares them page by page, prints what differs
+    and makes the TAP point @point.  Returns the number of pages differing."""
+    files = [os.path.join(workdir, "%s.%s" % (side, what.replace(" ", "-")))
+             for side in ("src", "dst")]
+    for g, addr, f in zip(guests, addrs, files):
+        g.qmp.cmd("pmemsave", val=addr, size=size, filename=f)
+    pages, diff, note = compare_files(*files)
+    tap.diag("%s: %s" % (what, describe(pages, diff, note, addrs[0])))
+    for line in byte_spans(mapped(files[0]), mapped(files[1]), diff, addrs[0]):
+        tap.diag("%s %s" % (what, line))
+    tap.point(not diff and not note, point)
+    for f in files:
+        os.unlink(f)
+    return len(diff)
+
+
 # The legacy VGA window, QEMU's VGA emulation (coalesced MMIO in KVM)
 VGA_WINDOW, VGA_WINDOW_SIZE = 0xa0000, 0x20000
 
@@ -1181,34 +1200,18 @@ def run_case(case, args, tap):
             # emulation there carries out what KVM queued in its coalesced
             # MMIO ring, so the source's video RAM then holds every write
             # its guest made before it stopped.
-            win = [os.path.join(workdir, n + ".vgawin") for n in ("src", "dst")]
-            for g, f in zip((src, dst), win):
-                g.qmp.cmd("pmemsave", val=VGA_WINDOW, size=VGA_WINDOW_SIZE, filename=f)
-            pages, diff, note = compare_files(*win)
-            case.window_diff = len(diff)
-            tap.diag("VGA window: %s" % describe(pages, diff, note, VGA_WINDOW))
-            for line in byte_spans(mapped(win[0]), mapped(win[1]), diff, VGA_WINDOW):
-                tap.diag("VGA window " + line)
-            tap.point(not diff and not note, "%s %s" % (desc, checks[2]))
-            for f in win:
-                os.unlink(f)
+            case.window_diff = compare_guest_range(
+                tap, workdir, "VGA window", (src, dst), (VGA_WINDOW, VGA_WINDOW),
+                VGA_WINDOW_SIZE, "%s %s" % (desc, checks[2]))
 
-            vram = [os.path.join(workdir, n + ".vram") for n in ("src", "dst")]
             tap.diag("LFB (BAR 0 of 00:02.0): source 0x%x+0x%x, destination 0x%x+0x%x" % (
                 lfb[0] or 0, lfb[1] or 0, dst_lfb[0] or 0, dst_lfb[1] or 0))
             if lfb != dst_lfb or not lfb[1] or not 0 < lfb[0] < 1 << 32:
                 tap.point(False, "%s %s" % (desc, checks[3]), "LFB not mapped alike")
             else:
-                src.qmp.cmd("pmemsave", val=lfb[0], size=lfb[1], filename=vram[0])
-                dst.qmp.cmd("pmemsave", val=dst_lfb[0], size=dst_lfb[1], filename=vram[1])
-                pages, diff, note = compare_files(*vram)
-                case.vram_diff = len(diff)
-                tap.diag("video RAM: %s" % describe(pages, diff, note, lfb[0]))
-                for line in byte_spans(mapped(vram[0]), mapped(vram[1]), diff, lfb[0]):
-                    tap.diag("video RAM " + line)
-                tap.point(not diff and not note, "%s %s" % (desc, checks[3]))
-                for d in vram:
-                    os.unlink(d)
+                case.vram_diff = compare_guest_range(
+                    tap, workdir, "video RAM", (src, dst), (lfb[0], dst_lfb[0]),
+                    lfb[1], "%s %s" % (desc, checks[3]))
 
         p0 = dst.passes()
         s0 = src.passes()
