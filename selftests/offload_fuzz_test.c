@@ -1932,16 +1932,16 @@ int main(void)
 		 rtype[3], rtype[4], content_checked, strict_calls);
 	for (i = 0; i < H_NR; i++) {
 		char line[600];
-		int n = 0;
+		int len;
 
 		total = 0;
 		for (e = 0; e <= MAXERR; e++)
 			total += hist[i][e];
-		n = snprintf(line, sizeof(line), "%-10s %6lu calls:", h_name[i], total);
-		for (e = 0; e <= MAXERR && n < (int)sizeof(line); e++)
+		len = snprintf(line, sizeof(line), "%-10s %6lu calls:", h_name[i], total);
+		for (e = 0; e <= MAXERR && len < (int)sizeof(line); e++)
 			if (hist[i][e])
-				n += snprintf(line + n, sizeof(line) - n, " %s %lu",
-					      e ? errname(e) : "ok", hist[i][e]);
+				len += snprintf(line + len, sizeof(line) - len, " %s %lu",
+						e ? errname(e) : "ok", hist[i][e]);
 		tap_diag("%s", line);
 	}
 
