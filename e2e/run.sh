@@ -35,13 +35,15 @@
 #
 # The patched QEMU is $E2E_QEMU if set (empty: none), else the last line
 # printed by `make -s qemu`; without one, check mode fails and the demo
-# skips (a) and (b).
+# skips (a) and (b).  The unpatched one, Debian's, is $E2E_PLAIN_QEMU if
+# set (for another QEMU's control cases, e.g. an unpatched 10.0 build in
+# case t), else /usr/bin/qemu-system-x86_64.
 #
 # Check mode prints TAP 13 and fails on any failed point or kernel warning;
 # --demo shows the VM's console (the migrations and the table) instead and
 # fails if any point failed.  Logs: build/e2e/KVER/{console.log,results.tap}.
 #
-# Environment: E2E_QEMU, E2E_ARGS (extra migrate.py options, e.g.
+# Environment: E2E_QEMU, E2E_PLAIN_QEMU, E2E_ARGS (extra migrate.py options, e.g.
 # "--cases dh --seed 7"; see migrate.py --help), E2E_DRIVER (another
 # script to run in the VM's chroot instead of migrate.py, with the same
 # arguments; for experiments), VM_TIMEOUT (default 1200), VM_MEM (default
@@ -58,7 +60,7 @@ fi
 kver=${1:-$(scripts/kernels.sh 6.12)}
 work=$top/build/e2e/$kver
 root=$work/root
-plain_qemu=/usr/bin/qemu-system-x86_64
+plain_qemu=${E2E_PLAIN_QEMU:-/usr/bin/qemu-system-x86_64}
 
 rm -rf "$root"
 mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"
