@@ -14,6 +14,7 @@
 #   make fuzz [FUZZ_SECONDS=n] run the fuzzers for longer
 #   make style                 checkpatch.pl on kmod/ and uapi/
 #   make qemu                  QEMU 7.2 from Debian's source + userspace/qemu/patches
+#                              (QEMU_VERSION=10.0: trixie's QEMU 10.0 + userspace/qemu/patches-10.0)
 #   make qemu-check            that QEMU's own XBZRLE unit test and migration qtest
 #   make bench                 codec and per-page path against QEMU 7.2 and 10.0 (Documentation/benchmark.rst),
 #                              cache policy against QEMU 7.2's (Documentation/cache-policy.rst)

@@ -1,9 +1,9 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=bash
 #
-# debian-archive.sh: sourced by the scripts that fetch Debian source
-# packages through a private apt configuration (userspace/qemu/
-# build-qemu.sh, userspace/bench/fetch-qemu-xbzrle.sh).
+# debian-archive.sh: sourced by the scripts that fetch Debian packages
+# through a private apt configuration (userspace/qemu/build-qemu.sh,
+# userspace/bench/fetch-qemu-xbzrle.sh).
 #
 # debian_source_apt DIR SUITE: a private apt configuration in DIR for
 # `apt-get source` from SUITE: DIR/sources.list (deb-src lines for SUITE,
@@ -18,6 +18,23 @@ debian_source_apt() {
 	deb-src ${debian_keyring}${debian_main} $suite-updates main
 	deb-src ${debian_keyring}${debian_security} $suite-security main
 	EOF
+	apt=(apt-get -q -o "Dir::Etc::SourceList=$dir/sources.list"
+	     -o Dir::Etc::SourceParts=/dev/null
+	     -o "Dir::State::Lists=$dir/lists"
+	     -o "Dir::Cache=$dir/cache")
+	if [ "$(id -u)" = 0 ]; then
+		apt+=(-o APT::Sandbox::User=root)
+	fi
+}
+
+# debian_binary_apt DIR SUITE: the same for binary packages (`apt-get
+# download`) of SUITE alone, e.g. bookworm-backports: DIR/sources.list with
+# one deb line; sets the array apt likewise.
+debian_binary_apt() {
+	local dir=$1 suite=$2
+	debian_archive
+	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
+	echo "deb ${debian_keyring}${debian_main} $suite main" >"$dir/sources.list"
 	apt=(apt-get -q -o "Dir::Etc::SourceList=$dir/sources.list"
 	     -o Dir::Etc::SourceParts=/dev/null
 	     -o "Dir::State::Lists=$dir/lists"

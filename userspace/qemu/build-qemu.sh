@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # build-qemu.sh [--check]: builds QEMU 7.2 from Debian bookworm's source
-# package with this repository's patch series applied, and prints the
+# package (or, with QEMU_VERSION=10.0, QEMU 10.0 from Debian trixie's) with
+# this repository's patch series for that version applied, and prints the
 # absolute path of qemu-system-x86_64 on its last line (progress goes to
 # stderr, so qemu=$(build-qemu.sh) works).  With --check it then runs
 # QEMU's own XBZRLE tests and prints TAP ending in "N passed, N failed".
@@ -11,7 +12,7 @@
 # /etc/apt/sources.list.d/debian.sources) through a private apt
 # configuration under the work directory: /etc/apt and /var/lib/apt are
 # never touched.  Everything lives in the work directory (QEMU_BUILD_DIR,
-# default build/qemu):
+# default build/qemu for 7.2 and build/qemu-10.0 for 10.0):
 #
 #   apt/              private apt sources, lists and cache
 #   dl/               the downloaded .dsc and tarballs
@@ -24,6 +25,11 @@
 #                     obj/tests/qtest/migration-test; obj/qemu-bundle holds
 #                     links to Debian's installed firmware
 #   logs/             unpack, configure and build logs
+#   meson/            (10.0) meson from bookworm-backports: QEMU 10.0 needs
+#                     meson >= 1.5, bookworm has 1.0, and Debian's +ds
+#                     tarball drops the meson QEMU bundles; the .deb is
+#                     fetched through the same private apt configuration
+#                     and unpacked here, nothing is installed
 #
 # Reuse: the downloaded source is kept and reused (QEMU_REFRESH=1 asks the
 # archive again and switches to a newer Debian version if there is one).
@@ -35,12 +41,16 @@
 # configure options (this script) or the Debian version change.
 #
 # Environment:
-#   QEMU_PATCHES=dir    the series directory (default userspace/qemu/patches):
+#   QEMU_VERSION=v      7.2 (default: Debian 12, bookworm) or 10.0 (Debian
+#                       13, trixie)
+#   QEMU_PATCHES=dir    the series directory (default userspace/qemu/patches
+#                       for 7.2, userspace/qemu/patches-10.0 for 10.0):
 #                       a "series" file (one patch file name per line, #
 #                       comments) and the patches, applied with patch -p1
 #                       --fuzz=2 in series order
 #   QEMU_BUILD_DIR=dir  the work directory (default build/qemu)
-#   QEMU_REFRESH=1      look for a newer Debian QEMU 7.2 in the archive
+#   QEMU_REFRESH=1      look for a newer Debian QEMU of that version in the
+#                       archive
 #   QEMU_JOBS=n         ninja -j (default nproc)
 set -euo pipefail
 
@@ -76,9 +86,19 @@ esac
 uapi_header=$repo/uapi/linux/kvm_xbzrle.h
 [ -r "$uapi_header" ] || die "no $uapi_header: the module's uapi header is imported into QEMU's linux-headers/"
 
-patches_dir=$(cd "${QEMU_PATCHES:-$here/patches}" 2>/dev/null && pwd) ||
-	die "no patch directory ${QEMU_PATCHES:-$here/patches}"
-work=${QEMU_BUILD_DIR:-$repo/build/qemu}
+# What differs between the QEMU versions: the Debian suite, the upstream
+# version accepted, the series, the work directory.
+qemu_version=${QEMU_VERSION:-7.2}
+case $qemu_version in
+7.2)	suite=bookworm debian_release="Debian 12, bookworm"
+	default_patches=$here/patches default_work=$repo/build/qemu ;;
+10.0)	suite=trixie debian_release="Debian 13, trixie"
+	default_patches=$here/patches-10.0 default_work=$repo/build/qemu-10.0 ;;
+*)	die "QEMU_VERSION=$qemu_version: the series exist for 7.2 and 10.0" ;;
+esac
+patches_dir=$(cd "${QEMU_PATCHES:-$default_patches}" 2>/dev/null && pwd) ||
+	die "no patch directory ${QEMU_PATCHES:-$default_patches}"
+work=${QEMU_BUILD_DIR:-$default_work}
 jobs=${QEMU_JOBS:-$(nproc)}
 src=$work/src
 obj=$work/obj
@@ -88,7 +108,7 @@ targets=(qemu-system-x86_64 qemu-img tests/unit/test-xbzrle tests/qtest/migratio
 # --- what is needed --------------------------------------------------------
 
 missing=
-for cmd in apt-get dpkg-source patch git meson ninja pkg-config cc make \
+for cmd in apt-get dpkg-source dpkg-deb patch git ninja pkg-config cc make \
 	   python3 flock sha256sum xz; do
 	command -v "$cmd" >/dev/null || missing="$missing $cmd"
 done
@@ -99,6 +119,7 @@ done
 [ -f /usr/share/seabios/bios-256k.bin ] || missing="$missing seabios"
 [ -f /usr/lib/ipxe/qemu/efi-e1000.rom ] || missing="$missing ipxe-qemu"
 [ -f /usr/share/qemu/kvmvapic.bin ] || missing="$missing qemu-system-data"
+[ "$qemu_version" != 7.2 ] || command -v meson >/dev/null || missing="$missing meson"
 [ -z "$missing" ] ||
 	die "missing$missing: run scripts/install-deps.sh as root (make deps)"
 
@@ -144,6 +165,50 @@ configure_opts=(
 	--disable-fuse --disable-blkio --disable-keyring --disable-selinux
 	--disable-multiprocess --disable-xkbcommon
 )
+# 10.0 dropped two of them (git submodules are --disable-download now) and
+# auto-detects more.
+if [ "$qemu_version" = 10.0 ]; then
+	opts=()
+	for o in "${configure_opts[@]}"; do
+		case $o in
+		--with-git-submodules=* | --disable-pvrdma) ;;
+		*) opts+=("$o") ;;
+		esac
+	done
+	configure_opts=("${opts[@]}" --disable-download --disable-rust
+			--disable-pipewire --disable-libcbor --disable-libudev
+			--disable-qpl --disable-uadk --disable-qatzip
+			--disable-hv-balloon)
+fi
+
+# QEMU 10.0 needs meson >= 1.5: bookworm-backports' (a Python package,
+# architecture all), unpacked into meson/ and put first on the paths.
+meson_min=1.5
+fetch_meson() {
+	local dir=$work/meson apt t0=$SECONDS
+	if [ ! -x "$dir/root/usr/bin/meson" ] || [ -n "${QEMU_REFRESH:-}" ]; then
+		debian_binary_apt "$dir/apt" bookworm-backports
+		log "fetching meson from bookworm-backports ($(awk '{print $3}' "$dir/apt/sources.list"))"
+		"${apt[@]}" update >"$logs/meson-apt.log" 2>&1 ||
+			{ indent <"$logs/meson-apt.log"; die "apt-get update for bookworm-backports failed"; }
+		rm -f "$dir"/meson_*.deb
+		(cd "$dir" && "${apt[@]}" download meson) >>"$logs/meson-apt.log" 2>&1 ||
+			{ indent <"$logs/meson-apt.log"; die "apt-get download meson (bookworm-backports) failed"; }
+		rm -rf "$dir/root"
+		dpkg-deb -x "$dir"/meson_*.deb "$dir/root" ||
+			die "dpkg-deb -x $(echo "$dir"/meson_*.deb) failed"
+		log "unpacked $(basename "$dir"/meson_*.deb) into $dir/root in $((SECONDS - t0))s"
+	fi
+	export PATH=$dir/root/usr/bin:$PATH
+	export PYTHONPATH=$dir/root/usr/lib/python3/dist-packages${PYTHONPATH:+:$PYTHONPATH}
+	meson_version=$(meson --version) || die "the unpacked meson does not run"
+	printf '%s\n' "$meson_min" "$meson_version" | sort -V -C ||
+		die "meson $meson_version from bookworm-backports is older than $meson_min"
+}
+meson_version=
+if [ "$qemu_version" = 10.0 ]; then
+	fetch_meson
+fi
 
 sha() { sha256sum | cut -d' ' -f1; }
 series_hash() {
@@ -157,7 +222,12 @@ series_hash() {
 		cat "$uapi_header"
 	} | sha
 }
-config_hash() { printf '%s\n' "debian $debver" "${configure_opts[@]}" | sha; }
+config_hash() {
+	{
+		printf '%s\n' "debian $debver" "${configure_opts[@]}"
+		[ -z "$meson_version" ] || echo "meson $meson_version"
+	} | sha
+}
 build_key() { { series_hash; config_hash; sha <"$self"; } | sha; }
 
 binaries_exist() {
@@ -170,11 +240,11 @@ binaries_exist() {
 
 # --- the source ----------------------------------------------------------------
 
-# Downloads Debian's newest QEMU 7.2 source package into dl/; sets $dsc.
+# Downloads Debian's newest QEMU source package of $suite into dl/; sets $dsc.
 fetch_source() {
 	local apt t0=$SECONDS
-	# deb-src for bookworm, bookworm-updates and bookworm-security
-	debian_source_apt "$work/apt" bookworm
+	# deb-src for the suite, its -updates and -security
+	debian_source_apt "$work/apt" "$suite"
 	log "fetching Debian's QEMU source ($(awk '{print $3, $4}' "$work/apt/sources.list" | paste -sd, | sed 's/,/, /g'))"
 	"${apt[@]}" update >"$logs/apt.log" 2>&1 ||
 		{ indent <"$logs/apt.log"; die "apt-get update with the private sources failed"; }
@@ -188,7 +258,7 @@ fetch_source() {
 }
 
 # Unpacks $dsc (Debian's patches applied) into a fresh src/ with its
-# pristine commit; refuses anything but upstream 7.2.x.
+# pristine commit; refuses any upstream version but $qemu_version.x.
 unpack_source() {
 	local newver upver tmp=$work/unpack.tmp t0=$SECONDS
 	newver=$(sed -n 's/^Version: //p' "$dsc")
@@ -198,10 +268,10 @@ unpack_source() {
 		{ indent <"$logs/unpack.log"; die "dpkg-source -x $dsc failed"; }
 	upver=$(cat "$tmp/qemu/VERSION")
 	case $upver in
-	7.2.*) ;;
+	"$qemu_version".*) ;;
 	*)	rm -rf "$tmp"
 		die "the archive's QEMU is $upver (Debian $newver); the patch series" \
-		    "targets QEMU 7.2 (Debian bookworm): refusing to build it" ;;
+		    "targets QEMU $qemu_version ($debian_release): refusing to build it" ;;
 	esac
 	rm -rf "$tmp/qemu/.pc"
 	git -C "$tmp/qemu" init -q
@@ -368,9 +438,12 @@ if [ -n "$check" ]; then
 	step "QEMU's tests/unit/test-xbzrle" \
 		tap_ok timeout 300 "$obj/tests/unit/test-xbzrle" --tap || true
 	export QTEST_QEMU_BINARY=$qemu QTEST_QEMU_IMG=$obj/qemu-img
+	# 10.0 registers its XBZRLE qtest only in its full set, in slow mode
+	slow=()
+	[ "$qemu_version" = 7.2 ] || slow=(--full -m slow)
 	step "QEMU's migration qtest /x86_64/migration/precopy/unix/xbzrle" \
 		tap_ok timeout 300 "$obj/tests/qtest/migration-test" --tap \
-		-p /x86_64/migration/precopy/unix/xbzrle || true
+		"${slow[@]}" -p /x86_64/migration/precopy/unix/xbzrle || true
 	echo "$((n - failed)) passed, $failed failed"
 	[ "$failed" = 0 ]
 	exit
