@@ -12,19 +12,11 @@
 debian_source_apt() {
 	local dir=$1 suite=$2
 	debian_archive
-	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
-	cat >"$dir/sources.list" <<-EOF
+	debian_private_apt "$dir" <<-EOF
 	deb-src ${debian_keyring}${debian_main} $suite main
 	deb-src ${debian_keyring}${debian_main} $suite-updates main
 	deb-src ${debian_keyring}${debian_security} $suite-security main
 	EOF
-	apt=(apt-get -q -o "Dir::Etc::SourceList=$dir/sources.list"
-	     -o Dir::Etc::SourceParts=/dev/null
-	     -o "Dir::State::Lists=$dir/lists"
-	     -o "Dir::Cache=$dir/cache")
-	if [ "$(id -u)" = 0 ]; then
-		apt+=(-o APT::Sandbox::User=root)
-	fi
 }
 
 # debian_binary_apt DIR SUITE: the same for binary packages (`apt-get
@@ -33,8 +25,16 @@ debian_source_apt() {
 debian_binary_apt() {
 	local dir=$1 suite=$2
 	debian_archive
+	echo "deb ${debian_keyring}${debian_main} $suite main" |
+		debian_private_apt "$dir"
+}
+
+# debian_private_apt DIR: DIR/sources.list from stdin, DIR/lists, DIR/cache,
+# and the array apt set to the apt-get command (-q) that uses only them.
+debian_private_apt() {
+	local dir=$1
 	mkdir -p "$dir/lists/partial" "$dir/cache/archives/partial"
-	echo "deb ${debian_keyring}${debian_main} $suite main" >"$dir/sources.list"
+	cat >"$dir/sources.list"
 	apt=(apt-get -q -o "Dir::Etc::SourceList=$dir/sources.list"
 	     -o Dir::Etc::SourceParts=/dev/null
 	     -o "Dir::State::Lists=$dir/lists"
