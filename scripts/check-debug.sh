@@ -59,7 +59,7 @@ debug_root() {
 
 # debug_vm CMD...: CMD (selftests/vm/run.sh, or step running it) with the
 # debug kernel's image and modules and its time limits.  KASAN, lockdep
-# and kmemleak make the tests several times slower (offload_memcg_test's
+# and kmemleak make the tests several times slower (offload_memcg_squeeze_test's
 # memory hog: 42 s there, 12 s on 6.12): their time limits are scaled,
 # not raised for every kernel.  All of the selftests there took 783 s in a
 # run of .ci/run, close to selftests/vm/run.sh's default limit for the
