@@ -31,7 +31,7 @@ struct uffd_job {
 
 /*
  * A thread function (pthread_create(..., uffd_answer_one, job)): waits up
- * to 30 s for one page fault on @job->uffd, runs @job->action, then maps
+ * to 10 s for one page fault on @job->uffd, runs @job->action, then maps
  * the zero page at the faulting address so the faulting access goes on (a
  * write gets a fresh zeroed page).  Returns NULL; job->err is 0 on success.
  */

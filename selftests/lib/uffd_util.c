@@ -15,7 +15,7 @@
 #include "uffd_util.h"
 #include "util_internal.h"
 
-#define UFFD_WAIT_MS	30000
+#define UFFD_WAIT_MS	10000
 
 int uffd_register_missing(void *addr, size_t len)
 {
