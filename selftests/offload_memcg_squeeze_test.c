@@ -26,8 +26,8 @@
  *   exact       the next round is exact, with exactly the reclaimed pages
  *               sent RAW (cache misses == pages reclaimed).
  *
- * The cache in a memory cgroup is offload_memcg_test and
- * offload_memcg_reclaim_test.  On the kernel's kselftest harness: one case
+ * The cache in a memory cgroup is offload_memcg_test (both its cases).
+ * On the kernel's kselftest harness: one case
  * (one hog: 12 s on 6.12 under TCG, 42 s on the debug kernel), its VM and
  * context made in the set-up; a missing module fails the set-up.
  */

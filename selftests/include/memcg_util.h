@@ -6,7 +6,7 @@
  * the destination), "key value" files (/proc/meminfo, /proc/vmstat,
  * memory.stat), cgroup v2 with the memory controller (mounted and enabled
  * for the test if need be, undone afterwards), and the cgroup scenario of
- * offload_memcg_test and offload_memcg_reclaim_test, which
+ * offload_memcg_test's two cases, which
  * offload_memcg_test --headroom-bench repeats.
  *
  * Error conventions: see test_util.h, except that struct mig keeps the
