@@ -60,7 +60,11 @@ fi
 kver=${1:-$(scripts/kernels.sh 6.12)}
 work=$top/build/e2e/$kver
 root=$work/root
-plain_qemu=${E2E_PLAIN_QEMU:-/usr/bin/qemu-system-x86_64}
+plain_qemu=/usr/bin/qemu-system-x86_64
+if [ -n "${E2E_PLAIN_QEMU:-}" ]; then
+	plain_qemu=$(realpath "$E2E_PLAIN_QEMU")
+	[ -x "$plain_qemu" ] || { echo "e2e: E2E_PLAIN_QEMU $plain_qemu is not executable" >&2; exit 1; }
+fi
 
 rm -rf "$root"
 mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"
@@ -149,7 +153,7 @@ fi
 	printf 'E2E_ARGS=%q\n' "${mode:+--cases abc }${E2E_ARGS:-}"
 	# Host directories the VM needs even if they sit under /tmp, /run,
 	# /var/tmp or /dev/shm, which get a tmpfs there (a CI clone in /tmp).
-	printf 'E2E_KEEP_DIRS=%q\n' "$top${patched:+ $(dirname "$(realpath "$patched")")}"
+	printf 'E2E_KEEP_DIRS=%q\n' "$top${patched:+ $(dirname "$(realpath "$patched")")}${E2E_PLAIN_QEMU:+ $(dirname "$plain_qemu")}"
 } >"$root/e2e.conf"
 install -m 755 e2e/init "$root/e2e/init"
 : >"$root/selftests/tests.list"
