@@ -294,6 +294,12 @@ git_src() {
 debver=
 if [ -f "$work/debian-version" ] && git_src rev-parse -q --verify pristine >/dev/null 2>&1; then
 	debver=$(cat "$work/debian-version")
+	# a QEMU_BUILD_DIR that held the other version: fetched again
+	case $(cat "$src/VERSION" 2>/dev/null) in
+	"$qemu_version".*) ;;
+	*) log "$src holds QEMU $(cat "$src/VERSION" 2>/dev/null), not $qemu_version: fetching"
+	   debver= ;;
+	esac
 fi
 
 if [ -n "$debver" ] && [ -z "${QEMU_REFRESH:-}" ] &&
