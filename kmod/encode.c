@@ -77,15 +77,7 @@ static unsigned int xbzrle_chunk_retries = 4;
 static int xbzrle_chunk_retries_set(const char *val,
 				    const struct kernel_param *kp)
 {
-	unsigned int n;
-	int ret = kstrtouint(val, 0, &n);
-
-	if (ret)
-		return ret;
-	if (n > XBZRLE_CHUNK_RETRIES_MAX)
-		return -EINVAL;
-	WRITE_ONCE(xbzrle_chunk_retries, n);
-	return 0;
+	return param_set_uint_minmax(val, kp, 0, XBZRLE_CHUNK_RETRIES_MAX);
 }
 
 static const struct kernel_param_ops xbzrle_chunk_retries_ops = {
