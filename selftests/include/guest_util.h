@@ -4,7 +4,8 @@
  * (lib/guest_util.c): a KVM VM (the source), a kvm_xbzrle context bound to
  * it and a destination copy of guest memory that receives only what the
  * records of KVM_XBZRLE_ENCODE say, applied with the project's decoder.
- * Every record is checked against the contract of the records:
+ * Every record is checked against the contract of the records (by
+ * xbz_check_apply_record() of records.h, the one per-record check):
  *
  *   ZERO       the snapshot was all zeros (and an all-zero snapshot is
  *              always ZERO);
@@ -18,8 +19,9 @@
  * after applying it), so records can be checked while a guest keeps
  * writing; when the guest is paused the snapshot must also equal guest
  * memory.  Per page, the library follows whether the module must hold a
- * base (enum base_state); the records seen are counted (struct tally) so
- * that the context's counters can be checked against them.
+ * base (enum xbz_base of records.h); the records seen are counted
+ * (struct tally) so that the context's counters can be checked against
+ * them.
  *
  * Also the "host" VM of several tests: one memslot of HOST_PAGES pages at
  * gpa 0, no vCPU, written by the host through its mapping.
@@ -39,13 +41,6 @@
 #include "kvm_util.h"
 #include "records.h"
 #include "test_util.h"
-
-/* What the test knows about the module's base of a page. */
-enum base_state {
-	BASE_NONE,	/* the module cannot have one */
-	BASE_HELD,	/* the module must have one, equal to the destination's */
-	BASE_MAYBE,	/* may have been dropped, or last sent as ZERO */
-};
 
 /* Records seen, by what they mean for the context's counters. */
 struct tally {
@@ -68,7 +63,7 @@ struct mig {
 	int xfd;
 	struct xbz_dest dest;
 	size_t npages;
-	uint8_t *state;		/* enum base_state, by page index */
+	uint8_t *state;		/* enum xbz_base, by page index */
 	bool may_evict;		/* cache smaller than the VM: HELD means MAYBE */
 	uint64_t generation;	/* passed with KVM_XBZRLE_ENCODE_GENERATION */
 	uint64_t *gpas;		/* room for npages */

@@ -88,17 +88,47 @@ int xbz_walk_records(struct xbz_dest *dest, const void *buf, uint32_t used,
  */
 int xbz_dest_compare(struct xbz_dest *dest, struct kvm_vm *vm);
 
+/* What a checker knows of the module's base of a page. */
+enum xbz_base {
+	XBZ_BASE_NONE,	/* the module cannot have one (never sent, reset) */
+	XBZ_BASE_HELD,	/* the module must have one, equal to the destination's */
+	XBZ_BASE_MAYBE,	/* may have been dropped, or last sent as ZERO */
+};
+
 /*
- * Checks a record the way a receiver can, before it applies it: @rec
- * applied to @page (the destination's copy, the base the record must apply
- * to) gives an all-zero page exactly for a ZERO record, and an XBZRLE
- * delta is xbzrle_encode() of @page to that result, byte for byte (the
- * module's base is what the destination holds).  Then applies it to @page.
- * @scratch: 2 * GUEST_PAGE_SIZE bytes of the caller's.  0, or -1 with the
- * reason in kvm_util_error().
+ * What the caller of xbz_check_apply_record() knows beyond the record and
+ * the destination's page, and what the check found out.
+ */
+struct xbz_expect {
+	uint32_t max_delta;	/* the call's; 0: GUEST_PAGE_SIZE */
+	enum xbz_base base;
+	/* The page the record must give (guest memory held still), or NULL. */
+	const uint8_t *snapshot;
+	/* Out: a RAW record whose delta from a possible base did not fit. */
+	bool overflow;
+};
+
+/*
+ * The one per-record check of the selftests.  Checks a record the way a
+ * receiver can, before it applies it: @rec applied to @page (the
+ * destination's copy, the base the record must apply to) gives an
+ * all-zero page exactly for a ZERO record, and an XBZRLE delta is
+ * xbzrle_encode() of @page to that result, byte for byte (the module's
+ * base is what the destination holds).  With @exp (may be NULL: base
+ * XBZ_BASE_MAYBE, max_delta GUEST_PAGE_SIZE, snapshot unknown) also:
+ *
+ *   - the result equals @exp->snapshot, if given;
+ *   - UNCHANGED and XBZRLE only if @exp->base is not XBZ_BASE_NONE;
+ *   - RAW with @exp->base XBZ_BASE_HELD only if the delta does not fit
+ *     @exp->max_delta (or it would have been XBZRLE or UNCHANGED);
+ *   - @exp->overflow is set for a RAW record whose delta from the
+ *     destination's page does not fit @exp->max_delta (base not NONE).
+ *
+ * Then applies @rec to @page.  @scratch: 2 * GUEST_PAGE_SIZE bytes of the
+ * caller's.  0, or -1 with the reason in kvm_util_error() ("gpa 0x...: ").
  */
 int xbz_check_apply_record(const struct xbz_record *rec, uint8_t *page,
-			   uint8_t *scratch);
+			   uint8_t *scratch, struct xbz_expect *exp);
 
 /* Records by type. */
 struct xbz_counts {

@@ -204,29 +204,59 @@ int xbz_dest_compare(struct xbz_dest *dest, struct kvm_vm *vm)
 }
 
 int xbz_check_apply_record(const struct xbz_record *rec, uint8_t *page,
-			   uint8_t *scratch)
+			   uint8_t *scratch, struct xbz_expect *exp)
 {
 	uint8_t *snap = scratch, *delta = scratch + GUEST_PAGE_SIZE;
+	enum xbz_base base = exp ? exp->base : XBZ_BASE_MAYBE;
+	uint32_t max_delta = exp && exp->max_delta ? exp->max_delta :
+						     GUEST_PAGE_SIZE;
+	const char *type = xbz_record_type_name(rec->type);
+	unsigned long long gpa = rec->gpa;
 	bool zero;
 	int enc;
 
+	if (exp)
+		exp->overflow = false;
 	memcpy(snap, page, GUEST_PAGE_SIZE);
 	if (xbz_apply_record(rec, snap))
 		return -1;
 	errno = EPROTO;
+	if (exp && exp->snapshot &&
+	    memcmp(snap, exp->snapshot, GUEST_PAGE_SIZE))
+		return fail("gpa 0x%llx: %s record does not give the page, held still during the call",
+			    gpa, type);
 	zero = page_is_zero(snap, GUEST_PAGE_SIZE);
 	if (zero != (rec->type == KVM_XBZRLE_RECORD_ZERO))
-		return fail("gpa 0x%llx: %s record for a%s snapshot",
-			    (unsigned long long)rec->gpa,
-			    xbz_record_type_name(rec->type),
+		return fail("gpa 0x%llx: %s record for a%s snapshot", gpa, type,
 			    zero ? "n all-zero" : " non-zero");
-	if (rec->type == KVM_XBZRLE_RECORD_XBZRLE) {
+	switch (rec->type) {
+	case KVM_XBZRLE_RECORD_UNCHANGED:
+	case KVM_XBZRLE_RECORD_XBZRLE:
+		if (base == XBZ_BASE_NONE)
+			return fail("gpa 0x%llx: %s record, but the module has no base (never sent or reset)",
+				    gpa, type);
+		if (rec->type == KVM_XBZRLE_RECORD_UNCHANGED)
+			break;
 		enc = xbzrle_encode(page, snap, GUEST_PAGE_SIZE, delta,
-				    GUEST_PAGE_SIZE);
+				    max_delta);
 		if (enc != (int)rec->len || memcmp(delta, rec->data, rec->len))
-			return fail("gpa 0x%llx: XBZRLE delta of %u bytes is not the delta from the destination's copy (xbzrle_encode gives %d%s): the module's base is not what the destination holds",
-				    (unsigned long long)rec->gpa, rec->len, enc,
+			return fail("gpa 0x%llx: XBZRLE delta of %u bytes is not the delta from the destination's copy (xbzrle_encode, max_delta %u, gives %d%s): the module's base is not what the destination holds",
+				    gpa, rec->len, max_delta, enc,
 				    enc == (int)rec->len ? ", other bytes" : "");
+		break;
+	case KVM_XBZRLE_RECORD_RAW:
+		/* Without @exp nothing is known of the base. */
+		if (!exp || base == XBZ_BASE_NONE)
+			break;
+		enc = xbzrle_encode(page, snap, GUEST_PAGE_SIZE, delta,
+				    max_delta);
+		if (enc >= 0 && base == XBZ_BASE_HELD)
+			return fail("gpa 0x%llx: RAW, but the base is cached and %s (xbzrle_encode %d, max_delta %u)",
+				    gpa, enc ? "the delta fits" : "the page is unchanged",
+				    enc, max_delta);
+		if (enc < 0)
+			exp->overflow = true;
+		break;
 	}
 	memcpy(page, snap, GUEST_PAGE_SIZE);
 	return 0;
@@ -254,7 +284,7 @@ int xbz_check_apply_call(const void *buf, uint32_t used, const uint64_t *gpas,
 		if (!page)
 			return fail("gpa 0x%llx has no destination page",
 				    (unsigned long long)rec.gpa);
-		if (xbz_check_apply_record(&rec, page, scratch))
+		if (xbz_check_apply_record(&rec, page, scratch, NULL))
 			return -1;
 		switch (rec.type) {
 		case KVM_XBZRLE_RECORD_ZERO:
