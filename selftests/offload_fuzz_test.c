@@ -1669,12 +1669,7 @@ static void do_reopen(unsigned int c)
 
 static int foreign_vm(void)
 {
-	char cbuf[CMSG_SPACE(sizeof(int))];
-	struct msghdr msg = { 0 };
-	struct cmsghdr *cm;
-	struct iovec iov;
-	int sv[2], fd = -1, st;
-	char b = 0;
+	int sv[2], fd, st;
 	pid_t pid;
 
 	if (socketpair(AF_UNIX, SOCK_STREAM, 0, sv))
@@ -1688,29 +1683,10 @@ static int foreign_vm(void)
 		close(sv[0]);
 		if (vm_create(&vm, 0))
 			_exit(1);
-		iov.iov_base = &b;
-		iov.iov_len = 1;
-		msg.msg_iov = &iov;
-		msg.msg_iovlen = 1;
-		msg.msg_control = cbuf;
-		msg.msg_controllen = sizeof(cbuf);
-		cm = CMSG_FIRSTHDR(&msg);
-		cm->cmsg_level = SOL_SOCKET;
-		cm->cmsg_type = SCM_RIGHTS;
-		cm->cmsg_len = CMSG_LEN(sizeof(int));
-		memcpy(CMSG_DATA(cm), &vm.fd, sizeof(int));
-		_exit(sendmsg(sv[1], &msg, 0) == 1 ? 0 : 1);
+		_exit(send_fd(sv[1], vm.fd) ? 1 : 0);
 	}
 	close(sv[1]);
-	iov.iov_base = &b;
-	iov.iov_len = 1;
-	msg.msg_iov = &iov;
-	msg.msg_iovlen = 1;
-	msg.msg_control = cbuf;
-	msg.msg_controllen = sizeof(cbuf);
-	if (recvmsg(sv[0], &msg, 0) == 1 && (cm = CMSG_FIRSTHDR(&msg)) &&
-	    cm->cmsg_type == SCM_RIGHTS)
-		memcpy(&fd, CMSG_DATA(cm), sizeof(int));
+	fd = recv_fd(sv[0]);
 	close(sv[0]);
 	waitpid(pid, &st, 0);
 	return fd;

@@ -2,7 +2,7 @@
 /*
  * test_util - what any kvm_xbzrle selftest may want that is not KVM: the
  * library's error message (kvm_util_error()), random numbers, time, small
- * file helpers and the kernel log (/dev/kmsg).  No dependency on the
+ * file helpers, fd passing and the kernel log (/dev/kmsg).  No dependency on the
  * kernel's selftest library, so the tests build standalone and as
  * tools/testing/selftests/kvm_xbzrle.
  *
@@ -68,6 +68,14 @@ int drop_caches(void);
 int read_file(const char *path, char *buf, size_t len);
 /* Writes the string @s to @path.  0 or -1. */
 int write_file(const char *path, const char *s);
+
+/*
+ * An fd over the unix socket @sock (SCM_RIGHTS, with one byte of data):
+ * send_fd() sends @fd, 0 or -1; recv_fd() receives one (close-on-exec)
+ * and returns it, or -1.
+ */
+int send_fd(int sock, int fd);
+int recv_fd(int sock);
 
 /*
  * The kernel log: kmsg_open() returns /dev/kmsg positioned at its end
