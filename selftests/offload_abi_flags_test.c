@@ -51,12 +51,11 @@
 
 #define NOLOG_SLOT	3	/* a memslot without dirty logging */
 #define NOLOG_GPA	0x400000ULL
-#define CLEAR_PARAM	PARAM_DIR "clear_dirty_log"
+#define CLEAR_PARAM	"clear_dirty_log"
 
 FIXTURE(flags) {
 	struct abi_fx fx;
 	uint64_t gpas[2];		/* two pages of memslot 0, 3 apart */
-	char clear_was[16];
 	struct kvm_vm ring;
 	int ring_xfd;
 	uint8_t *nolog_mem;
@@ -76,8 +75,8 @@ FIXTURE_SETUP(flags)
 
 FIXTURE_TEARDOWN(flags)
 {
-	if (self->clear_was[0] && write_file(CLEAR_PARAM, self->clear_was))
-		TH_LOG("cannot restore %s: %s", CLEAR_PARAM, kvm_util_error());
+	/* the case's _exit() skips atexit() */
+	EXPECT_EQ(0, xbz_param_restore_all()) TH_LOG("%s", kvm_util_error());
 	if (self->ring_xfd >= 0)
 		close(self->ring_xfd);
 	vm_destroy(&self->ring);
@@ -117,13 +116,11 @@ TEST_F(flags, clear_param_off)
 	char diff[512];
 	int r;
 
-	ASSERT_EQ(0, read_file(CLEAR_PARAM, self->clear_was, sizeof(self->clear_was)))
-		TH_LOG("%s", kvm_util_error());
 	/*
 	 * The module parameter clear_dirty_log=N withdraws the capability
 	 * and the flag; ENCODE without the flag goes on.
 	 */
-	ASSERT_EQ(0, write_file(CLEAR_PARAM, "N")) TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, xbz_param_write(CLEAR_PARAM, "N")) TH_LOG("%s", kvm_util_error());
 	r = abi_ioctl(self->fx.xfd, KVM_XBZRLE_GET_CAPS, &caps);
 	EXPECT_ERRNO(0, r, "clear_dirty_log=N: GET_CAPS");
 	EXPECT_FALSE(!!(caps.capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG))
@@ -144,7 +141,7 @@ TEST_F(flags, clear_param_off)
 	EXPECT_EQ(c0, c1)
 		TH_LOG("ENCODE without the flag: dirty_log_clears changed (%lld -> %lld)",
 		       c0, c1);
-	ASSERT_EQ(0, write_file(CLEAR_PARAM, "Y")) TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, xbz_param_write(CLEAR_PARAM, "Y")) TH_LOG("%s", kvm_util_error());
 	r = abi_ioctl(self->fx.xfd, KVM_XBZRLE_GET_CAPS, &caps);
 	EXPECT_ERRNO(0, r, "clear_dirty_log=Y: GET_CAPS");
 	EXPECT_TRUE(!!(caps.capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG))

@@ -51,7 +51,7 @@
 #define MANY_FIRST		10	/* first slot of the ENOSPC case */
 #define MANY_GPA		0x10000000ULL
 #define NMANY			(KVM_XBZRLE_MAX_REGIONS + 1)
-#define MAX_REGIONS_PARAM	PARAM_DIR "max_regions"
+#define MAX_REGIONS_PARAM	"max_regions"
 #define XBZ_STR2(x)		#x
 #define XBZ_STR(x)		XBZ_STR2(x)
 
@@ -62,7 +62,6 @@ FIXTURE(region) {
 	struct kvm_vm vm_b;
 	int b_xfd;
 	uint8_t *many;
-	char max_regions_was[32];
 };
 
 FIXTURE_SETUP(region)
@@ -80,9 +79,8 @@ FIXTURE_SETUP(region)
 
 FIXTURE_TEARDOWN(region)
 {
-	if (self->max_regions_was[0] &&
-	    write_file(MAX_REGIONS_PARAM, self->max_regions_was))
-		TH_LOG("cannot restore %s: %s", MAX_REGIONS_PARAM, kvm_util_error());
+	/* the case's _exit() skips atexit() */
+	EXPECT_EQ(0, xbz_param_restore_all()) TH_LOG("%s", kvm_util_error());
 	if (self->b_xfd >= 0)
 		close(self->b_xfd);
 	if (self->unbound_xfd >= 0)
@@ -297,10 +295,7 @@ TEST_F_TIMEOUT(region, enospc, 120)
 	unsigned int i;
 	int r;
 
-	ASSERT_EQ(0, read_file(MAX_REGIONS_PARAM, self->max_regions_was,
-			       sizeof(self->max_regions_was)))
-		TH_LOG("SET_REGION: ENOSPC: %s", kvm_util_error());
-	ASSERT_EQ(0, write_file(MAX_REGIONS_PARAM, XBZ_STR(KVM_XBZRLE_MAX_REGIONS)))
+	ASSERT_EQ(0, xbz_param_write(MAX_REGIONS_PARAM, XBZ_STR(KVM_XBZRLE_MAX_REGIONS)))
 		TH_LOG("SET_REGION: ENOSPC: cannot set the module's max_regions: %s",
 		       kvm_util_error());
 	ASSERT_EQ(0, vm_create(&self->vm_b, 0)) TH_LOG("%s", kvm_util_error());

@@ -36,7 +36,6 @@
 #define MAX_DELTA	256		/* a dense page's delta is ~4 KiB */
 #define OVERFLOWS	"2"
 #define PROBE_ROUNDS	"3"
-#define PARAMS		"/sys/module/kvm_xbzrle/parameters/"
 #define RECBUF_SIZE	(NPAGES * KVM_XBZRLE_RECORD_MAX_SIZE)
 
 enum writer { W_DENSE, W_SPARSE, W_NONE, W_ZERO };
@@ -48,20 +47,9 @@ FIXTURE(adapt) {
 	uint64_t gpas[NPAGES];
 	uint8_t *recbuf;
 	uint8_t scratch[2 * GUEST_PAGE_SIZE];
-	char saved_overflows[32], saved_probe[32];
 	struct kvm_xbzrle_stats s;	/* after the last generation */
 	unsigned int writes;		/* generations written so far */
 };
-
-static void set_param(struct __test_metadata *_metadata, const char *name,
-		      const char *value)
-{
-	char path[128];
-
-	snprintf(path, sizeof(path), PARAMS "%s", name);
-	ASSERT_EQ(0, write_file(path, value))
-		TH_LOG("write %s to %s: %s", value, path, kvm_util_error());
-}
 
 FIXTURE_SETUP(adapt)
 {
@@ -79,14 +67,11 @@ FIXTURE_SETUP(adapt)
 		TH_LOG("capabilities 0x%llx: no KVM_XBZRLE_CAP_ADAPT",
 		       (unsigned long long)caps.capabilities);
 
-	ASSERT_EQ(0, read_file(PARAMS "adapt_overflows", self->saved_overflows,
-			       sizeof(self->saved_overflows)))
+	/* put back by the teardown */
+	ASSERT_EQ(0, xbz_param_write("adapt_overflows", OVERFLOWS))
 		TH_LOG("%s", kvm_util_error());
-	ASSERT_EQ(0, read_file(PARAMS "adapt_probe_rounds", self->saved_probe,
-			       sizeof(self->saved_probe)))
+	ASSERT_EQ(0, xbz_param_write("adapt_probe_rounds", PROBE_ROUNDS))
 		TH_LOG("%s", kvm_util_error());
-	set_param(_metadata, "adapt_overflows", OVERFLOWS);
-	set_param(_metadata, "adapt_probe_rounds", PROBE_ROUNDS);
 
 	ASSERT_EQ(0, vm_create(&self->vm, 0)) TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(0, vm_add_memslot(&self->vm, 0, SLOT_GPA,
@@ -107,10 +92,8 @@ FIXTURE_SETUP(adapt)
 
 FIXTURE_TEARDOWN(adapt)
 {
-	if (self->saved_overflows[0])
-		write_file(PARAMS "adapt_overflows", self->saved_overflows);
-	if (self->saved_probe[0])
-		write_file(PARAMS "adapt_probe_rounds", self->saved_probe);
+	/* the case's _exit() skips atexit() */
+	EXPECT_EQ(0, xbz_param_restore_all()) TH_LOG("%s", kvm_util_error());
 	if (self->xfd >= 0)
 		close(self->xfd);
 	free(self->recbuf);
@@ -310,7 +293,8 @@ TEST_F(adapt, zero_page_while_skipped)
 TEST_F(adapt, rule_off)
 {
 	give_back(_metadata, self);
-	set_param(_metadata, "adapt_overflows", "0");
+	ASSERT_EQ(0, xbz_param_write("adapt_overflows", "0"))
+		TH_LOG("%s", kvm_util_error());
 	generation(_metadata, self, 4, W_DENSE, RAW);
 	EXPECT_EQ(0ULL, self->s.skipped);
 	EXPECT_EQ(0ULL, self->s.probes);

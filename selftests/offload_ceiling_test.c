@@ -25,8 +25,8 @@
  *               destinations stay exact.
  *
  * On the kernel's kselftest harness: the two parts are two cases, each
- * with fresh tenants and the parameter's value saved in the fixture's
- * set-up and put back in its teardown.  Needs root (the parameter) and
+ * with fresh tenants and the parameter's value saved at the case's first
+ * write and put back in the fixture's teardown.  Needs root (the parameter) and
  * debugfs; a missing module fails the set-up.
  */
 #include <errno.h>
@@ -57,7 +57,6 @@
 #define EVICT_PER_MISS	2		/* kmod/cache.c */
 #define TIMEOUT_S	100
 #define MIB		(1024ULL * 1024)
-#define PARAM		"/sys/module/kvm_xbzrle/parameters/max_cache_mb"
 
 static uint8_t records[BATCH * KVM_XBZRLE_RECORD_MAX_SIZE]
 	__attribute__((aligned(8)));
@@ -68,7 +67,7 @@ static int set_param(unsigned int mb)
 	char v[16];
 
 	snprintf(v, sizeof(v), "%u", mb);
-	return write_file(PARAM, v);
+	return xbz_param_write("max_cache_mb", v);
 }
 
 /* The context's evictions or cache_bytes; UINT64_MAX if GET_STATS fails. */
@@ -198,7 +197,6 @@ static int round_exact(struct tenant *t, unsigned int *diff, char *why)
 
 FIXTURE(ceiling) {
 	struct tenant a, b;
-	char saved[32];
 	char why[256];
 };
 
@@ -210,8 +208,6 @@ FIXTURE_SETUP(ceiling)
 		SKIP(return, "not root: max_cache_mb is root's");
 	/* the module is what is tested: its absence is a failure */
 	ASSERT_EQ(0, xbz_check_offload(&caps)) TH_LOG("%s", kvm_util_error());
-	ASSERT_EQ(0, read_file(PARAM, self->saved, sizeof(self->saved)))
-		TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(0, tenant_init(&self->a, 1, self->why)) TH_LOG("%s", self->why);
 	ASSERT_EQ(0, tenant_init(&self->b, 2, self->why)) TH_LOG("%s", self->why);
 }
@@ -220,8 +216,8 @@ FIXTURE_TEARDOWN(ceiling)
 {
 	tenant_destroy(&self->a);
 	tenant_destroy(&self->b);
-	if (self->saved[0])
-		write_file(PARAM, self->saved);
+	/* the case's _exit() skips atexit() */
+	EXPECT_EQ(0, xbz_param_restore_all()) TH_LOG("%s", kvm_util_error());
 }
 
 TEST_F_TIMEOUT(ceiling, lowered_ceiling_applies_at_once_and_bounded, TIMEOUT_S)
@@ -233,13 +229,13 @@ TEST_F_TIMEOUT(ceiling, lowered_ceiling_applies_at_once_and_bounded, TIMEOUT_S)
 	char *why = self->why;
 
 	/* a full cache under a ceiling that allows it */
-	ASSERT_EQ(0, set_param(FULL_MB));
+	ASSERT_EQ(0, set_param(FULL_MB)) TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(0, send_pages(a, 0, NPAGES, why)) TH_LOG("%s", why);
 	EXPECT_EQ((uint64_t)NPAGES * PAGE, ctx_stat(a->xfd, "cache_bytes"));
 
 	/* the lowered ceiling holds when the write returns */
 	evict0 = ctx_stat(a->xfd, "evictions");
-	ASSERT_EQ(0, set_param(LOW_MB));
+	ASSERT_EQ(0, set_param(LOW_MB)) TH_LOG("%s", kvm_util_error());
 	cache = ctx_stat(a->xfd, "cache_bytes");
 	module_cache = xbz_debugfs_stat("cache_bytes");
 	evict1 = ctx_stat(a->xfd, "evictions");
@@ -285,7 +281,7 @@ TEST_F_TIMEOUT(ceiling, two_contexts_share_it, TIMEOUT_S)
 	uint64_t ca, cb;
 
 	/* the first context holds the whole ceiling */
-	ASSERT_EQ(0, set_param(SHARE_MB));
+	ASSERT_EQ(0, set_param(SHARE_MB)) TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(0, send_pages(&self->a, 0, MEM_PAGES, why)) TH_LOG("%s", why);
 	EXPECT_EQ(SHARE_MB * MIB, ctx_stat(self->a.xfd, "cache_bytes"));
 

@@ -60,7 +60,8 @@
 #define EXTRA_SLOT	5		/* the memslot that comes and goes */
 #define EXTRA_GPA	0x40000000ULL
 #define RECBUF_SIZE	(NPAGES * KVM_XBZRLE_RECORD_MAX_SIZE)
-#define RETRIES_PARAM	"/sys/module/kvm_xbzrle/parameters/chunk_retries"
+#define RETRIES		"chunk_retries"
+#define RETRIES_PARAM	"/sys/module/kvm_xbzrle/parameters/" RETRIES
 #define RETRIES_MAX	16		/* XBZRLE_CHUNK_RETRIES_MAX */
 #define CHURN_CALLS	3000
 
@@ -72,7 +73,6 @@ FIXTURE(retry) {
 	uint8_t *recbuf;		/* mmap()ed: first page never touched */
 	uint8_t *extra_mem;		/* EXTRA_SLOT's page */
 	uint8_t scratch[2 * PAGE];
-	char saved_retries[32];
 	/* memslots_churning */
 	pthread_t churner;
 	bool churning;
@@ -95,9 +95,6 @@ FIXTURE_SETUP(retry)
 	ASSERT_TRUE(!!(caps.capabilities & KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG))
 		TH_LOG("capabilities 0x%llx: no KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG (module parameter clear_dirty_log=N?)",
 		       (unsigned long long)caps.capabilities);
-	ASSERT_EQ(0, read_file(RETRIES_PARAM, self->saved_retries,
-			       sizeof(self->saved_retries)))
-		TH_LOG("%s: %s", RETRIES_PARAM, strerror(errno));
 
 	/* every page of the memslot starts dirty, as a migration's first round */
 	ASSERT_EQ(0, vm_create(&self->vm, VM_MANUAL_PROTECT | VM_INITIALLY_SET))
@@ -129,8 +126,8 @@ FIXTURE_TEARDOWN(retry)
 	atomic_store(&self->stop, true);
 	if (self->churning)
 		pthread_join(self->churner, NULL);
-	if (self->saved_retries[0])
-		write_file(RETRIES_PARAM, self->saved_retries);
+	/* the case's _exit() skips atexit(): put chunk_retries back here */
+	EXPECT_EQ(0, xbz_param_restore_all()) TH_LOG("%s", kvm_util_error());
 	if (self->xfd >= 0)
 		close(self->xfd);
 	if (self->recbuf && self->recbuf != MAP_FAILED)
@@ -239,8 +236,8 @@ TEST_F_TIMEOUT(retry, redone, CASE_TIMEOUT_S)
 {
 	struct kvm_xbzrle_encode enc;
 
-	ASSERT_EQ(0, write_file(RETRIES_PARAM, "4"))
-		TH_LOG("%s: %s", RETRIES_PARAM, strerror(errno));
+	ASSERT_EQ(0, xbz_param_write(RETRIES, "4"))
+		TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(0, encode_with_change(_metadata, self, &enc))
 		TH_LOG("ENCODE: %s", strerror(errno));
 	EXPECT_EQ(NPAGES, enc.npages_done);
@@ -254,8 +251,8 @@ TEST_F_TIMEOUT(retry, eagain, CASE_TIMEOUT_S)
 {
 	struct kvm_xbzrle_encode enc;
 
-	ASSERT_EQ(0, write_file(RETRIES_PARAM, "0"))
-		TH_LOG("%s: %s", RETRIES_PARAM, strerror(errno));
+	ASSERT_EQ(0, xbz_param_write(RETRIES, "0"))
+		TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(-1, encode_with_change(_metadata, self, &enc));
 	ASSERT_EQ(EAGAIN, errno) TH_LOG("ENCODE: %s, not EAGAIN",
 					 strerror(errno));
@@ -297,8 +294,8 @@ TEST_F_TIMEOUT(retry, memslots_churning, CASE_TIMEOUT_S)
 	uint8_t *p;
 
 	/* the default bound, whatever an earlier run left */
-	ASSERT_EQ(0, write_file(RETRIES_PARAM, "4"))
-		TH_LOG("%s: %s", RETRIES_PARAM, strerror(errno));
+	ASSERT_EQ(0, xbz_param_write(RETRIES, "4"))
+		TH_LOG("%s", kvm_util_error());
 	/* the record buffer is touched at once: no fault here */
 	memset(self->recbuf, 0, RECBUF_SIZE);
 	ASSERT_EQ(0, pthread_create(&self->churner, NULL, churn, self));
@@ -335,8 +332,8 @@ TEST_F_TIMEOUT(retry, param_bounds, CASE_TIMEOUT_S)
 {
 	char buf[32];
 
-	ASSERT_EQ(0, write_file(RETRIES_PARAM, "16"))
-		TH_LOG("%s: %s", RETRIES_PARAM, strerror(errno));
+	ASSERT_EQ(0, xbz_param_write(RETRIES, "16"))
+		TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(0, read_file(RETRIES_PARAM, buf, sizeof(buf)))
 		TH_LOG("%s: %s", RETRIES_PARAM, strerror(errno));
 	EXPECT_EQ(RETRIES_MAX, atoi(buf));

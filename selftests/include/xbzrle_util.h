@@ -65,9 +65,23 @@ int xbz_set_cache(int xfd, uint32_t flags, uint64_t cache_size,
 void xbz_require_offload(struct kvm_xbzrle_caps *caps, bool manual_protect);
 
 /*
- * Writes @value to the module parameter @name (bails out on failure); the
- * value it had before the first such write is written back at exit.
+ * Module parameters a test changes, put back when it is done.
+ * xbz_param_write() writes @value to the module parameter @name after
+ * saving the value it had (at the first write of @name since the last
+ * restore; up to 4 parameters): 0 or -1.  xbz_param_restore_all() writes
+ * every saved value back, newest first, and forgets them: 0, or -1 if one
+ * could not be written (the others still are).  The saved values are also
+ * written back at exit (atexit()).
+ *
+ * A test on kselftest_harness.h calls xbz_param_restore_all() in its
+ * FIXTURE_TEARDOWN: each case runs in a child that ends with _exit(),
+ * which skips atexit() (a case that sets parameters in FIXTURE_SETUP
+ * gets no teardown if the set-up fails, nor one killed by its timeout).
+ * xbz_param_set() is xbz_param_write() that bails out on failure, for
+ * tests on xbzrle_tap.h, whose exit() restores the values.
  */
+int xbz_param_write(const char *name, const char *value);
+int xbz_param_restore_all(void);
 void xbz_param_set(const char *name, const char *value);
 /* Value @name of debugfs kvm_xbzrle/stats; -1 if unreadable or absent. */
 long long xbz_debugfs_stat(const char *name);

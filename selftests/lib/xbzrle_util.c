@@ -231,23 +231,32 @@ static struct {
 
 static bool registered;
 
-static void restore_params(void)
+/* see xbzrle_util.h */
+int xbz_param_restore_all(void)
 {
 	char path[96];
-	int i;
+	int i, r = 0;
 
 	for (i = SAVED_PARAMS - 1; i >= 0; i--) {
 		if (!saved_params[i].name[0])
 			continue;
 		snprintf(path, sizeof(path), PARAM_DIR "%s", saved_params[i].name);
 		if (write_file(path, saved_params[i].value))
-			printf("# could not restore %s to %s\n", path,
-			       saved_params[i].value);
+			r = fail_errno("could not restore %s to %s", path,
+				       saved_params[i].value);
+		saved_params[i].name[0] = 0;
 	}
+	return r;
+}
+
+static void restore_params(void)
+{
+	if (xbz_param_restore_all())
+		printf("# %s\n", kvm_util_error());
 }
 
 /* see xbzrle_util.h */
-void xbz_param_set(const char *name, const char *value)
+int xbz_param_write(const char *name, const char *value)
 {
 	char path[96];
 	int i, free_slot = -1;
@@ -260,11 +269,14 @@ void xbz_param_set(const char *name, const char *value)
 			free_slot = i;
 	}
 	if (i == SAVED_PARAMS) {
-		if (free_slot < 0)
-			tap_bail_out("xbz_param_set: more than %d parameters", SAVED_PARAMS);
+		if (free_slot < 0) {
+			errno = ENOSPC;
+			return fail("xbz_param_write: more than %d parameters",
+				    SAVED_PARAMS);
+		}
 		if (read_file(path, saved_params[free_slot].value,
 			      sizeof(saved_params[free_slot].value)) < 0)
-			tap_bail_out("read %s", path);
+			return fail_errno("read %s", path);
 		saved_params[free_slot].value[strcspn(saved_params[free_slot].value, "\n")] = 0;
 		snprintf(saved_params[free_slot].name,
 			 sizeof(saved_params[free_slot].name), "%s", name);
@@ -272,5 +284,13 @@ void xbz_param_set(const char *name, const char *value)
 			registered = true;
 	}
 	if (write_file(path, value))
-		tap_bail_out("write %s to %s", value, path);
+		return fail_errno("write %s to %s", value, path);
+	return 0;
+}
+
+/* see xbzrle_util.h */
+void xbz_param_set(const char *name, const char *value)
+{
+	if (xbz_param_write(name, value))
+		tap_bail_out("%s", kvm_util_error());
 }
