@@ -38,7 +38,9 @@ patched both sides; e) the same to Debian's QEMU; f), g) the same two with
 a system_reset of the source in the middle of the migration; h), i) the
 same two with a migration cancelled before switch-over (after XBZRLE
 pages were sent), then a new one to a fresh destination; j) a set-up the
-module refuses, then a migration.  On e2e/bootsect-smp.S, writing RAM on
+module refuses, then a migration; u) xbzrle-cache-size set while gdb holds
+the migration thread where it starts the module's cache (the module must
+end up with the parameter's size).  On e2e/bootsect-smp.S, writing RAM on
 both sides of the PCI hole (pc.ram as two memslots), booted as its own
 firmware (e2e/firmware.S, not SeaBIOS): k) offload on, patched both
 sides; l) the same to Debian's QEMU; m) (not in the default list) k with
@@ -66,15 +68,18 @@ import copy
 import json
 import mmap
 import os
+import queue
 import re
 import shutil
 import socket
 import struct
 import subprocess
 import sys
+import threading
 import time
 
 STATS = "/sys/kernel/debug/kvm_xbzrle/stats"
+CONTEXTS = "/sys/kernel/debug/kvm_xbzrle/contexts"
 MAX_CACHE_MB = "/sys/module/kvm_xbzrle/parameters/max_cache_mb"
 MIB = 1 << 20
 PAGE = 4096
@@ -147,11 +152,19 @@ class QMP:
         return json.loads(line)
 
     def cmd(self, name, **args):
+        self.send(name, **args)
+        return self.reply(name)
+
+    def send(self, name, **args):
+        """Sends a command without waiting for its reply (reply() reads
+        it): for a command that may block in QEMU's main loop."""
         msg = {"execute": name}
         if args:
             msg["arguments"] = args
         self.file.write(json.dumps(msg).encode() + b"\n")
         self.file.flush()
+
+    def reply(self, name):
         while True:
             r = self._read()
             if "event" in r:
@@ -597,6 +610,7 @@ class Case:
         self.window_diff = None   # pages differing, the VGA window 0xa0000-0xbffff
         self.event_at = None      # dirty sync of the reset or cancel
         self.setup_refused = None  # setupfail: whether it failed as it should
+        self.size_race = None     # setsize: whether the module's size is the parameter's
         self.skip = None if src_qemu else "patched QEMU not built"
         self.accel_extra = ""     # more -accel kvm properties of the source
 
@@ -614,6 +628,10 @@ class Case:
     def checks(self, args):
         first = {
             None: "migration completes",
+            "setsize": "xbzrle-cache-size set while the migration thread is held (gdb) "
+                       "where it starts the module's cache with the size it read: the "
+                       "module's cache size then equals query-migrate-parameters', and the "
+                       "migration completes",
             "setupfail": "a migration the module refuses at set-up (its ceiling lowered under "
                          "xbzrle-cache-size) fails with the reason in query-migrate's error-desc; "
                          "the next one, to a fresh destination, completes",
@@ -712,18 +730,20 @@ def xbzrle_pages(info):
     return (info.get("xbzrle-cache") or {}).get("pages", 0)
 
 
-def migrate(case, src, sock, args, hold=None, cancel=False):
+def migrate(case, src, sock, args, hold=None, cancel=False, race=None):
     """Migrates src to the destination listening on sock and returns the
     last query-migrate.  XBZRLE starts after the first pass over RAM and
     hits only from the pass after, so the migration is held (a tiny
     downtime limit) for --warm-syncs dirty syncs, and as long as
     hold(info) says so, then allowed to converge.  With cancel, it is
-    cancelled where it pauses before switch-over instead of completing."""
+    cancelled where it pauses before switch-over instead of completing.
+    With race (a SizeRace), the migration starts with race's first cache
+    size and race acts around the migrate command."""
     # The churn guest dirties only 8 MiB: a 1 ms downtime limit alone does
     # not hold its migration, a bandwidth limit while it is held does.
     hold_mb = args.hold_bandwidth_mb if case.vga else args.bandwidth_mb
     src.qmp.cmd("migrate-set-parameters",
-                **{"xbzrle-cache-size": args.cache_mb * MIB,
+                **{"xbzrle-cache-size": race.first if race else args.cache_mb * MIB,
                    "downtime-limit": args.warm_downtime_ms,
                    "max-bandwidth": hold_mb * MIB}, **case.params)
     if cancel:
@@ -741,7 +761,11 @@ def migrate(case, src, sock, args, hold=None, cancel=False):
         # a cancel then wakes it to give up before the disks.
         src.qmp.cmd("migrate-set-capabilities",
                     capabilities=[{"capability": "pause-before-switchover", "state": True}])
+    if race:
+        race.arm()
     src.qmp.cmd("migrate", uri="unix:" + sock)
+    if race:
+        race.run()
     tid = None
     warm = False
     deadline = time.monotonic() + args.migrate_timeout
@@ -814,6 +838,193 @@ def setup_refused(case, src, sock, dst, args, workdir, image, tap):
     dst.kill()
     wait_for("the source to run on", lambda: src.status() == "running", 30)
     return None
+
+
+def module_cache_size(pid):
+    """The cache size (bytes) the module holds for the context QEMU
+    process pid opened, from debugfs; None without one.  Read from
+    outside QEMU, so also while its main loop is blocked."""
+    try:
+        with open(CONTEXTS) as f:
+            for line in f:
+                if re.search(r"\bpid=%d\b" % pid, line):
+                    m = re.search(r"\bcache_size=(\d+)", line)
+                    return int(m.group(1)) if m else None
+    except OSError:
+        pass
+    return None
+
+
+class GdbHold:
+    """gdb attached to a running QEMU in non-stop mode with a breakpoint
+    on one function: the thread that calls it stops there, every other
+    thread runs on, until release().  The host's gdb (the VM runs in the
+    host's root), driven through its machine interface (MI) on a pipe;
+    --readnever: the ELF symbol table is enough for a breakpoint on a
+    function, and QEMU's DWARF is slow to read under TCG."""
+
+    def __init__(self, pid, function, timeout):
+        self.timeout = timeout
+        self.transcript = []
+        self.lines = queue.Queue()
+        self.thread = None
+        self.token = 0
+        self.proc = subprocess.Popen(
+            ["gdb", "-nx", "-q", "--readnever", "--interpreter=mi3"],
+            stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+            text=True, bufsize=1)
+        threading.Thread(target=self._reader, daemon=True).start()
+        try:
+            self.mi("-gdb-set mi-async on")
+            self.mi("-gdb-set non-stop on")
+            self.mi("-gdb-set confirm off")
+            self.mi("-target-attach %d" % pid)
+            r = self.mi("-break-insert %s" % function)
+            self.bkpt = re.search(r'number="(\d+)"', r).group(1)
+            # Attaching stops every thread, each in its own time (not all
+            # with a *stopped record): once all are, all run on.
+            self.wait_threads("stopped")
+            self.mi("-exec-continue --all", want="^running")
+            self.wait_threads("running")
+        except Exception:
+            self.quit()
+            raise
+
+    def _reader(self):
+        for line in self.proc.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def _next(self, deadline, what):
+        try:
+            line = self.lines.get(timeout=max(0.0, deadline - time.monotonic()))
+        except queue.Empty:
+            raise TimeoutError("gdb: timed out after %ss waiting for %s" % (self.timeout, what))
+        if line is None:
+            raise QMPError("gdb exited while waiting for %s: %s" % (what, self.tail()))
+        self.transcript.append(line)
+        return line
+
+    def tail(self):
+        return " | ".join(self.transcript[-8:])
+
+    def mi(self, command, want="^done"):
+        """Runs an MI command; returns its result record, which must
+        start with want."""
+        self.token += 1
+        tok = str(self.token)
+        self.proc.stdin.write(tok + command + "\n")
+        self.proc.stdin.flush()
+        deadline = time.monotonic() + self.timeout
+        while True:
+            line = self._next(deadline, command)
+            if getattr(self, "bkpt", None):
+                self._hit(line)
+            if line.startswith(tok + "^"):
+                if not line.startswith(tok + want):
+                    raise QMPError("gdb: %s: %s" % (command, line))
+                return line
+
+    def wait_threads(self, state):
+        """Waits until -thread-info shows every thread in state."""
+        deadline = time.monotonic() + self.timeout
+        while True:
+            states = re.findall(r'state="(\w+)"', self.mi("-thread-info"))
+            if states and all(st == state for st in states):
+                return
+            if time.monotonic() > deadline:
+                raise TimeoutError("gdb: threads not all %s after %ss: %s"
+                                   % (state, self.timeout, states))
+            time.sleep(0.1)
+
+    def _hit(self, line):
+        if (line.startswith("*stopped") and 'reason="breakpoint-hit"' in line and
+                'bkptno="%s"' % self.bkpt in line):
+            self.thread = re.search(r'thread-id="(\d+)"', line).group(1)
+        return self.thread
+
+    def wait_hit(self):
+        """Waits for a thread to stop at the breakpoint; returns its
+        gdb thread id."""
+        deadline = time.monotonic() + self.timeout
+        while self.thread is None:
+            self._hit(self._next(deadline, "the breakpoint"))
+        return self.thread
+
+    def release(self):
+        """Removes the breakpoint, lets the held thread go, detaches."""
+        self.mi("-break-delete %s" % self.bkpt)
+        if self.thread is not None:
+            self.mi("-exec-continue --thread %s" % self.thread, want="^running")
+        self.mi("-target-detach")
+        self.quit()
+
+    def quit(self):
+        if self.proc.poll() is None:
+            try:
+                self.proc.stdin.write("-gdb-exit\n")
+                self.proc.stdin.flush()
+                self.proc.wait(timeout=30)
+            except (OSError, subprocess.TimeoutExpired):
+                self.proc.kill()
+                self.proc.wait()
+
+
+class SizeRace:
+    """migrate-set-parameters xbzrle-cache-size while the migration thread
+    starts the module's cache.  ram_save_setup() (the migration thread)
+    reads xbzrle-cache-size and passes it to kvm_xbzrle_start(), which
+    empties the module's cache and sets its size; the command sizes the
+    module itself, then stores the parameter.  gdb holds the migration
+    thread at kvm_xbzrle_start(), the size it read (first) in hand, while
+    the command asks for the case's size; then lets it go.  Whichever
+    way the two are ordered, the module's cache must end up with the size
+    query-migrate-parameters shows.  Sets case.size_race."""
+
+    def __init__(self, case, src, args, tap):
+        self.case, self.src, self.args, self.tap = case, src, args, tap
+        self.first = args.cache_mb * MIB // 4
+        self.gdb = None
+
+    def arm(self):
+        t0 = time.monotonic()
+        self.gdb = GdbHold(self.src.proc.pid, "kvm_xbzrle_start", self.args.gdb_timeout)
+        self.tap.diag("gdb attached to the source (non-stop, breakpoint on kvm_xbzrle_start) "
+                      "in %.1f s; module cache size %s" % (
+                          time.monotonic() - t0, module_cache_size(self.src.proc.pid)))
+
+    def run(self):
+        pid, want = self.src.proc.pid, self.args.cache_mb * MIB
+        try:
+            self.gdb.wait_hit()
+            # Sent, not waited for: QEMU's main loop may have to wait for
+            # the held thread.  The module says when the command sized it.
+            self.src.qmp.send("migrate-set-parameters", **{"xbzrle-cache-size": want})
+            t0 = time.monotonic()
+            while (module_cache_size(pid) != want and
+                   time.monotonic() - t0 < self.args.race_wait):
+                time.sleep(0.05)
+            during = module_cache_size(pid)
+            self.gdb.release()
+        except Exception:
+            if self.gdb.transcript:
+                self.tap.diag("gdb: " + self.gdb.tail())
+            self.gdb.quit()
+            raise
+        self.src.qmp.reply("migrate-set-parameters")
+        wait_for("the migration to leave set-up",
+                 lambda: self.src.qmp.cmd("query-migrate").get("status") != "setup", 60)
+        info = self.src.qmp.cmd("query-migrate")
+        param = self.src.qmp.cmd("query-migrate-parameters").get("xbzrle-cache-size")
+        module = module_cache_size(pid)
+        reported = (info.get("xbzrle-cache") or {}).get("cache-size")
+        self.tap.diag("migration thread held in kvm_xbzrle_start() with %d bytes: "
+                      "the module's cache %s while held (the command %s), after: "
+                      "query-migrate-parameters xbzrle-cache-size %s, the module's cache "
+                      "size %s (debugfs), query-migrate cache-size %s"
+                      % (self.first, during, "sized it then" if during == want else
+                         "waited for the thread", param, module, reported))
+        self.case.size_race = param == module == reported == want
 
 
 class ResetHalfWay:
@@ -1106,9 +1317,10 @@ def run_case(case, args, tap):
                 # which p's offload must have judged and stopped XBZRLE
                 def hold(info):
                     return info.get("ram", {}).get("dirty-sync-count", 0) < args.dense_syncs
+            race = SizeRace(case, src, args, tap) if case.event == "setsize" else None
             case.src_cpu_start = cpu_seconds("/proc/%d/stat" % src.proc.pid)
             vcpu_start = vcpu_seconds(src.proc.pid)
-            info = migrate(case, src, sock, args, hold=hold)
+            info = migrate(case, src, sock, args, hold=hold, race=race)
         case.src_cpu = cpu_seconds("/proc/%d/stat" % src.proc.pid)
         vcpu_end = vcpu_seconds(src.proc.pid)
         if None not in (vcpu_start, vcpu_end, case.src_cpu_start, case.src_cpu):
@@ -1116,7 +1328,8 @@ def run_case(case, args, tap):
             # the guest's vCPUs (mostly the migration thread).
             case.nonvcpu_cpu = (case.src_cpu - case.src_cpu_start) - (vcpu_end - vcpu_start)
         case.info = info
-        ok = info.get("status") == "completed" and case.setup_refused is not False
+        ok = (info.get("status") == "completed" and case.setup_refused is not False and
+              case.size_race is not False)
         if case.event == "reset" and (case.event_at is None or not hold.logged):
             ok = False
             tap.diag("the migration ended before the reset" if case.event_at is None else
@@ -1127,7 +1340,9 @@ def run_case(case, args, tap):
             tap.diag("source log: " + src.log_tail())
             tap.diag("destination log: " + dst.log_tail())
         tap.point(ok, "%s %s" % (desc, checks[0]), None if ok else "status " + str(info.get("status")))
-        if not ok:
+        # a completed migration whose module kept the wrong cache size
+        # (setsize) is still compared: its other points say what it did
+        if not ok and (info.get("status") != "completed" or case.size_race is not False):
             raise QMPError("migration did not complete")
 
         # The destination was started with -S: it loads and then stays
@@ -1519,7 +1734,12 @@ def main():
     ap.add_argument("--boot-timeout", type=int, default=120)
     ap.add_argument("--qmp-timeout", type=int, default=60)
     ap.add_argument("--run-on", type=float, default=1.5)
-    ap.add_argument("--cases", default="abcdefghijklnops",
+    ap.add_argument("--gdb-timeout", type=int, default=180,
+                    help="seconds for each step of gdb in case u (attach, the breakpoint)")
+    ap.add_argument("--race-wait", type=float, default=5,
+                    help="case u: seconds the migration thread is held for the command to "
+                    "size the module")
+    ap.add_argument("--cases", default="abcdefghijuklnops",
                     help="the controls w, x, y, z are not in the default list: see "
                     "Documentation/testing.rst")
     ap.add_argument("--repeat", type=int, default=1,
@@ -1550,6 +1770,8 @@ def main():
              patched, debian_dst, True, churn=True, event="cancel"),
         Case("j", "set-up refused by the module, then a migration, offload on",
              patched, patched, True, event="setupfail"),
+        Case("u", "xbzrle-cache-size set while the migration thread starts the module, "
+             "offload on", patched, patched, True, event="setsize"),
         Case("k", "RAM above 4 GiB, offload on", patched, patched, True, high=True),
         Case("l", "RAM above 4 GiB, offload on, Debian QEMU destination",
              patched, debian_dst, True, high=True),

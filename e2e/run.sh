@@ -22,7 +22,9 @@
 #   source half-way
 # and, with the seed's guest, (j) a migration the module refuses at set-up
 # (its ceiling lowered under xbzrle-cache-size), which must fail with the
-# reason in query-migrate, then one that completes;
+# reason in query-migrate, then one that completes; (u) xbzrle-cache-size
+# set while gdb (the host's, non-stop) holds the source's migration thread
+# where it starts the module's cache, which must end up with that size;
 # then, on e2e/bootsect-smp.S with RAM above 4 GiB, (k), (l); on Debian's
 # kernel KVER with e2e/guest-init.c as its init, RAM above 4 GiB too, (n)
 # to the patched QEMU, (o) to Debian's; on e2e/bootsect-bench.S rewriting
