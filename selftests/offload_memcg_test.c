@@ -57,7 +57,8 @@
 #include "test_util.h"
 #include "xbzrle_util.h"
 
-#define TIMEOUT_S	90	/* 2 s on 6.12 under TCG; KASAN is slower */
+/* 2 s on 6.12 under TCG; KASAN is slower (XBZRLE_TIMEOUT_SCALE) */
+#define TIMEOUT_S	90
 #define CG_NAME		"kvm_xbzrle_memcg_test"
 #define HEADROOM_AT	((long long)(MEMCG_MAX - MEMCG_HEADROOM))
 
@@ -118,7 +119,7 @@ static void expect_no_oom(struct __test_metadata *_metadata,
 		       MEMCG_MAX / 1024);
 }
 
-TEST_F_TIMEOUT(memcg, charged_within_headroom, TIMEOUT_S)
+TEST_F_TIMEOUT(memcg, charged_within_headroom, timeout_scaled(TIMEOUT_S))
 {
 	static const char *const stage_names[MEMCG_S_NR] = {
 		"", "moved in", "no cache", "with the cache", "grown",
@@ -190,7 +191,8 @@ TEST_F_TIMEOUT(memcg, charged_within_headroom, TIMEOUT_S)
  * and keeps it: memcg reclaim takes cache pages through the module's
  * memcg-aware shrinker, nothing is OOM-killed, the next round is exact.
  */
-TEST_F_TIMEOUT(memcg, growth_past_headroom_reclaims_cache, TIMEOUT_S)
+TEST_F_TIMEOUT(memcg, growth_past_headroom_reclaims_cache,
+	       timeout_scaled(TIMEOUT_S))
 {
 	struct memcg_result *res = self->res;
 

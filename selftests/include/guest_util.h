@@ -83,11 +83,7 @@ struct mig {
  */
 int gmig_check_offload(bool manual_protect);
 
-/*
- * @seconds scaled by XBZRLE_TIMEOUT_SCALE (1 to 20, as tap_timeout()
- * reads it; 1 if unset or invalid), for TEST_F_TIMEOUT(): a slow kernel
- * (KASAN, lockdep) gets more time.
- */
+/* timeout_scaled() of test_util.h, for TEST_F_TIMEOUT(). */
 unsigned int gmig_timeout(unsigned int seconds);
 
 /*

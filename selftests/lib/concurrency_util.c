@@ -1208,15 +1208,5 @@ void conc_free(struct conc_run *r)
 
 unsigned int conc_timeout_scale(void)
 {
-	const char *s = getenv("XBZRLE_TIMEOUT_SCALE");
-	unsigned long scale;
-	char *end;
-
-	if (!s || !*s)
-		return 1;
-	errno = 0;
-	scale = strtoul(s, &end, 10);
-	if (errno || *end || scale < 1 || scale > 20)
-		return 1;
-	return scale;
+	return timeout_scaled(1);
 }

@@ -387,17 +387,7 @@ int gmig_check_offload(bool manual_protect)
 
 unsigned int gmig_timeout(unsigned int seconds)
 {
-	const char *s = getenv("XBZRLE_TIMEOUT_SCALE");
-	unsigned long scale;
-	char *end;
-
-	if (!s || !*s)
-		return seconds;
-	errno = 0;
-	scale = strtoul(s, &end, 10);
-	if (errno || *end || scale < 1 || scale > 20)
-		return seconds;
-	return seconds * scale;
+	return timeout_scaled(seconds);
 }
 
 /* ------------------------------- host VMs -------------------------------- */
