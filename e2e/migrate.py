@@ -246,7 +246,8 @@ class Guest:
     """One QEMU process running the boot-sector guest."""
 
     def __init__(self, name, binary, accel, args, workdir, incoming=False,
-                 bootsect=None, vga=False, high=False, vcpus=1, linux_seed=None):
+                 bootsect=None, vga=False, high=False, vcpus=1, linux_seed=None,
+                 offload_trace=False):
         self.name = name
         self.qmp_path = os.path.join(workdir, name + ".qmp")
         self.serial = os.path.join(workdir, name + ".serial")
@@ -298,7 +299,7 @@ class Guest:
                 cmd += ["-L", d]
         if incoming:
             cmd += ["-S", "-incoming", "defer"]
-        elif "xbzrle-offload=on" in accel:
+        elif offload_trace or "xbzrle-offload=on" in accel:
             # one line per batch, checked against the module's counters,
             # and the per-migration switch's judgements
             cmd += ["-trace", "xbzrle_offload_batch", "-trace", "xbzrle_offload_judge",
@@ -579,7 +580,8 @@ def vga_lfb(guest):
 
 class Case:
     def __init__(self, key, title, src_qemu, dst_qemu, offload, churn=False, event=None,
-                 high=False, vcpus=1, linux=False, dense=False, params=None, coalesced=False):
+                 high=False, vcpus=1, linux=False, dense=False, params=None, coalesced=False,
+                 runtime=False):
         self.key = key
         self.run = 0              # which run of the case (--repeat)
         self.label = key          # key, with the run's number under --repeat
@@ -613,6 +615,10 @@ class Case:
         self.size_race = None     # setsize: whether the module's size is the parameter's
         self.skip = None if src_qemu else "patched QEMU not built"
         self.accel_extra = ""     # more -accel kvm properties of the source
+        # the offload switched on in the running source by the
+        # xbzrle-offload capability, not by the accel property
+        self.runtime = runtime
+        self.runtime_bound = None  # runtime: whether the capability bound it
 
     def trace_checked(self):
         """Whether the source's xbzrle_offload_batch trace events are
@@ -639,6 +645,9 @@ class Case:
             "cancel": "migration cancelled before switch-over, a new one to a fresh destination "
                       "completes",
         }[self.event]
+        if self.runtime:
+            first = ("the xbzrle-offload capability binds the running source (it reads on, "
+                     "the module has one more context), and the " + first)
         c = [first, "destination RAM equals source RAM at switch-over (all guest-physical RAM%s)"
              % (" but the LFB" if self.vga else
                 ", %d MiB of it above 4 GiB written by %d vCPU%s" % (
@@ -1155,7 +1164,8 @@ def cpu_where(guest):
 def boot_source(case, args, workdir, image, tap):
     """Starts the source guest, waits for its first passes and turns
     XBZRLE on; returns it."""
-    accel = args.accel + (",xbzrle-offload=on" if case.offload else "") + case.accel_extra
+    accel = (args.accel + (",xbzrle-offload=on" if case.offload and not case.runtime else "") +
+             case.accel_extra)
     src = None
     # The guest is dirtying before the migration starts.  The
     # destination starts only then, not while the source is in SeaBIOS:
@@ -1173,7 +1183,8 @@ def boot_source(case, args, workdir, image, tap):
     for attempt in (1, 2, 3):
         src = Guest("src", case.src_qemu, accel, args, workdir, bootsect=image, vga=case.vga,
                     high=case.high, vcpus=case.vcpus,
-                    linux_seed=case.seed if case.linux else None)
+                    linux_seed=case.seed if case.linux else None,
+                    offload_trace=case.offload)
         t0 = time.monotonic()
         wait = short if attempt < 3 else args.boot_timeout
         if case.linux:
@@ -1206,6 +1217,18 @@ def boot_source(case, args, workdir, image, tap):
                      (src.log_tail().splitlines() or [""])[0])
             src.kill()
             src = None
+    if case.runtime:
+        # started without the accel property: the capability binds the
+        # running VM and mirrors the memslots it has now
+        before = (read_stats() or {}).get("contexts")
+        src.qmp.cmd("migrate-set-capabilities",
+                    capabilities=[{"capability": "xbzrle-offload", "state": True}])
+        caps = {c["capability"]: c["state"] for c in src.qmp.cmd("query-migrate-capabilities")}
+        after = (read_stats() or {}).get("contexts")
+        case.runtime_bound = (caps.get("xbzrle-offload") is True and before is not None and
+                              after == before + 1)
+        tap.diag("xbzrle-offload capability: reads %s, module contexts %s -> %s" % (
+            caps.get("xbzrle-offload"), before, after))
     src.qmp.cmd("migrate-set-capabilities",
                 capabilities=[{"capability": "xbzrle", "state": True}])
     return src
@@ -1223,7 +1246,8 @@ def run_case(case, args, tap):
         return
     log("=== %s %s -> %s" % (desc, case.src_qemu, case.dst_qemu))
     tap.diag("%s source %s%s, destination %s" % (
-        desc, case.src_qemu, " (xbzrle-offload=on)" if case.offload else "", case.dst_qemu))
+        desc, case.src_qemu, " (xbzrle-offload capability)" if case.runtime else
+        " (xbzrle-offload=on)" if case.offload else "", case.dst_qemu))
     workdir = os.path.join(args.workdir, case.label)
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
@@ -1329,7 +1353,7 @@ def run_case(case, args, tap):
             case.nonvcpu_cpu = (case.src_cpu - case.src_cpu_start) - (vcpu_end - vcpu_start)
         case.info = info
         ok = (info.get("status") == "completed" and case.setup_refused is not False and
-              case.size_race is not False)
+              case.size_race is not False and case.runtime_bound is not False)
         if case.event == "reset" and (case.event_at is None or not hold.logged):
             ok = False
             tap.diag("the migration ended before the reset" if case.event_at is None else
@@ -1493,7 +1517,8 @@ def run_case(case, args, tap):
 
 
 CLEAR_PARAM = "/sys/module/kvm_xbzrle/parameters/clear_dirty_log"
-STARTUP_POINTS = 3
+DEVICE = "/dev/kvm_xbzrle"
+STARTUP_POINTS = 5
 
 
 def start_briefly(qemu, accel):
@@ -1504,6 +1529,65 @@ def start_briefly(qemu, accel):
     qmp = '{"execute": "qmp_capabilities"}\n{"execute": "quit"}\n'
     p = subprocess.run(cmd, input=qmp, capture_output=True, text=True, timeout=60)
     return p.returncode, (p.stderr + p.stdout).strip()
+
+
+def qmp_briefly(qemu, accel, cmds):
+    """Starts qemu's PC machine paused (its memslots set) with -accel
+    accel and the offload's kvm_xbzrle_* trace events, runs the QMP
+    commands cmds ((name, arguments) pairs) and quits: (exit status, the
+    replies in order, the trace lines)."""
+    cmd = [qemu, "-machine", "pc-i440fx-7.2", "-accel", accel, "-m", "64", "-S",
+           "-display", "none", "-nodefaults", "-no-user-config",
+           "-L", "/usr/share/seabios", "-L", "/usr/share/qemu",
+           "-trace", "kvm_xbzrle_*", "-qmp", "stdio"]
+    qmp = "".join(json.dumps({"execute": n, "arguments": a} if a else {"execute": n}) + "\n"
+                  for n, a in [("qmp_capabilities", None)] + cmds + [("quit", None)])
+    p = subprocess.run(cmd, input=qmp, capture_output=True, text=True, timeout=60)
+    replies = [j for j in (json.loads(line) for line in p.stdout.splitlines() if line.strip())
+               if "return" in j or "error" in j]
+    return p.returncode, replies[1:-1], [line for line in p.stderr.splitlines()
+                                         if "kvm_xbzrle_" in line]
+
+
+def runtime_points(qemu, tap, desc, checks):
+    """The xbzrle-offload capability on a VM started without the accel
+    property: it binds and mirrors the memslots, off unbinds; without
+    /dev/kvm_xbzrle it fails with the module-loading advice."""
+    def cap(state):
+        return ("migrate-set-capabilities",
+                {"capabilities": [{"capability": "xbzrle-offload", "state": state}]})
+    query = ("query-migrate-capabilities", None)
+
+    def reads(reply):
+        return {c["capability"]: c["state"] for c in reply.get("return", [])}.get(
+            "xbzrle-offload")
+
+    rc, r, trace = qmp_briefly(qemu, "kvm", [query, cap(True), query, cap(False), query])
+    tap.diag("xbzrle-offload on then off: exit %d, replies %s" % (
+        rc, [reads(x) if "return" in x and x["return"] else x for x in r]))
+    tap.diag("its trace: " + "; ".join(trace)[-1200:])
+    kinds = [t.split()[0].split(":")[-1] for t in trace]
+    bound = [t for t in trace if "kvm_xbzrle_bind" in t]
+    regions = [t for t in trace if "kvm_xbzrle_set_region" in t and "size 0x0 " not in t]
+    ok = (rc == 0 and len(r) == 5 and reads(r[0]) is False and r[1].get("return") == {} and
+          reads(r[2]) is True and r[3].get("return") == {} and reads(r[4]) is False and
+          len(bound) == 1 and len(regions) >= 3 and "kvm_xbzrle_unbind" in " ".join(trace) and
+          " ".join(trace).index("kvm_xbzrle_bind") <
+          " ".join(trace).index("kvm_xbzrle_set_region"))
+    tap.diag("events: %s" % " ".join(kinds))
+    tap.point(ok, "%s %s" % (desc, checks[0]))
+
+    away = DEVICE + ".away"
+    os.rename(DEVICE, away)
+    try:
+        rc, r, trace = qmp_briefly(qemu, "kvm", [cap(True), query])
+    finally:
+        os.rename(away, DEVICE)
+    tap.diag("without %s: exit %d, replies %s" % (DEVICE, rc, r))
+    err = r[0].get("error", {}).get("desc", "") if r else ""
+    tap.point(rc == 0 and len(r) == 2 and "modprobe kvm_xbzrle" in err and
+              DEVICE in err and reads(r[1]) is False and not trace,
+              "%s %s" % (desc, checks[1]))
 
 
 def startup_points(qemu, tap):
@@ -1517,6 +1601,10 @@ def startup_points(qemu, tap):
         "xbzrle-offload-clear=on while the module's clear_dirty_log=N exits with the reason",
         "xbzrle-offload=on binds with the module's clear by default, without it "
         "with xbzrle-offload-clear=off or when the module withholds it",
+        "the xbzrle-offload capability binds a VM started without the accel property "
+        "and mirrors its memslots (trace events), reads on, and off unbinds it",
+        "without /dev/kvm_xbzrle, migrate-set-capabilities xbzrle-offload fails with the "
+        "module-loading advice in its message, and the capability stays off",
     ]
     if not qemu:
         for c in checks:
@@ -1548,6 +1636,7 @@ def startup_points(qemu, tap):
     tap.point(rc != 0 and "does not offer to clear the dirty log" in out,
               "%s %s" % (desc, checks[1]))
     tap.point(binds == ["1", "0", "0"], "%s %s" % (desc, checks[2]))
+    runtime_points(qemu, tap, desc, checks[3:])
 
 
 def module_point(case, tap, desc, check):
@@ -1739,7 +1828,7 @@ def main():
     ap.add_argument("--race-wait", type=float, default=5,
                     help="case u: seconds the migration thread is held for the command to "
                     "size the module")
-    ap.add_argument("--cases", default="abcdefghijuklnops",
+    ap.add_argument("--cases", default="abcdefghijuRklnops",
                     help="the controls w, x, y, z are not in the default list: see "
                     "Documentation/testing.rst")
     ap.add_argument("--repeat", type=int, default=1,
@@ -1772,6 +1861,9 @@ def main():
              patched, patched, True, event="setupfail"),
         Case("u", "xbzrle-cache-size set while the migration thread starts the module, "
              "offload on", patched, patched, True, event="setsize"),
+        Case("R", "churn, offload switched on in the running source (xbzrle-offload "
+             "capability), Debian QEMU destination", patched, debian_dst, True, churn=True,
+             runtime=True),
         Case("k", "RAM above 4 GiB, offload on", patched, patched, True, high=True),
         Case("l", "RAM above 4 GiB, offload on, Debian QEMU destination",
              patched, debian_dst, True, high=True),

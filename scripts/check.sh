@@ -101,7 +101,9 @@ E2E_QEMU=$qemu_bin step "live migration with xbzrle-offload=on in a guest (e2e)"
 # The same for Debian 13's QEMU 10.0 with the ported series (14 min cold,
 # cached): its checks, and an e2e subset with 10.0 as the source, to a
 # patched 10.0 (a) and to Debian 12's 7.2 (b), a churning guest reset
-# during the migration (g) and the coalesced MMIO ring (s).
+# during the migration (g), the coalesced MMIO ring (s), the cache size
+# set while set-up starts the module (u) and the offload switched on in
+# the running VM (R).
 qemu10_bin=
 if step "patched QEMU 10.0 builds from trixie's source (make qemu QEMU_VERSION=10.0)" \
 	sh -c "QEMU_VERSION=10.0 userspace/qemu/build-qemu.sh >build/qemu-10.0.path"; then
@@ -109,7 +111,7 @@ if step "patched QEMU 10.0 builds from trixie's source (make qemu QEMU_VERSION=1
 fi
 step "QEMU 10.0's test-xbzrle and xbzrle migration qtest on the patched QEMU" \
 	env QEMU_VERSION=10.0 userspace/qemu/build-qemu.sh --check
-E2E_QEMU=$qemu10_bin E2E_ARGS="--cases abgs" \
+E2E_QEMU=$qemu10_bin E2E_ARGS="--cases abgsuR" \
 	step "live migration with xbzrle-offload=on from QEMU 10.0 in a guest (e2e)" \
 	e2e/run.sh
 
