@@ -87,7 +87,12 @@ step "the .debs install: DKMS builds for each kernel, selftests pass on its modu
 debug_steps
 
 # QEMU with the offload patches, its own XBZRLE tests, and a live
-# migration through the module inside a 6.12 guest (6-8 min cold, cached).
+# migration through the module inside a 6.12 guest (6-8 min cold).  Both
+# QEMUs are built outside the clone, like the debug kernel, so that a
+# clean clone reuses an unchanged build (build-qemu.sh keys it by the
+# Debian version, the series and the uapi header).
+qemu_cache=$(realpath -m "${XBZRLE_QEMU_CACHE:-/var/cache/kvm_xbzrle}")
+export QEMU_BUILD_DIR=$qemu_cache/qemu-7.2
 qemu_bin=
 if step "patched QEMU builds from Debian's source (make qemu)" \
 	sh -c "userspace/qemu/build-qemu.sh >build/qemu.path"; then
@@ -104,6 +109,7 @@ E2E_QEMU=$qemu_bin step "live migration with xbzrle-offload=on in a guest (e2e)"
 # during the migration (g), the coalesced MMIO ring (s), the cache size
 # set while set-up starts the module (u) and the offload switched on in
 # the running VM (R).
+export QEMU_BUILD_DIR=$qemu_cache/qemu-10.0
 qemu10_bin=
 if step "patched QEMU 10.0 builds from trixie's source (make qemu QEMU_VERSION=10.0)" \
 	sh -c "QEMU_VERSION=10.0 userspace/qemu/build-qemu.sh >build/qemu-10.0.path"; then

@@ -48,7 +48,13 @@
 #                       a "series" file (one patch file name per line, #
 #                       comments) and the patches, applied with patch -p1
 #                       --fuzz=2 in series order
-#   QEMU_BUILD_DIR=dir  the work directory (default build/qemu)
+#   QEMU_BUILD_DIR=dir  the work directory (default build/qemu, or
+#                       build/qemu-10.0); make check uses one per version
+#                       under /var/cache/kvm_xbzrle (XBZRLE_QEMU_CACHE), so
+#                       that a clean clone does not rebuild an unchanged
+#                       QEMU: the Debian version, the series' content and
+#                       the uapi header decide what is rebuilt, and a lock
+#                       on the work directory serialises builds in it
 #   QEMU_REFRESH=1      look for a newer Debian QEMU of that version in the
 #                       archive
 #   QEMU_JOBS=n         ninja -j (default nproc)
@@ -218,7 +224,8 @@ series_hash() {
 			echo "== $p"
 			cat "$patches_dir/$p"
 		done
-		echo "== $uapi_header"
+		# the header's content, not its path: clones share a cache
+		echo "== uapi/linux/kvm_xbzrle.h"
 		cat "$uapi_header"
 	} | sha
 }
