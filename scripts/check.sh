@@ -35,7 +35,7 @@ if ! kernels=$(scripts/kernels.sh); then
 fi
 # shellcheck disable=SC2086
 set -- $kernels
-echo "1..$((8 + 3 * $# + 2 + 3 + 3 + 3))"
+echo "1..$((8 + 3 * $# + 2 + 3 + 3 + 3 + 2))"
 
 step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
 step "userspace and selftests build" \
@@ -120,6 +120,24 @@ step "QEMU 10.0's test-xbzrle and xbzrle migration qtest on the patched QEMU" \
 E2E_QEMU=$qemu10_bin E2E_ARGS="--cases abgsuR" \
 	step "live migration with xbzrle-offload=on from QEMU 10.0 in a guest (e2e)" \
 	e2e/run.sh
+
+# Debian 13's own QEMU 10.0, unpatched, as the destination of both
+# patched QEMUs: trixie's qemu-system-x86 and its dependencies unpacked
+# (not installed) and run through trixie's loader.  From 10.0: the seed's
+# guest (b), the churning guest (e) and reset (g), the offload switched on
+# at run time (R); from 7.2: (b) and (R).
+d13_bin=
+if step "Debian 13's unpatched QEMU 10.0 unpacked from trixie's packages" \
+	sh -c "scripts/debian13-qemu.sh >build/debian13-qemu.path"; then
+	d13_bin=$(tail -n 1 build/debian13-qemu.path)
+fi
+# shellcheck disable=SC2016 # expanded by the inner sh
+step "live migrations from QEMU 10.0 and 7.2 to Debian 13's unpatched QEMU 10.0 (e2e)" \
+	sh -c '[ -n "$0" ] && [ -n "$1" ] && [ -n "$2" ] ||
+		{ echo "a QEMU is missing: 10.0 \"$0\", 7.2 \"$1\", Debian 13 \"$2\""; exit 1; }
+	E2E_PLAIN_QEMU=$2 E2E_QEMU=$0 E2E_ARGS="--cases begR" e2e/run.sh &&
+	E2E_PLAIN_QEMU=$2 E2E_QEMU=$1 E2E_ARGS="--cases bR" e2e/run.sh' \
+	"$qemu10_bin" "$qemu_bin" "$d13_bin"
 
 echo "# make check took $((SECONDS - start))s"
 echo "$((n - failed)) passed, $failed failed"
