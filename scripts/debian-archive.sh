@@ -25,8 +25,11 @@ debian_source_apt() {
 debian_binary_apt() {
 	local dir=$1 suite=$2
 	debian_archive
-	echo "deb ${debian_keyring}${debian_main} $suite main" |
-		debian_private_apt "$dir"
+	# a here-document, not a pipe: debian_private_apt sets the caller's
+	# apt array, which a pipeline's subshell would lose
+	debian_private_apt "$dir" <<-EOF
+	deb ${debian_keyring}${debian_main} $suite main
+	EOF
 }
 
 # debian_private_apt DIR: DIR/sources.list from stdin, DIR/lists, DIR/cache,
