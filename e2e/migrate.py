@@ -299,7 +299,7 @@ class Guest:
                 cmd += ["-L", d]
         if incoming:
             cmd += ["-S", "-incoming", "defer"]
-        elif offload_trace or "xbzrle-offload=on" in accel:
+        elif offload_trace:
             # one line per batch, checked against the module's counters,
             # and the per-migration switch's judgements
             cmd += ["-trace", "xbzrle_offload_batch", "-trace", "xbzrle_offload_judge",
@@ -1567,13 +1567,12 @@ def runtime_points(qemu, tap, desc, checks):
         rc, [reads(x) if "return" in x and x["return"] else x for x in r]))
     tap.diag("its trace: " + "; ".join(trace)[-1200:])
     kinds = [t.split()[0].split(":")[-1] for t in trace]
-    bound = [t for t in trace if "kvm_xbzrle_bind" in t]
     regions = [t for t in trace if "kvm_xbzrle_set_region" in t and "size 0x0 " not in t]
     ok = (rc == 0 and len(r) == 5 and reads(r[0]) is False and r[1].get("return") == {} and
           reads(r[2]) is True and r[3].get("return") == {} and reads(r[4]) is False and
-          len(bound) == 1 and len(regions) >= 3 and "kvm_xbzrle_unbind" in " ".join(trace) and
-          " ".join(trace).index("kvm_xbzrle_bind") <
-          " ".join(trace).index("kvm_xbzrle_set_region"))
+          kinds.count("kvm_xbzrle_bind") == 1 and len(regions) >= 3 and
+          "kvm_xbzrle_unbind" in kinds and
+          kinds.index("kvm_xbzrle_bind") < kinds.index("kvm_xbzrle_set_region"))
     tap.diag("events: %s" % " ".join(kinds))
     tap.point(ok, "%s %s" % (desc, checks[0]))
 
