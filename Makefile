@@ -10,6 +10,10 @@
 #   make demo                  boot a test VM, live-migrate a guest with and without the offload
 #   make check-debug           selftests on the debug kernel (KASAN, kmemleak, lockdep, UBSAN), module built in its tree
 #   make check-e2e             the same migrations as checks (TAP), in a test VM
+#   make vm-test KVER=6.1|6.12|debian13|<release> [TESTS="a b"]
+#                              chosen selftests (default all) in one kernel's VM;
+#                              debian13: Debian 13's own kernel, unpacked from trixie,
+#                              module built by trixie's gcc-14; DEBUG_KERNEL=1: the debug kernel
 #   make conformance [VECTORS=file]   codec against QEMU's vectors
 #   make fuzz [FUZZ_SECONDS=n] run the fuzzers for longer
 #   make style                 checkpatch.pl on kmod/ and uapi/
@@ -94,7 +98,8 @@ check-debug:
 	scripts/install-deps.sh
 	scripts/check-debug.sh
 
-# make vm-test KVER=6.12 [TESTS="offload_test offload_abi_test"] or
+# make vm-test KVER=6.12 [TESTS="offload_test offload_abi_test"],
+# make vm-test KVER=debian13 [TESTS=...] (Debian 13's own kernel) or
 # make vm-test DEBUG_KERNEL=1 [TESTS=...]: the chosen selftests (all by
 # default) in one kernel's VM, module and tests from the working tree.
 vm-test:

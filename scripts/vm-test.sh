@@ -3,6 +3,7 @@
 #
 # vm-test.sh KVER [TEST...]     (make vm-test KVER=... [TESTS="a b"])
 # vm-test.sh --debug [TEST...]  (make vm-test DEBUG_KERNEL=1 [TESTS=...])
+# vm-test.sh debian13 [TEST...] (make vm-test KVER=debian13 [TESTS=...])
 #
 # The inner loop: builds the selftests and the module from the working
 # tree, boots one kernel in a VM (selftests/vm/run.sh) and runs the named
@@ -11,7 +12,10 @@
 # installed, or a series (6.1, 6.12) for its newest one, as make check
 # picks them (scripts/kernels.sh); --debug
 # takes the debug kernel of make check-debug (built on first use, 8-10
-# minutes, then cached).  Prints the guest's TAP; the exit status is
+# minutes, then cached); debian13 takes Debian 13's own kernel, unpacked
+# from trixie's packages, with the module built by trixie's gcc-14
+# (scripts/debian13-kernel.sh: about a minute on first use, then
+# cached).  Prints the guest's TAP; the exit status is
 # selftests/vm/run.sh's.  Its own files go to build/vm-test/KVER, so it
 # does not disturb make check's.
 #
@@ -51,6 +55,23 @@ if [ "$target" = --debug ]; then
 	root=build/vm-test/$kver/root
 	debug_root "$env" "$root"
 	run() { debug_vm selftests/vm/run.sh "$@"; }
+elif [ "$target" = debian13 ]; then
+	env=build/vm-test/debian13-kernel.env
+	stage=build/vm-test/debian13.stage
+	rm -rf "$stage"
+	mkdir -p "$stage/selftests"
+	scripts/debian13-kernel.sh "$stage" >"$env"
+	kver=$(sed -n 's/^KVER=//p' "$env")
+	root=build/vm-test/$kver/root
+	rm -rf "$root"
+	mkdir -p "$(dirname "$root")"
+	mv "$stage" "$root"
+	cp build/selftests/* selftests/settings "$root/selftests/"
+	run() {
+		VM_KERNEL=$(sed -n 's/^KERNEL=//p' "$env") \
+		VM_MODROOT=$(sed -n 's/^MODROOT=//p' "$env") \
+			selftests/vm/run.sh "$@"
+	}
 else
 	case $target in
 	-* | */* | "") usage ;;
