@@ -27,8 +27,10 @@ per second during the migration, against before it).
 
 Output: TAP 13 on --tap-fd, one point per pattern and mode (every run
 completed), then the table, median and min-max of each figure, as TAP
-diagnostics and one tab-separated line per migration ("# run\\t...") for
-scripts/bench-migration.sh to keep.  It asserts nothing about speed.
+diagnostics, one tab-separated line per migration ("# run\\t...") and one
+per round of each (the pages sent between two dirty syncs and how: "#
+round\\t...") for scripts/bench-migration.sh to keep.  It asserts nothing
+about speed.
 """
 
 import argparse
@@ -71,6 +73,10 @@ FIGURES = (
     ("evictions", "module: evictions"),
     ("dirty_log_clears", "module: dirty-log clears"),
 )
+# per round (the pages sent between two dirty syncs): migrate.snapshot()'s
+# counters, and the module's (m_*) for the offload
+ROUND_FIGURES = ("bytes", "normal", "zero", "xbzrle", "miss", "overflow", "m_cache_hits",
+                 "m_cache_misses", "m_refused", "m_evictions", "m_dirty_log_clears")
 
 
 def bench_image(args, pattern, seed, workdir):
@@ -109,6 +115,18 @@ def rate(guest, seconds):
     a, t = guest.passes(), time.monotonic()
     time.sleep(seconds)
     return (guest.passes() - a) / (time.monotonic() - t)
+
+
+def rounds(case):
+    """One line per round of the last migration: the dirty sync it
+    followed, its seconds, pages sent and ROUND_FIGURES's deltas."""
+    lines = []
+    for a, b in zip(case.syncs, case.syncs[1:]):
+        d = {k: b[k] - a[k] for k in ROUND_FIGURES if k in a and k in b}
+        pages = d["normal"] + d["zero"] + d["xbzrle"]
+        lines.append([a["syncs"], "%.2f" % (b["t"] - a["t"]), pages] +
+                     ["-" if k not in d else d[k] for k in ROUND_FIGURES])
+    return lines
 
 
 def one(args, pattern, mode, seed, tap):
@@ -160,6 +178,9 @@ def one(args, pattern, mode, seed, tap):
         for k in ("refused", "evictions", "dirty_log_clears"):
             if k in stats0 and k in stats1:
                 r[k] = stats1[k] - stats0[k]
+        for ln in rounds(case):
+            tap.diag("round\t%s\t%s\t%d\t" % (pattern, mode, seed) +
+                     "\t".join(str(x) for x in ln))
         if not r["completed"]:
             tap.diag("%s/%s seed %d: %s" % (pattern, mode, seed, info.get("status")))
     except (m.QMPError, TimeoutError, OSError) as e:
@@ -237,6 +258,8 @@ def main():
                  args.mem_mb, args.runs, args.seed, args.warm_syncs, args.warm_downtime_ms,
                  args.downtime_ms, args.migrate_timeout))
     tap.diag("run\tpattern\tmode\tseed\t" + "\t".join(k for k, _ in FIGURES))
+    tap.diag("round\tpattern\tmode\tseed\tafter_sync\tseconds\tpages\t" +
+             "\t".join(ROUND_FIGURES))
     results, encoders = {}, {}
     for p in patterns:
         for md in modes:

@@ -604,6 +604,7 @@ class Case:
         self.src_cpu = None       # source QEMU process utime+stime at completion
         self.src_cpu_start = None
         self.mig_cpu = None       # migration thread utime+stime (last sample)
+        self.syncs = []           # snapshot() at each dirty sync seen, and at the end
         self.nonvcpu_cpu = None   # source CPU during migration, vCPU thread excluded
         self.module = None        # module counter deltas
         self.wall = None
@@ -778,10 +779,15 @@ def migrate(case, src, sock, args, hold=None, cancel=False, race=None):
     tid = None
     warm = False
     deadline = time.monotonic() + args.migrate_timeout
+    case.syncs = []
     while True:
         info = src.qmp.cmd("query-migrate")
         st = info.get("status")
         syncs = info.get("ram", {}).get("dirty-sync-count", 0)
+        stats = read_stats() if case.offload else None
+        if (not case.syncs or case.syncs[-1]["syncs"] != syncs or
+                st in ("completed", "failed", "cancelled")):
+            case.syncs.append(snapshot(info, stats))
         if cancel and st == "pre-switchover":
             src.qmp.cmd("migrate_cancel")
             wait_for("the migration to be cancelled",
@@ -798,7 +804,7 @@ def migrate(case, src, sock, args, hold=None, cancel=False, race=None):
                                                      "max-bandwidth": args.bandwidth_mb * MIB})
             warm = True
         if case.offload:
-            cached = (read_stats() or {}).get("cache_bytes")
+            cached = (stats or {}).get("cache_bytes")
             if cached is not None:
                 case.cache_peak = max(case.cache_peak or 0, cached)
         if tid is None:
@@ -814,6 +820,22 @@ def migrate(case, src, sock, args, hold=None, cancel=False, race=None):
             info["status"] = "timeout after %ds (cancelled)" % args.migrate_timeout
             return info
         time.sleep(0.05)
+
+
+def snapshot(info, stats):
+    """The counters of a query-migrate (and of the module's debugfs
+    stats, if given) that say what a round sent: compared between two dirty
+    syncs, they give the pages the round between them sent and how."""
+    ram = info.get("ram", {})
+    xb = info.get("xbzrle-cache") or {}
+    s = {"syncs": ram.get("dirty-sync-count", 0), "t": time.monotonic(),
+         "bytes": ram.get("transferred", 0), "normal": ram.get("normal", 0),
+         "zero": ram.get("duplicate", 0), "xbzrle": xb.get("pages", 0),
+         "miss": xb.get("cache-miss", 0), "overflow": xb.get("overflow", 0)}
+    for k in ("cache_hits", "cache_misses", "refused", "evictions", "dirty_log_clears"):
+        if stats and k in stats:
+            s["m_" + k] = stats[k]
+    return s
 
 
 def setup_refused(case, src, sock, dst, args, workdir, image, tap):

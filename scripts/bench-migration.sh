@@ -5,7 +5,8 @@
 # test VM (e2e/run.sh) with e2e/bench.py as its driver: repeated
 # migrations of e2e/bootsect-bench.S's write patterns with no XBZRLE,
 # QEMU's own XBZRLE and the offload (Documentation/benchmark.rst).
-# Keeps the per-migration lines in build/bench-migration/runs.tsv, the
+# Keeps the per-migration lines in build/bench-migration/runs.tsv, one
+# line per round of each in build/bench-migration/rounds.tsv, the
 # table in build/bench-migration/table.txt and its plot (Debian's gnuplot,
 # installed if missing) in build/bench-migration/bench-migration.png.
 #
@@ -40,6 +41,7 @@ E2E_DRIVER=$PWD/e2e/bench.py \
 	VM_TIMEOUT=${VM_TIMEOUT:-7200} e2e/run.sh "$kver" || rc=$?
 results=$work/results.tap
 sed -n 's/^# run\t//p' "$results" >"$out/runs.tsv"
+sed -n 's/^# round\t//p' "$results" >"$out/rounds.tsv"
 sed -n '/^# pattern /,$p' "$results" | sed 's/^# \{0,1\}//' >"$out/table.txt"
 cat "$out/table.txt"
 if [ "$(grep -c . "$out/runs.tsv")" -gt 1 ]; then
