@@ -56,6 +56,8 @@
 #define TIMEOUT_S	170
 #define BIG_SIZE	(128 * MiB)
 #define HOG_STEP	(1 * MiB)
+/* polls 10 ms apart without kswapd progress after which the hog stops */
+#define HOG_IDLE_POLLS	1000
 #define MAX_CACHE_MB	"/sys/module/kvm_xbzrle/parameters/max_cache_mb"
 
 static long long meminfo(const char *key)
@@ -174,7 +176,7 @@ static void zone_headroom(long long *above_low, long long *above_min,
  * What kswapd has done so far: balance runs, pages and objects scanned,
  * in one read of /proc/vmstat (slow on the debug kernel under TCG).  A
  * kernel without CONFIG_VM_EVENT_COUNTERS (the debug kernel's config) has
- * none of them: 0, and the hog waits 3 s, as it did before it watched.
+ * none of them: 0, and the hog waits HOG_IDLE_POLLS (10 s) each time.
  */
 static long long kswapd_work(void)
 {
@@ -197,7 +199,7 @@ static long long kswapd_work(void)
  * cache, the cache is most of what is reclaimable), in small steps once it
  * is close, and stops before the min watermarks (where its own allocations
  * would go into direct reclaim, and with a broken shrinker the OOM killer)
- * if kswapd stops working (3 s without progress) before anything comes back.
+ * if kswapd stops working (10 s without progress) before anything comes back.
  */
 static int hog(struct hog_result *h, int xfd)
 {
@@ -235,13 +237,15 @@ static int hog(struct hog_result *h, int xfd)
 		 * Below the low watermarks, half way to min: kswapd must get
 		 * memory back from the cache.  Wait while kswapd is working
 		 * (its counters move); stop here when it has done nothing for
-		 * 3 s, or after 30 s.  A fixed 3 s was too short for a VM
+		 * 10 s, or after 30 s.  A fixed 3 s was too short for a VM
 		 * whose vCPUs the host starves: kswapd reached the shrinker
-		 * after the hog had given up.
+		 * after the hog had given up.  So was 3 s without progress
+		 * once in a VM beside a cold build (Debian 13's kernel): the
+		 * shrinker gave back its pages after the hog had stopped.
 		 */
 		/* kswapd's counters only once a wait begins */
-		for (waited = idle = 0, work = -1; waited < 3000 && idle < 300;
-		     waited++) {
+		for (waited = idle = 0, work = -1;
+		     waited < 3000 && idle < HOG_IDLE_POLLS; waited++) {
 			if (xbz_get_stats(xfd, &st))
 				return 1;
 			if (waited > h->waited)
@@ -260,7 +264,7 @@ static int hog(struct hog_result *h, int xfd)
 			work = kswapd_work();
 			idle = work == last ? idle + 1 : 0;
 		}
-		if (waited == 3000 || idle == 300) {
+		if (waited == 3000 || idle == HOG_IDLE_POLLS) {
 			zone_diag("when the hog stopped");
 			h->reason = 2;
 			return 0;
