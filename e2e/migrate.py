@@ -40,7 +40,10 @@ same two with a migration cancelled before switch-over (after XBZRLE
 pages were sent), then a new one to a fresh destination; j) a set-up the
 module refuses, then a migration; u) xbzrle-cache-size set while gdb holds
 the migration thread where it starts the module's cache (the module must
-end up with the parameter's size).  On e2e/bootsect-smp.S, writing RAM on
+end up with the parameter's size); C) a skewed writer (e2e/bootsect-bench.S)
+whose source's ram_save_iterate() must read the clock at least once per
+64 pages plus one batch of the offload (gdb counts, the clock of its
+MAX_WAIT check held still).  On e2e/bootsect-smp.S, writing RAM on
 both sides of the PCI hole (pc.ram as two memslots), booted as its own
 firmware (e2e/firmware.S, not SeaBIOS): k) offload on, patched both
 sides; l) the same to Debian's QEMU; m) (not in the default list) k with
@@ -85,6 +88,10 @@ MIB = 1 << 20
 PAGE = 4096
 HIGH_MB = 64        # RAM above 4 GiB of cases k-m
 DENSE_MB = 16       # the dense writer's working set, cases p-r
+# case C: pages a MAX_WAIT check of ram_save_iterate() may be apart (64, as
+# QEMU's loop of single pages, plus one batch of KVM_XBZRLE_BATCH)
+CLOCK_PAGES_PER_READ = 64 + 256
+CLOCK_MB = 64       # its guest's skewed working set (e2e/bootsect-bench.S)
 DUMP_CHUNK = 256 * MIB  # the Linux guest's RAM is dumped this much at a time
 
 
@@ -614,6 +621,7 @@ class Case:
         self.event_at = None      # dirty sync of the reset or cancel
         self.setup_refused = None  # setupfail: whether it failed as it should
         self.size_race = None     # setsize: whether the module's size is the parameter's
+        self.clock = None         # clock: ram_save_iterate()'s clock reads, batch pages
         self.skip = None if src_qemu else "patched QEMU not built"
         self.accel_extra = ""     # more -accel kvm properties of the source
         # the offload switched on in the running source by the
@@ -639,6 +647,11 @@ class Case:
                        "where it starts the module's cache with the size it read: the "
                        "module's cache size then equals query-migrate-parameters', and the "
                        "migration completes",
+            "clock": "while the offload sends its batches, the migration thread's "
+                     "ram_save_iterate() reads the clock at least once per %d pages "
+                     "(64, as QEMU's loop of single pages, plus one batch; gdb counts over "
+                     "%d pages or more), and the migration completes" % (
+                         CLOCK_PAGES_PER_READ, args.clock_pages),
             "setupfail": "a migration the module refuses at set-up (its ceiling lowered under "
                          "xbzrle-cache-size) fails with the reason in query-migrate's error-desc; "
                          "the next one, to a fresh destination, completes",
@@ -706,6 +719,12 @@ def guest_image(case, args, workdir):
         case.seed = ((args.seed + case.run) * 2654435761 + ord(case.key)) & 0xffffffff or 1
         return bench_guest_image(args.bench_guest, os.path.join(workdir, "bootsect-bench.bin"),
                                  DENSE_MB, BENCH_DENSE, case.seed)
+    if case.event == "clock":
+        # a skewed set that every round finds dirty (no round converges
+        # while the count holds the migration)
+        case.seed = ((args.seed + case.run) * 2654435761 + ord(case.key)) & 0xffffffff or 1
+        return bench_guest_image(args.bench_guest, os.path.join(workdir, "bootsect-bench.bin"),
+                                 CLOCK_MB, BENCH_SKEW, case.seed)
     if case.coalesced:
         case.seed = 0
         return args.bootsect_coalesced
@@ -910,8 +929,9 @@ class GdbHold:
             self.mi("-gdb-set non-stop on")
             self.mi("-gdb-set confirm off")
             self.mi("-target-attach %d" % pid)
-            r = self.mi("-break-insert %s" % function)
-            self.bkpt = re.search(r'number="(\d+)"', r).group(1)
+            if function is not None:
+                r = self.mi("-break-insert %s" % function)
+                self.bkpt = re.search(r'number="(\d+)"', r).group(1)
             # Attaching stops every thread, each in its own time (not all
             # with a *stopped record): once all are, all run on.
             self.wait_threads("stopped")
@@ -999,6 +1019,139 @@ class GdbHold:
             except (OSError, subprocess.TimeoutExpired):
                 self.proc.kill()
                 self.proc.wait()
+
+
+class ClockCount:
+    """Counts how often the migration thread's ram_save_iterate() reads
+    the clock (its two calls of qemu_clock_get_ns(): t0 at its start, t1
+    at each MAX_WAIT check) against the pages of the offload's batches
+    (kvm_xbzrle_encode()'s n, its second argument, %esi), over at least
+    --clock-pages pages.  QEMU's loop looks at the clock every 64 pages it
+    sends, so that it hands back to the migration thread's loop (which
+    decides switch-over, throttling and the bandwidth) within MAX_WAIT
+    (50 ms); with batches of up to KVM_XBZRLE_BATCH pages, at least one
+    read per 64 + KVM_XBZRLE_BATCH pages.
+
+    With gdb (the host's, non-stop, attached before the migration starts:
+    gdb 13 attached to a running QEMU misses its migration thread), from
+    the third dirty sync on.  While it counts, the check's clock stands
+    still: after each call of qemu_clock_get_ns() for t1, %rax is set to
+    what the call for t0 returned, so MAX_WAIT never ends a call.  Its
+    checks are then counted whatever the time, which gdb's stops (tens
+    of milliseconds each in the test VM) would otherwise make exceed
+    MAX_WAIT at the first check of every call.  Breakpoints only at
+    instructions the migration thread alone runs: one on
+    qemu_clock_get_ns() itself would trap every thread (the guest then
+    hardly runs).  (Uprobes, which would not stop the thread, never fire
+    in a QEMU that runs KVM in the test VM.)  Its hold() keeps the
+    migration from switching over until counted.  Sets case.clock
+    (reads, pages)."""
+
+    def __init__(self, case, src, args, tap):
+        self.case, self.src, self.args, self.tap = case, src, args, tap
+        self.gdb = None
+        self.deadline = None
+        self.bkpts = []
+        self.syncs = 0
+
+    def attach(self):
+        t0 = time.monotonic()
+        self.gdb = GdbHold(self.src.proc.pid, None, self.args.gdb_timeout)
+        self.tap.diag("gdb attached to the source (non-stop) in %.1f s"
+                      % (time.monotonic() - t0))
+
+    def _insert(self, where, *commands):
+        """A breakpoint that runs commands and continues: inserted
+        disabled, and enabled by start() once it has its commands (a
+        thread stopping at it before would stay stopped)."""
+        r = self.gdb.mi("-break-insert -d %s" % where)
+        n = re.search(r'number="(\d+)"', r).group(1)
+        self.gdb.mi("-break-commands %s %s" % (n, " ".join(
+            '"%s"' % c for c in ("silent",) + commands + ("continue",))))
+        self.bkpts.append(n)
+        return n
+
+    def start(self):
+        g = self.gdb
+        insns = re.findall(r'address="(0x[0-9a-f]+)",func-name="ram_save_iterate",'
+                           r'offset="\d+",inst="([^"]*)"',
+                           g.mi("-data-disassemble -a ram_save_iterate -- 0"))
+        after = [insns[i + 1][0] for i, (_, inst) in enumerate(insns[:-1])
+                 if re.match(r"call\s+0x[0-9a-f]+ <qemu_clock_get_ns>$", inst)]
+        if len(after) != 2:
+            raise QMPError("gdb: %d calls of qemu_clock_get_ns() in ram_save_iterate(), "
+                           "not 2 (t0, then the MAX_WAIT check)" % len(after))
+        g.mi('-interpreter-exec console "set $xbz_pages = 0"')
+        g.mi('-interpreter-exec console "set $xbz_t0 = 0"')
+        self.t0 = self._insert("*" + after[0], "set $xbz_t0 = $rax")
+        self.t1 = self._insert("*" + after[1], "set $rax = $xbz_t0")
+        # at the first instruction (*): %esi is still the argument there
+        self.encode = self._insert("*kvm_xbzrle_encode", "set $xbz_pages = $xbz_pages + $esi")
+        g.mi("-break-enable %s" % " ".join(self.bkpts))
+        self.deadline = time.monotonic() + self.args.gdb_timeout
+        self.tap.diag("gdb counts from dirty sync %d: breakpoints after ram_save_iterate()'s "
+                      "calls of qemu_clock_get_ns() (%s, %s) and at kvm_xbzrle_encode()"
+                      % (self.syncs, after[0], after[1]))
+
+    def pages(self):
+        r = self.gdb.mi("-data-evaluate-expression $xbz_pages")
+        return int(re.search(r'value="(-?\d+)"', r).group(1))
+
+    def reads(self):
+        n = 0
+        for b in (self.t0, self.t1):
+            r = self.gdb.mi("-break-info %s" % b)
+            n += int(re.search(r'times="(\d+)"', r).group(1))
+        return n
+
+    def close(self):
+        """Removes the breakpoints and detaches (also if the migration
+        ended before the count did)."""
+        if self.gdb is None:
+            return
+        try:
+            if self.bkpts and self.case.clock is None:
+                self.tap.diag("gdb: the migration ended with %d clock reads over %d pages "
+                              "counted" % (self.reads(), self.pages()))
+            for b in self.bkpts:
+                self.gdb.mi("-break-delete %s" % b)
+            self.gdb.mi("-target-detach")
+        finally:
+            self.gdb.quit()
+            self.gdb = None
+
+    def hold(self, info):
+        """migrate()'s hold: True until counted (from the third dirty sync:
+        XBZRLE, thus the offload, has started)."""
+        if self.case.clock is not None:
+            return False
+        try:
+            if not self.bkpts:
+                self.syncs = info.get("ram", {}).get("dirty-sync-count", 0)
+                if self.syncs < 3:
+                    return True
+                self.start()
+            pages = self.pages()
+            if pages < self.args.clock_pages:
+                if time.monotonic() > self.deadline:
+                    raise TimeoutError("gdb: %d of %d pages counted in %ds" % (
+                        pages, self.args.clock_pages, self.args.gdb_timeout))
+                return True
+            # the reads first: pages counted after them only make the
+            # ratio worse
+            reads = self.reads()
+            self.case.clock = (reads, self.pages())
+            self.tap.diag("ram_save_iterate() read the clock %d times over %d pages of "
+                          "kvm_xbzrle batches (one read per %.0f pages)"
+                          % (reads, self.case.clock[1],
+                             self.case.clock[1] / reads if reads else float("inf")))
+            self.close()
+        except Exception:
+            if self.gdb is not None and self.gdb.transcript:
+                self.tap.diag("gdb: " + self.gdb.tail())
+            self.close()
+            raise
+        return False
 
 
 class SizeRace:
@@ -1364,9 +1517,18 @@ def run_case(case, args, tap):
                 def hold(info):
                     return info.get("ram", {}).get("dirty-sync-count", 0) < args.dense_syncs
             race = SizeRace(case, src, args, tap) if case.event == "setsize" else None
+            clock = None
+            if case.event == "clock":
+                clock = ClockCount(case, src, args, tap)
+                clock.attach()
+                hold = clock.hold
             case.src_cpu_start = cpu_seconds("/proc/%d/stat" % src.proc.pid)
             vcpu_start = vcpu_seconds(src.proc.pid)
-            info = migrate(case, src, sock, args, hold=hold, race=race)
+            try:
+                info = migrate(case, src, sock, args, hold=hold, race=race)
+            finally:
+                if clock is not None:
+                    clock.close()
         case.src_cpu = cpu_seconds("/proc/%d/stat" % src.proc.pid)
         vcpu_end = vcpu_seconds(src.proc.pid)
         if None not in (vcpu_start, vcpu_end, case.src_cpu_start, case.src_cpu):
@@ -1376,6 +1538,9 @@ def run_case(case, args, tap):
         case.info = info
         ok = (info.get("status") == "completed" and case.setup_refused is not False and
               case.size_race is not False and case.runtime_bound is not False)
+        if case.event == "clock":
+            ok = ok and case.clock is not None and \
+                case.clock[0] * CLOCK_PAGES_PER_READ >= case.clock[1]
         if case.event == "reset" and (case.event_at is None or not hold.logged):
             ok = False
             tap.diag("the migration ended before the reset" if case.event_at is None else
@@ -1387,8 +1552,10 @@ def run_case(case, args, tap):
             tap.diag("destination log: " + dst.log_tail())
         tap.point(ok, "%s %s" % (desc, checks[0]), None if ok else "status " + str(info.get("status")))
         # a completed migration whose module kept the wrong cache size
-        # (setsize) is still compared: its other points say what it did
-        if not ok and (info.get("status") != "completed" or case.size_race is not False):
+        # (setsize), or whose clock reads were too few (clock), is still
+        # compared: its other points say what it did
+        if not ok and (info.get("status") != "completed" or
+                       (case.size_race is not False and case.event != "clock")):
             raise QMPError("migration did not complete")
 
         # The destination was started with -S: it loads and then stays
@@ -1503,7 +1670,11 @@ def run_case(case, args, tap):
         tap.point(xb.get("pages", 0) > 0 and offload_ok and size_ok,
                   "%s %s" % (desc, checks[-1 - n_after]))
     except Exception as e:  # noqa: BLE001 - every failure becomes a test point
-        tap.diag("%s %s: %s" % (desc, type(e).__name__, e))
+        tb = e.__traceback__
+        while tb.tb_next:
+            tb = tb.tb_next
+        tap.diag("%s %s: %s (%s line %d)" % (desc, type(e).__name__, e,
+                                             tb.tb_frame.f_code.co_name, tb.tb_lineno))
         for g in (src, dst):
             if g is not None:
                 tap.diag("%s log: %s" % (g.name, g.log_tail()))
@@ -1849,7 +2020,10 @@ def main():
     ap.add_argument("--race-wait", type=float, default=5,
                     help="case u: seconds the migration thread is held for the command to "
                     "size the module")
-    ap.add_argument("--cases", default="abcdefghijuRklnops",
+    ap.add_argument("--clock-pages", type=int, default=16384,
+                    help="case C: pages of kvm_xbzrle batches over which the clock reads "
+                    "are counted")
+    ap.add_argument("--cases", default="abcdefghijuCRklnops",
                     help="the controls w, x, y, z are not in the default list: see "
                     "Documentation/testing.rst")
     ap.add_argument("--repeat", type=int, default=1,
@@ -1882,6 +2056,9 @@ def main():
              patched, patched, True, event="setupfail"),
         Case("u", "xbzrle-cache-size set while the migration thread starts the module, "
              "offload on", patched, patched, True, event="setsize"),
+        Case("C", "skewed writer, the migration thread's clock checks counted (gdb), "
+             "offload on",
+             patched, patched, True, event="clock"),
         Case("R", "churn, offload switched on in the running source (xbzrle-offload "
              "capability), Debian QEMU destination", patched, debian_dst, True, churn=True,
              runtime=True),
@@ -1938,8 +2115,9 @@ def main():
     if any(c.coalesced for c in cases) and not args.bootsect_coalesced:
         ap.error("cases %s need --bootsect-coalesced"
                  % "".join(c.key for c in cases if c.coalesced))
-    if any(c.dense for c in cases) and not args.bench_guest:
-        ap.error("cases %s need --bench-guest" % "".join(c.key for c in cases if c.dense))
+    bench = [c.key for c in cases if c.dense or c.event == "clock"]
+    if bench and not args.bench_guest:
+        ap.error("cases %s need --bench-guest" % "".join(bench))
     if any(c.high for c in cases) and not args.smp_firmware:
         ap.error("cases %s need --smp-firmware" % "".join(c.key for c in cases if c.high))
     if any(c.linux for c in cases) and not (args.linux_kernel and args.linux_initrd):

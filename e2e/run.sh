@@ -25,6 +25,8 @@
 # reason in query-migrate, then one that completes; (u) xbzrle-cache-size
 # set while gdb (the host's, non-stop) holds the source's migration thread
 # where it starts the module's cache, which must end up with that size;
+# (C) gdb counts the source's ram_save_iterate() reading the clock at
+# least once per 64 pages plus one batch of the offload;
 # then, on e2e/bootsect-smp.S with RAM above 4 GiB, (k), (l); on Debian's
 # kernel KVER with e2e/guest-init.c as its init, RAM above 4 GiB too, (n)
 # to the patched QEMU, (o) to Debian's; on e2e/bootsect-bench.S rewriting
