@@ -32,6 +32,26 @@ debian_binary_apt() {
 	EOF
 }
 
+# debian_trixie_apt DIR: the array apt for trixie's binary packages (main,
+# trixie-updates, trixie-security) with the private configuration DIR/apt
+# and an empty dpkg status (DIR/apt/status), so that a dependency closure
+# is resolved as on an empty trixie (its libc too); then `apt-get update`,
+# logged to DIR/apt.log.  Fails as the update does.
+debian_trixie_apt() {
+	local dir=$1
+	debian_archive
+	debian_private_apt "$dir/apt" <<-EOF
+	deb ${debian_keyring}${debian_main} trixie main
+	deb ${debian_keyring}${debian_main} trixie-updates main
+	deb ${debian_keyring}${debian_security} trixie-security main
+	EOF
+	: >"$dir/apt/status"
+	apt+=(-o "Dir::State::status=$dir/apt/status" -o APT::Architecture=amd64
+	      -o APT::Architectures=amd64 -o APT::Install-Recommends=false
+	      -o Debug::NoLocking=1)
+	"${apt[@]}" update >"$dir/apt.log" 2>&1
+}
+
 # debian_private_apt DIR: DIR/sources.list from stdin, DIR/lists, DIR/cache,
 # and the array apt set to the apt-get command (-q) that uses only them.
 debian_private_apt() {

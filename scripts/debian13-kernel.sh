@@ -62,19 +62,8 @@ build_pkgs="linux-headers-amd64 gcc-14 make libc6-dev binutils dwarves
 	bash dash coreutils diffutils findutils grep sed gawk tar gzip xz-utils
 	kmod perl"
 
-debian_archive
-debian_private_apt "$dir/apt" <<EOF
-deb ${debian_keyring}${debian_main} trixie main
-deb ${debian_keyring}${debian_main} trixie-updates main
-deb ${debian_keyring}${debian_security} trixie-security main
-EOF
-# an empty dpkg status: the closure is resolved as on an empty trixie
-: >"$dir/apt/status"
-apt+=(-o "Dir::State::status=$dir/apt/status" -o APT::Architecture=amd64
-      -o APT::Architectures=amd64 -o APT::Install-Recommends=false
-      -o Debug::NoLocking=1)
-
-"${apt[@]}" update >"$dir/apt.log" 2>&1 ||
+# the closure is resolved as on an empty trixie
+debian_trixie_apt "$dir" ||
 	die "apt-get update against trixie failed (log: $dir/apt.log)"
 # shellcheck disable=SC2086 # a list of package names
 plan=$("${apt[@]}" -s install $build_pkgs 2>>"$dir/apt.log" |

@@ -29,19 +29,8 @@ mkdir -p "$dir"
 exec 9>"$dir/.lock"
 flock 9
 
-debian_archive
-debian_private_apt "$dir/apt" <<EOF
-deb ${debian_keyring}${debian_main} trixie main
-deb ${debian_keyring}${debian_main} trixie-updates main
-deb ${debian_keyring}${debian_security} trixie-security main
-EOF
-# an empty dpkg status: the closure is resolved as on an empty trixie
-: >"$dir/apt/status"
-apt+=(-o "Dir::State::status=$dir/apt/status" -o APT::Architecture=amd64
-      -o APT::Architectures=amd64 -o APT::Install-Recommends=false
-      -o Debug::NoLocking=1)
-
-"${apt[@]}" update >"$dir/apt.log" 2>&1 ||
+# the closure is resolved as on an empty trixie
+debian_trixie_apt "$dir" ||
 	die "apt-get update against trixie failed (log: $dir/apt.log)"
 version=$("${apt[@]}" -s install qemu-system-x86 2>>"$dir/apt.log" |
 	  sed -n 's/^Inst qemu-system-x86 (\([^ ]*\) .*/\1/p')
