@@ -24,7 +24,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 usage() {
-	echo "usage: $0 KVER|--debug [TEST...]" >&2
+	echo "usage: $0 KVER|debian13|--debug [TEST...]" >&2
 	exit 2
 }
 
