@@ -132,10 +132,11 @@ if [ "$(cat "$dir/stamp" 2>/dev/null)" != "$want" ] ||
 fi
 
 # in_root CMD...: CMD run in trixie's build root, as root, with /dev and a
-# /proc of its own in a mount namespace that goes away with it
+# /proc of its own in a mount namespace that goes away with it (also
+# when it is interrupted: --kill-child ends the chroot's processes)
 in_root() {
 	# shellcheck disable=SC2016 # expanded by the inner sh
-	unshare --mount --pid --fork --propagation private \
+	unshare --mount --pid --fork --kill-child --propagation private \
 		/bin/sh -c 'r=$1; shift
 			mount --rbind /dev "$r/dev" &&
 			mount -t proc proc "$r/proc" &&
