@@ -35,7 +35,7 @@ if ! kernels=$(scripts/kernels.sh); then
 fi
 # shellcheck disable=SC2086
 set -- $kernels
-echo "1..$((9 + 3 * $# + 2 + 2 + 3 + 3 + 3 + 2))"
+echo "1..$((10 + 3 * $# + 2 + 2 + 3 + 3 + 3 + 2))"
 
 step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
 step "userspace and selftests build" \
@@ -44,6 +44,8 @@ step "design.rst names every kmod/ file, testing.rst every selftest" scripts/doc
 step "codec unit cases (ASan, UBSan)" build/userspace/xbzrle-unit-test
 step "kvm-xbzrle-stat on fake statistics" make -s -C userspace test-tools
 step "the private apt configurations of debian-archive.sh" scripts/test-debian-archive.sh
+step "dmesg-check tells a soft lockup of a stopped VM from one of ours; stallmon" \
+	scripts/test-dmesg-check.sh
 step "conformance with QEMU's vectors ($(basename "$VECTORS")), every encoder this CPU has" \
 	build/userspace/xbzrle-conformance "$VECTORS"
 step "fuzzing decode and round trip (every encoder this CPU has) for ${CHECK_FUZZ_SECONDS}s" \

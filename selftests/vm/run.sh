@@ -123,7 +123,7 @@ fi
 
 # The guest checks dmesg before it reports DONE; this catches what came
 # later (rmmod's aftermath, a panic) and what the guest could not report.
-if bad=$(tr -d '\r' <"$console" | grep -E -f "$here/bad-patterns"); then
+if bad=$(tr -d '\r' <"$console" | "$here/dmesg-check" "$here/bad-patterns"); then
 	problems+=("kernel warnings on the console:")
 	while IFS= read -r line; do
 		problems+=("  $line")

@@ -1,0 +1,120 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# test-dmesg-check.sh: selftests/vm/dmesg-check and stallmon on the host,
+# with the awk of the host and busybox's (the test VMs' init uses the
+# latter).  The report in testdata/soft-lockup-vcpu.log is the console of
+# an e2e run whose VM was stopped (SIGSTOP) for 45 s during case a: the
+# kernel blamed the vCPU thread of the nested guest, the same report that
+# failed a CI run.  testdata/rcu-stall-vm-stopped.log is the console of
+# another such run (stopped 45 s later in case a): an RCU stall report
+# and stallmon's line.  Every case names what dmesg-check must print.
+set -uo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+vm=$here/../selftests/vm
+pats=$vm/bad-patterns
+report=$here/testdata/soft-lockup-vcpu.log
+rcu=$here/testdata/rcu-stall-vm-stopped.log
+stall='[   57.901002] vm-stallmon: the VM did not run from 15.55 to 57.90 s (42.35 s)'
+
+tmp=$(mktemp -d)
+trap 'kill "${mon:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
+failed=0
+n=0
+
+# expect NAME RC LINES [STDERR-REGEX]: dmesg-check's exit status on
+# $tmp/log, the number of lines it printed and, if given, a line of its
+# stderr
+expect() {
+	local name=$1 rc=$2 lines=$3 err=${4:-} got
+	n=$((n + 1))
+	"$vm/dmesg-check" "$pats" <"$tmp/log" >"$tmp/out" 2>"$tmp/err"
+	got=$?
+	if [ "$got" != "$rc" ] || [ "$(wc -l <"$tmp/out")" != "$lines" ]; then
+		echo "not ok $n - $awk_name: $name: exit $got (want $rc), $(wc -l <"$tmp/out") lines printed (want $lines)"
+		sed 's/^/# /' "$tmp/out" "$tmp/err"
+		failed=1
+	elif [ -n "$err" ] && ! grep -Eq -- "$err" "$tmp/err"; then
+		echo "not ok $n - $awk_name: $name: stderr lacks /$err/"
+		sed 's/^/# /' "$tmp/err"
+		failed=1
+	elif [ -z "$err" ] && [ -s "$tmp/err" ]; then
+		echo "not ok $n - $awk_name: $name: unexpected stderr"
+		sed 's/^/# /' "$tmp/err"
+		failed=1
+	else
+		echo "ok $n - $awk_name: $name"
+	fi
+}
+
+cases() {
+	cp "$report" "$tmp/log"
+	expect "a soft lockup without a stall is printed (report line, Call Trace)" 0 2
+	{ cat "$report"; echo "$stall"; } >"$tmp/log"
+	expect "the same report while vm-stallmon saw the VM stand still 42 s is left out, with the reason" \
+		1 0 'left out, the VM did not run from 15.55 to 57.90 s.*CPU#1 stuck for 42s'
+	{ echo "$stall"; sed 's/$/\r/' "$report"; } >"$tmp/log"
+	expect "the same, console line ends (CR LF), stall line first" 1 0 'left out'
+	{ sed '3a\
+ok 11 - case a: module counters grew (pages, xbzrle_pages)' "$report"; echo "$stall"; } >"$tmp/log"
+	expect "the same, with a line of userspace (naming xbzrle) inside the report" 1 0 'left out'
+	grep -v vm-stallmon "$rcu" >"$tmp/log"
+	expect "an RCU stall without a stall of the VM is printed (report line, two Call Traces)" 0 3
+	cp "$rcu" "$tmp/log"
+	expect "the same while vm-stallmon saw the VM stand still 46 s is left out" 1 0 \
+		'left out, the VM did not run from 19.26 to 65.36 s.*rcu_preempt self-detected stall'
+	sed 's/from 19.26 to 65.36 s (46.10 s)/from 50.26 to 65.36 s (15.10 s)/' "$rcu" >"$tmp/log"
+	expect "a stall of 15 s does not explain an RCU stall (timeout 21 s)" 0 3
+	{ cat "$report"; echo '[   57.9] vm-stallmon: the VM did not run from 47.00 to 57.00 s (10.00 s)'; } >"$tmp/log"
+	expect "a stall of 10 s does not explain 42 s stuck" 0 2
+	{ cat "$report"; echo '[  120.0] vm-stallmon: the VM did not run from 70.00 to 115.00 s (45.00 s)'; } >"$tmp/log"
+	expect "a stall after the report does not explain it" 0 2
+	{ sed 's/RIP: 0010:kvm_dirty_ring_check_request+0x0\/0xa0 \[kvm\]/RIP: 0010:kvm_xbzrle_encode+0x51\/0x300 [kvm_xbzrle]/' \
+		"$report"; echo "$stall"; } >"$tmp/log"
+	expect "a report whose RIP is in kvm_xbzrle is printed, stall or not" 0 2
+	{ sed 's/^\(\[[ 0-9.]*\]\)  kvm_vcpu_ioctl+/\1  xbzrle_encode_chunk+0x10\/0x90 [kvm_xbzrle]\n&/' \
+		"$report"; echo "$stall"; } >"$tmp/log"
+	expect "a report with a kvm_xbzrle frame in its trace is printed" 0 2
+	{ cat "$report"; echo "$stall"; echo '[   60.1] WARNING: CPU: 0 PID: 9 at kmod/cache.c:10 f+0x1/0x2 [kvm_xbzrle]'; } >"$tmp/log"
+	expect "a warning next to a left-out report is printed" 0 1 'left out'
+	{ sed 's/^\[[ 0-9.]*\] //' "$report"; echo "$stall"; } >"$tmp/log"
+	expect "without time stamps nothing is left out" 0 2
+	printf 'all well\n' >"$tmp/log"
+	expect "a clean log: nothing printed, exit 1" 1 0
+}
+
+for awk_name in "$(readlink -f "$(command -v awk)")" busybox; do
+	rm -rf "${tmp:?}/bin"
+	mkdir -p "$tmp/bin"
+	if [ "$awk_name" = busybox ]; then
+		bb=$(command -v busybox) || {
+			echo "not ok - busybox is not installed (make check installs busybox-static)"
+			exit 1
+		}
+		ln -s "$bb" "$tmp/bin/awk"
+	fi
+	PATH=$tmp/bin:$PATH cases
+done
+
+# stallmon: a jump of the uptime it reads is written to its kmsg
+echo "10.00 1.00" >"$tmp/uptime"
+: >"$tmp/kmsg"
+STALLMON_UPTIME=$tmp/uptime STALLMON_KMSG=$tmp/kmsg STALLMON_MIN=5 \
+	"$vm/stallmon" &
+mon=$!
+sleep 1.5
+echo "11.00 1.00" >"$tmp/uptime"
+sleep 1.2
+echo "31.05 1.00" >"$tmp/uptime"
+sleep 1.5
+kill "$mon"
+n=$((n + 1))
+want='vm-stallmon: the VM did not run from 11.00 to 31.05 s (20.05 s)'
+if [ "$(cat "$tmp/kmsg")" = "$want" ]; then
+	echo "ok $n - stallmon writes one line for a jump of 20.05 s and none for 1 s"
+else
+	echo "not ok $n - stallmon wrote '$(cat "$tmp/kmsg")', want '$want'"
+	failed=1
+fi
+echo "1..$n"
+exit "$failed"
