@@ -8,13 +8,16 @@
 # kernel blamed the vCPU thread of the nested guest, the same report that
 # failed a CI run.  testdata/rcu-stall-vm-stopped.log is the console of
 # another such run (stopped 45 s later in case a): an RCU stall report
-# and stallmon's line.  Every case names what dmesg-check must print.
+# and stallmon's line; testdata/soft-lockups-in-encode.log a third (soft
+# lockups on both CPUs, one in our ENCODE's copy_to_user).  Every case
+# names what dmesg-check must print.
 set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 vm=$here/../selftests/vm
 pats=$vm/bad-patterns
 report=$here/testdata/soft-lockup-vcpu.log
 rcu=$here/testdata/rcu-stall-vm-stopped.log
+encode=$here/testdata/soft-lockups-in-encode.log
 stall='[   57.901002] vm-stallmon: the VM did not run from 15.55 to 57.90 s (42.35 s)'
 
 tmp=$(mktemp -d)
@@ -22,13 +25,14 @@ trap 'kill "${mon:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
 failed=0
 n=0
 
-# expect NAME RC LINES [STDERR-REGEX]: dmesg-check's exit status on
-# $tmp/log, the number of lines it printed and, if given, a line of its
-# stderr
+# expect NAME RC LINES [STDERR-REGEX [OPTION...]]: dmesg-check's exit
+# status on $tmp/log, the number of lines it printed and, if given, a line
+# of its stderr
 expect() {
 	local name=$1 rc=$2 lines=$3 err=${4:-} got
+	shift 4 2>/dev/null || shift $#
 	n=$((n + 1))
-	"$vm/dmesg-check" "$pats" <"$tmp/log" >"$tmp/out" 2>"$tmp/err"
+	"$vm/dmesg-check" "$@" "$pats" <"$tmp/log" >"$tmp/out" 2>"$tmp/err"
 	got=$?
 	if [ "$got" != "$rc" ] || [ "$(wc -l <"$tmp/out")" != "$lines" ]; then
 		echo "not ok $n - $awk_name: $name: exit $got (want $rc), $(wc -l <"$tmp/out") lines printed (want $lines)"
@@ -69,12 +73,21 @@ ok 11 - case a: module counters grew (pages, xbzrle_pages)' "$report"; echo "$st
 	expect "a stall of 10 s does not explain 42 s stuck" 0 2
 	{ cat "$report"; echo '[  120.0] vm-stallmon: the VM did not run from 70.00 to 115.00 s (45.00 s)'; } >"$tmp/log"
 	expect "a stall after the report does not explain it" 0 2
-	{ sed 's/RIP: 0010:kvm_dirty_ring_check_request+0x0\/0xa0 \[kvm\]/RIP: 0010:kvm_xbzrle_encode+0x51\/0x300 [kvm_xbzrle]/' \
-		"$report"; echo "$stall"; } >"$tmp/log"
-	expect "a report whose RIP is in kvm_xbzrle is printed, stall or not" 0 2
-	{ sed 's/^\(\[[ 0-9.]*\]\)  kvm_vcpu_ioctl+/\1  xbzrle_encode_chunk+0x10\/0x90 [kvm_xbzrle]\n&/' \
-		"$report"; echo "$stall"; } >"$tmp/log"
-	expect "a report with a kvm_xbzrle frame in its trace is printed" 0 2
+	{ cat "$report"; echo '[   57.9] vm-stallmon: the VM did not run from 40.00 to 57.90 s (17.90 s)'; } >"$tmp/log"
+	expect "a CPU stuck 24 s before a stall of 18 s began is printed" 0 2
+	cp "$encode" "$tmp/log"
+	expect "both CPUs, one in our ENCODE, stuck while the VM stood still: left out (the guest cannot tell)" \
+		1 0 'left out.*CPU#0 stuck for 45s! \[mig/src/main'
+	echo "12.0 58.5" >"$tmp/host"
+	expect "the same with -H, the host saw QEMU stand still: left out" 1 0 'the host saw it too' -H "$tmp/host"
+	: >"$tmp/host"
+	expect "the same with -H, the host saw QEMU run (every CPU stuck in the kernel): printed" 0 4 "" -H "$tmp/host"
+	echo "100.0 150.0" >"$tmp/host"
+	expect "the same with -H, the host saw QEMU stand still at another time: printed" 0 4 "" -H "$tmp/host"
+	echo "12.0 58.5" >"$tmp/host"
+	cp "$report" "$tmp/log"
+	expect "-H alone leaves nothing out without a stallmon line" 0 2 "" -H "$tmp/host"
+	expect "-H with a file that is not there: usage error" 2 0 'not readable' -H "$tmp/none"
 	{ cat "$report"; echo "$stall"; echo '[   60.1] WARNING: CPU: 0 PID: 9 at kmod/cache.c:10 f+0x1/0x2 [kvm_xbzrle]'; } >"$tmp/log"
 	expect "a warning next to a left-out report is printed" 0 1 'left out'
 	{ sed 's/^\[[ 0-9.]*\] //' "$report"; echo "$stall"; } >"$tmp/log"
@@ -114,6 +127,30 @@ if [ "$(cat "$tmp/kmsg")" = "$want" ]; then
 	echo "ok $n - stallmon writes one line for a jump of 20.05 s and none for 1 s"
 else
 	echo "not ok $n - stallmon wrote '$(cat "$tmp/kmsg")', want '$want'"
+	failed=1
+fi
+# host-stalls: a grandchild that runs, is stopped 6 s, runs again (as run.sh
+# has QEMU under a subshell and timeout)
+n=$((n + 1))
+bash -c 'bash -c "yes >/dev/null; :" & wait' 2>/dev/null &
+parent=$!
+sleep 0.5
+child=$(pgrep -P "$(pgrep -P "$parent")")
+HOST_STALLS_MIN=3 "$vm/host-stalls" "$parent" "$tmp/stalls" &
+mon=$!
+sleep 2.5
+kill -STOP "$child"
+sleep 6
+kill -CONT "$child"
+sleep 2.5
+kill "$child"
+wait "$mon"
+mon=
+if awk 'END { exit !(NR == 1 && $1 >= 1 && $2 - $1 >= 4 && $2 - $1 <= 8) }' "$tmp/stalls"; then
+	echo "ok $n - host-stalls: one span of about 6 s in which the child got no CPU: $(cat "$tmp/stalls")"
+else
+	echo "not ok $n - host-stalls: want one span of 4-8 s after the first second, got '$(tr '\n' ';' <"$tmp/stalls")'"
+	sed 's/^/# /' "$tmp/stalls.samples"
 	failed=1
 fi
 echo "1..$n"

@@ -136,6 +136,7 @@ done < <(find "$rootdir" -type f -perm -u+x -print0)
 install -m 755 "$here/init" "$stage/init"
 install -m 644 "$here/bad-patterns" "$stage/etc/bad-patterns"
 install -m 755 "$here/dmesg-check" "$stage/bin/dmesg-check"
+install -m 755 "$here/stallmon" "$stage/bin/stallmon"
 
 mkdir -p "$(dirname "$out")"
 # Sorted and root-owned, so the image does not depend on who built it.

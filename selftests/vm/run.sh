@@ -97,7 +97,13 @@ fi
 
 start=$SECONDS
 rc=0
-vm -serial "file:$console" -serial "file:$results" || rc=$?
+hoststalls=$workdir/host-stalls
+vm -serial "file:$console" -serial "file:$results" &
+vm_pid=$!
+"$here/host-stalls" "$vm_pid" "$hoststalls" &
+mon_pid=$!
+wait "$vm_pid" || rc=$?
+wait "$mon_pid"
 elapsed=$((SECONDS - start))
 
 touch "$console" "$results"
@@ -123,7 +129,13 @@ fi
 
 # The guest checks dmesg before it reports DONE; this catches what came
 # later (rmmod's aftermath, a panic) and what the guest could not report.
-if bad=$(tr -d '\r' <"$console" | "$here/dmesg-check" "$here/bad-patterns"); then
+# dmesg-check says on stderr what it leaves out: a soft lockup or RCU
+# stall while the whole VM stood still, as stallmon in it and the host
+# both saw.
+if [ -s "$hoststalls" ]; then
+	echo "QEMU got under a fifth of a CPU (an idle guest, or a host that did not run it), s since its start: $(tr '\n' ' ' <"$hoststalls")" >&2
+fi
+if bad=$(tr -d '\r' <"$console" | "$here/dmesg-check" -H "$hoststalls" "$here/bad-patterns"); then
 	problems+=("kernel warnings on the console:")
 	while IFS= read -r line; do
 		problems+=("  $line")
