@@ -9,7 +9,8 @@
 #   make check                 everything CI runs (installs its Debian deps)
 #   make demo                  boot a test VM, live-migrate a guest with and without the offload
 #   make check-debug           selftests on the debug kernel (KASAN, kmemleak, lockdep, UBSAN), module built in its tree
-#   make check-e2e             the same migrations as checks (TAP), in a test VM
+#   make check-e2e [KVER=...]  the same migrations as checks (TAP), in a test VM
+#                              (default Debian 12's 6.12; debian13: Debian 13's kernel)
 #   make vm-test KVER=6.1|6.12|debian13|<release> [TESTS="a b"]
 #                              chosen selftests (default all) in one kernel's VM;
 #                              debian13: Debian 13's own kernel, unpacked from trixie,
@@ -111,7 +112,7 @@ deb:
 
 check-e2e:
 	scripts/install-deps.sh
-	e2e/run.sh
+	e2e/run.sh $(if $(filter command line,$(origin KVER)),$(KVER))
 
 demo:
 	scripts/demo.sh

@@ -1,10 +1,12 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# e2e/run.sh [--demo] [KVER]: the end-to-end migration test (make check-e2e)
-# and demo (make demo).
+# e2e/run.sh [--demo] [KVER|debian13]: the end-to-end migration test (make
+# check-e2e) and demo (make demo).
 #
-# Boots Debian's kernel KVER (default: the newest installed 6.12) in the
+# Boots Debian's kernel KVER (default: the newest installed 6.12; debian13:
+# Debian 13's own kernel, unpacked from trixie's packages with the module
+# built by trixie's gcc-14, scripts/debian13-kernel.sh) in the
 # test VM of selftests/vm/run.sh (TCG, -cpu max -smp 2, nested KVM) with
 # the host's root shared read-only over 9p; e2e/init loads kvm_amd and the
 # freshly built kvm_xbzrle, chroots into the host root and runs
@@ -62,6 +64,23 @@ if [ "${1:-}" = --demo ]; then
 	shift
 fi
 kver=${1:-$(scripts/kernels.sh 6.12)}
+if [ "$kver" = debian13 ]; then
+	# the module goes into the stage, which becomes the VM's root
+	stage=$top/build/e2e/debian13.stage
+	env=$top/build/e2e/debian13-kernel.env
+	rm -rf "$stage"
+	mkdir -p "$stage"
+	scripts/debian13-kernel.sh "$stage" >"$env"
+	kver=$(sed -n 's/^KVER=//p' "$env")
+	VM_KERNEL=$(sed -n 's/^KERNEL=//p' "$env")
+	VM_MODROOT=$(sed -n 's/^MODROOT=//p' "$env")
+	if [ -z "$kver" ] || [ ! -r "$VM_KERNEL" ] || [ ! -d "$VM_MODROOT" ]; then
+		echo "e2e: scripts/debian13-kernel.sh gave no kernel ($env)" >&2
+		exit 1
+	fi
+	export VM_KERNEL VM_MODROOT
+fi
+kernel=${VM_KERNEL:-/boot/vmlinuz-$kver}
 work=$top/build/e2e/$kver
 root=$work/root
 plain_qemu=/usr/bin/qemu-system-x86_64
@@ -71,10 +90,15 @@ if [ -n "${E2E_PLAIN_QEMU:-}" ]; then
 fi
 
 rm -rf "$root"
-mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"
-
-# The module, as make check builds it.
-scripts/build-module.sh "$kver" "$root"
+if [ -n "${stage:-}" ]; then
+	mkdir -p "$work"
+	mv "$stage" "$root"
+	mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"
+else
+	mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"
+	# The module, as make check builds it.
+	scripts/build-module.sh "$kver" "$root"
+fi
 
 # The guests: boot sectors, assembled here (no binary in the tree).
 for g in bootsect bootsect-churn bootsect-coalesced bootsect-smp bootsect-bench; do
@@ -103,7 +127,7 @@ for f in "$sqlite" $(ldd "$sqlite" | awk '/=> \// { print $3 } /^\t\// { print $
 done
 (cd "$work/linux-guest" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort |
 	cpio -o -H newc --owner=0:0 --reproducible --quiet) | gzip -n -6 >"$work/linux-guest.cpio.gz"
-e2e/pvh-kernel.py "/boot/vmlinuz-$kver" "$work/vmlinux"
+e2e/pvh-kernel.py "$kernel" "$work/vmlinux"
 
 # The patched QEMU: built by `make qemu`, whose last line is its path.
 if [ -n "${E2E_QEMU+set}" ]; then

@@ -151,17 +151,18 @@ E2E_QEMU=$qemu10_bin E2E_ARGS="--cases abgsuCR" \
 # patched QEMUs: trixie's qemu-system-x86 and its dependencies unpacked
 # (not installed) and run through trixie's loader.  From 10.0: the seed's
 # guest (b), the churning guest (e) and reset (g), the offload switched on
-# at run time (R); from 7.2: (b) and (R).
+# at run time (R), in a VM booting Debian 13's own kernel, as a Debian 13
+# host runs them; from 7.2, on Debian 12's 6.12: (b) and (R).
 d13_bin=
 if step "Debian 13's unpatched QEMU 10.0 unpacked from trixie's packages" \
 	sh -c "scripts/debian13-qemu.sh >build/debian13-qemu.path"; then
 	d13_bin=$(tail -n 1 build/debian13-qemu.path)
 fi
 # shellcheck disable=SC2016 # expanded by the inner sh
-step "live migrations from QEMU 10.0 and 7.2 to Debian 13's unpatched QEMU 10.0 (e2e)" \
+step "live migrations from QEMU 10.0 (Debian 13's kernel) and 7.2 to Debian 13's unpatched QEMU 10.0 (e2e)" \
 	sh -c '[ -n "$0" ] && [ -n "$1" ] && [ -n "$2" ] ||
 		{ echo "a QEMU is missing: 10.0 \"$0\", 7.2 \"$1\", Debian 13 \"$2\""; exit 1; }
-	E2E_PLAIN_QEMU=$2 E2E_QEMU=$0 E2E_ARGS="--cases begR" e2e/run.sh &&
+	E2E_PLAIN_QEMU=$2 E2E_QEMU=$0 E2E_ARGS="--cases begR" e2e/run.sh debian13 &&
 	E2E_PLAIN_QEMU=$2 E2E_QEMU=$1 E2E_ARGS="--cases bR" e2e/run.sh' \
 	"$qemu10_bin" "$qemu_bin" "$d13_bin"
 
