@@ -35,7 +35,7 @@ if ! kernels=$(scripts/kernels.sh); then
 fi
 # shellcheck disable=SC2086
 set -- $kernels
-echo "1..$((10 + 3 * $# + 2 + 2 + 3 + 3 + 3 + 2))"
+echo "1..$((10 + 3 * $# + 2 + 2 + 3 + 3 + 3 + 3))"
 
 step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
 step "userspace and selftests build" \
@@ -105,6 +105,9 @@ fi
 # shellcheck disable=SC2086
 step "the .debs install: DKMS builds for each kernel, selftests pass on its module, purge removes it" \
 	scripts/deb-test.sh ${debs:-/nonexistent /nonexistent} "$@"
+# shellcheck disable=SC2086
+step "the same in trixie: its dpkg and DKMS build for Debian 13's kernel, selftests, purge" \
+	scripts/deb-test-debian13.sh ${debs:-/nonexistent /nonexistent}
 
 # The same tests on a kernel with KASAN, KFENCE, kmemleak, lockdep and
 # UBSAN, which Debian's kernels lack, with the module built in its tree;

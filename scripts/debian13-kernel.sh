@@ -33,6 +33,9 @@
 #   KERNEL=<vmlinuz>   for VM_KERNEL
 #   MODROOT=<dir>      for VM_MODROOT: <dir>/lib/modules/KVER holds the
 #                      kernel's modules (kvm, kvm_amd) and modules.dep
+#   BUILDROOT=<dir>    trixie's build root (never to be written: it is
+#                      the cache; scripts/deb-test-debian13.sh lays an
+#                      overlay on it)
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
@@ -57,10 +60,11 @@ flock 9
 # The build root's packages; linux-headers-amd64 brings the headers of
 # the newest kernel, its -common part, linux-kbuild and gcc-14.  The shell
 # and tools Kbuild runs are listed too (an empty status has no essential
-# packages), perl for W=1's kernel-doc.
+# packages), perl for W=1's kernel-doc; dkms, dpkg and libc-bin (ldconfig) for
+# scripts/deb-test-debian13.sh, which installs make deb's packages in it.
 build_pkgs="linux-headers-amd64 gcc-14 make libc6-dev binutils dwarves
 	bash dash coreutils diffutils findutils grep sed gawk tar gzip xz-utils
-	kmod perl"
+	kmod perl dkms dpkg libc-bin"
 
 # the closure is resolved as on an empty trixie
 debian_trixie_apt "$dir" ||
@@ -188,3 +192,4 @@ fi
 echo "KVER=$kver"
 echo "KERNEL=$kernel"
 echo "MODROOT=$modroot"
+echo "BUILDROOT=$root"
