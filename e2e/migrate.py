@@ -2023,7 +2023,8 @@ def main():
     ap.add_argument("--qmp-timeout", type=int, default=60)
     ap.add_argument("--run-on", type=float, default=1.5)
     ap.add_argument("--gdb-timeout", type=int, default=180,
-                    help="seconds for each step of gdb in case u (attach, the breakpoint)")
+                    help="seconds for each step of gdb in cases u and C (attach, a "
+                    "breakpoint; in C also the whole count)")
     ap.add_argument("--race-wait", type=float, default=5,
                     help="case u: seconds the migration thread is held for the command to "
                     "size the module")
