@@ -64,6 +64,7 @@ if [ "${1:-}" = --demo ]; then
 	shift
 fi
 kver=${1:-$(scripts/kernels.sh 6.12)}
+stage=
 if [ "$kver" = debian13 ]; then
 	# the module goes into the stage, which becomes the VM's root
 	stage=$top/build/e2e/debian13.stage
@@ -90,7 +91,7 @@ if [ -n "${E2E_PLAIN_QEMU:-}" ]; then
 fi
 
 rm -rf "$root"
-if [ -n "${stage:-}" ]; then
+if [ -n "$stage" ]; then
 	mkdir -p "$work"
 	mv "$stage" "$root"
 	mkdir -p "$root/e2e" "$root/selftests" "$root/usr/bin"

@@ -21,7 +21,7 @@ encode=$here/testdata/soft-lockups-in-encode.log
 stall='[   57.901002] vm-stallmon: the VM did not run from 15.55 to 57.90 s (42.35 s)'
 
 tmp=$(mktemp -d)
-trap 'kill "${mon:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
+trap 'kill "${mon:-}" "${child:-}" "${parent:-}" 2>/dev/null; rm -rf "$tmp"' EXIT
 failed=0
 n=0
 
@@ -88,6 +88,21 @@ ok 11 - case a: module counters grew (pages, xbzrle_pages)' "$report"; echo "$st
 	cp "$report" "$tmp/log"
 	expect "-H alone leaves nothing out without a stallmon line" 0 2 "" -H "$tmp/host"
 	expect "-H with a file that is not there: usage error" 2 0 'not readable' -H "$tmp/none"
+	printf '%s\n' '[   52.000000] watchdog: BUG: soft lockup - CPU#1 stuck for 22s! [CPU 0/KVM:202]' \
+		'[   52.000100] Call Trace:' '[   52.000200]  </TASK>' \
+		'[   52.100000] vm-stallmon: the VM did not run from 30.00 to 52.00 s (22.00 s)' >"$tmp/log"
+	echo "0.0 33.0" >"$tmp/host"
+	expect "-H: QEMU idle until just before a 22 s lockup of every CPU does not explain it" 0 2 "" -H "$tmp/host"
+	echo "28.0 53.5" >"$tmp/host"
+	expect "-H: the same, QEMU stood still from 28 to 53.5 s since its start: left out" 1 0 'the host saw it too' -H "$tmp/host"
+	{ cat "$report"; echo "$stall"; echo '[   57.900000] BUG: KASAN: use-after-free in rcu_do_batch+0x10/0x20'; } >"$tmp/log"
+	expect "a KASAN report naming rcu right after a left-out report is printed" 0 1 'left out'
+	mkdir -p "$tmp/badawk"
+	printf '#!/bin/sh\nexit 1\n' >"$tmp/badawk/awk"
+	chmod 755 "$tmp/badawk/awk"
+	cp "$report" "$tmp/log"
+	PATH=$tmp/badawk:$PATH expect "an awk that fails (exit 1, as busybox on an error) is an error, not a clean log" \
+		2 0 'awk failed'
 	{ cat "$report"; echo "$stall"; echo '[   60.1] WARNING: CPU: 0 PID: 9 at kmod/cache.c:10 f+0x1/0x2 [kvm_xbzrle]'; } >"$tmp/log"
 	expect "a warning next to a left-out report is printed" 0 1 'left out'
 	{ sed 's/^\[[ 0-9.]*\] //' "$report"; echo "$stall"; } >"$tmp/log"
@@ -110,15 +125,20 @@ for awk_name in "$(readlink -f "$(command -v awk)")" busybox; do
 done
 
 # stallmon: a jump of the uptime it reads is written to its kmsg
-echo "10.00 1.00" >"$tmp/uptime"
+# the uptime file is replaced whole, as /proc/uptime never reads empty
+set_uptime() {
+	echo "$1 1.00" >"$tmp/uptime.new"
+	mv "$tmp/uptime.new" "$tmp/uptime"
+}
+set_uptime 10.00
 : >"$tmp/kmsg"
 STALLMON_UPTIME=$tmp/uptime STALLMON_KMSG=$tmp/kmsg STALLMON_MIN=5 \
 	"$vm/stallmon" &
 mon=$!
 sleep 1.5
-echo "11.00 1.00" >"$tmp/uptime"
+set_uptime 11.00
 sleep 1.2
-echo "31.05 1.00" >"$tmp/uptime"
+set_uptime 31.05
 sleep 1.5
 kill "$mon"
 n=$((n + 1))
@@ -130,28 +150,36 @@ else
 	failed=1
 fi
 # host-stalls: a grandchild that runs, is stopped 6 s, runs again (as run.sh
-# has QEMU under a subshell and timeout)
+# has QEMU under a subshell and timeout), named by a pid file as QEMU's
 n=$((n + 1))
-bash -c 'bash -c "yes >/dev/null; :" & wait' 2>/dev/null &
+bash -c 'timeout 30 bash -c "echo \$\$ >$0/busy.pid; exec yes >/dev/null" & wait' "$tmp" 2>/dev/null &
 parent=$!
-sleep 0.5
-child=$(pgrep -P "$(pgrep -P "$parent")")
-HOST_STALLS_MIN=3 "$vm/host-stalls" "$parent" "$tmp/stalls" &
-mon=$!
-sleep 2.5
-kill -STOP "$child"
-sleep 6
-kill -CONT "$child"
-sleep 2.5
-kill "$child"
-wait "$mon"
-mon=
-if awk 'END { exit !(NR == 1 && $1 >= 1 && $2 - $1 >= 4 && $2 - $1 <= 8) }' "$tmp/stalls"; then
-	echo "ok $n - host-stalls: one span of about 6 s in which the child got no CPU: $(cat "$tmp/stalls")"
-else
-	echo "not ok $n - host-stalls: want one span of 4-8 s after the first second, got '$(tr '\n' ';' <"$tmp/stalls")'"
-	sed 's/^/# /' "$tmp/stalls.samples"
+for _ in $(seq 50); do
+	[ -s "$tmp/busy.pid" ] && break
+	sleep 0.1
+done
+child=$(cat "$tmp/busy.pid" 2>/dev/null || true)
+if [ -z "$child" ]; then
+	echo "not ok $n - host-stalls: the busy process did not start"
 	failed=1
+else
+	HOST_STALLS_MIN=3 "$vm/host-stalls" "$parent" "$tmp/busy.pid" "$tmp/stalls" &
+	mon=$!
+	sleep 2.5
+	kill -STOP "$child"
+	sleep 6
+	kill -CONT "$child"
+	sleep 2.5
+	kill "$child"
+	wait "$mon"
+	mon=
+	if awk 'END { exit !(NR == 1 && $1 >= 1 && $2 - $1 >= 4 && $2 - $1 <= 8) }' "$tmp/stalls"; then
+		echo "ok $n - host-stalls: one span of about 6 s in which the process got no CPU: $(cat "$tmp/stalls")"
+	else
+		echo "not ok $n - host-stalls: want one span of 4-8 s after the first second, got '$(tr '\n' ';' <"$tmp/stalls")'"
+		sed 's/^/# /' "$tmp/stalls.samples"
+		failed=1
+	fi
 fi
 echo "1..$n"
 exit "$failed"

@@ -98,12 +98,13 @@ fi
 start=$SECONDS
 rc=0
 hoststalls=$workdir/host-stalls
-vm -serial "file:$console" -serial "file:$results" &
+rm -f "$workdir/qemu.pid"
+vm -serial "file:$console" -serial "file:$results" -pidfile "$workdir/qemu.pid" &
 vm_pid=$!
-"$here/host-stalls" "$vm_pid" "$hoststalls" &
+"$here/host-stalls" "$vm_pid" "$workdir/qemu.pid" "$hoststalls" &
 mon_pid=$!
 wait "$vm_pid" || rc=$?
-wait "$mon_pid"
+wait "$mon_pid" || echo "host-stalls failed: the console scan leaves nothing out" >&2
 elapsed=$((SECONDS - start))
 
 touch "$console" "$results"
@@ -135,11 +136,17 @@ fi
 if [ -s "$hoststalls" ]; then
 	echo "QEMU got under a fifth of a CPU (an idle guest, or a host that did not run it), s since its start: $(tr '\n' ' ' <"$hoststalls")" >&2
 fi
-if bad=$(tr -d '\r' <"$console" | "$here/dmesg-check" -H "$hoststalls" "$here/bad-patterns"); then
+[ -f "$hoststalls" ] || : >"$hoststalls"
+scan=0
+bad=$(tr -d '\r' <"$console" | "$here/dmesg-check" -H "$hoststalls" "$here/bad-patterns") ||
+	scan=$?
+if [ "$scan" -eq 0 ]; then
 	problems+=("kernel warnings on the console:")
 	while IFS= read -r line; do
 		problems+=("  $line")
 	done <<<"$bad"
+elif [ "$scan" -ne 1 ]; then
+	problems+=("dmesg-check could not scan the console (exit status $scan)")
 fi
 
 if [ ${#problems[@]} -eq 0 ]; then
