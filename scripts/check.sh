@@ -133,7 +133,7 @@ step "QEMU's test-xbzrle and xbzrle migration qtest on the patched QEMU" \
 E2E_QEMU=$qemu_bin step "live migration with xbzrle-offload=on in a guest (e2e)" \
 	e2e/run.sh
 
-# The same for Debian 13's QEMU 10.0 with the ported series (14 min cold,
+# The same for Debian 13's QEMU 10.0 with the ported series (7 min cold,
 # cached): its checks, and an e2e subset with 10.0 as the source, to a
 # patched 10.0 (a) and to Debian 12's 7.2 (b), a churning guest reset
 # during the migration (g), the coalesced MMIO ring (s), the cache size
