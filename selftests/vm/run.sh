@@ -133,9 +133,6 @@ fi
 # dmesg-check says on stderr what it leaves out: a soft lockup or RCU
 # stall while the whole VM stood still, as stallmon in it and the host
 # both saw.
-if [ -s "$hoststalls" ]; then
-	echo "QEMU got under a fifth of a CPU (an idle guest, or a host that did not run it), s since its start: $(tr '\n' ' ' <"$hoststalls")" >&2
-fi
 [ -f "$hoststalls" ] || : >"$hoststalls"
 scan=0
 bad=$(tr -d '\r' <"$console" | "$here/dmesg-check" -H "$hoststalls" "$here/bad-patterns") ||
