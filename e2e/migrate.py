@@ -55,7 +55,10 @@ the default list) offload off.  On e2e/bootsect-bench.S rewriting every
 byte of 16 MiB each pass: p) offload on to Debian's QEMU, where the
 offload must stop XBZRLE for the migration itself
 (xbzrle-offload-min-saving); q), r) (not in the default list) QEMU's own
-XBZRLE, and the offload with the switch off.  On
+XBZRLE, and the offload with the switch off.  On e2e/bootsect-bench.S
+writing one dword of every page of 32 MiB each pass, with a 256 KiB
+cache: H) offload on to Debian's QEMU, where the offload must stop XBZRLE
+by its hit rate (xbzrle-offload-min-hit-rate).  On
 e2e/bootsect-coalesced.S with -vga std, whose last writes to the VGA
 text buffer are still queued in KVM's coalesced MMIO ring when the source
 stops: s) offload on to Debian's QEMU; t) (not in the default list) Debian's
@@ -88,6 +91,10 @@ MIB = 1 << 20
 PAGE = 4096
 HIGH_MB = 64        # RAM above 4 GiB of cases k-m
 DENSE_MB = 16       # the dense writer's working set, cases p-r
+# case H: a sparse writer over SCAN_MB with a cache of SCAN_CACHE_KB, so
+# that the cache holds 1/128 of what every round dirties
+SCAN_MB = 32
+SCAN_CACHE_KB = 256
 # case C: pages a MAX_WAIT check of ram_save_iterate() may be apart (64, as
 # QEMU's loop of single pages, plus one batch of KVM_XBZRLE_BATCH)
 CLOCK_PAGES_PER_READ = 64 + 256
@@ -588,7 +595,7 @@ def vga_lfb(guest):
 class Case:
     def __init__(self, key, title, src_qemu, dst_qemu, offload, churn=False, event=None,
                  high=False, vcpus=1, linux=False, dense=False, params=None, coalesced=False,
-                 runtime=False):
+                 runtime=False, scan=False):
         self.key = key
         self.run = 0              # which run of the case (--repeat)
         self.label = key          # key, with the run's number under --repeat
@@ -603,6 +610,11 @@ class Case:
         self.vcpus = vcpus        # its vCPUs writing
         self.linux = linux        # Debian's kernel and e2e/guest-init.c
         self.dense = dense        # bootsect-bench.S rewriting every byte of 16 MiB
+        # bootsect-bench.S writing one dword of every page of SCAN_MB at
+        # every pass, with an xbzrle-cache-size of SCAN_CACHE_KB
+        self.scan = scan
+        self.held = dense or scan  # held for --dense-syncs dirty syncs
+        self.cache_kb = SCAN_CACHE_KB if scan else None
         self.params = params or {}  # more migrate-set-parameters of the source
         self.src_log = None       # the source QEMU's log (its trace events)
         self.cache_peak = None    # the module's cached bytes, most seen during the migration
@@ -635,10 +647,26 @@ class Case:
         migration of one source (no reset, no cancel)."""
         return self.offload and self.event is None and not self.dense
 
+    def stop_rule(self):
+        """The rule by which the offload must stop XBZRLE for the
+        migration, at its parameter's default: "saving" for a dense writer
+        (xbzrle-offload-min-saving), "hit rate" for the writer of a set far
+        larger than the cache (xbzrle-offload-min-hit-rate); None where it
+        must not stop."""
+        if not self.offload:
+            return None
+        if self.dense and "xbzrle-offload-min-saving" not in self.params:
+            return "saving"
+        if self.scan and "xbzrle-offload-min-hit-rate" not in self.params:
+            return "hit rate"
+        return None
+
     def stops(self):
-        """Whether the offload must stop XBZRLE for the migration: a dense
-        writer, xbzrle-offload-min-saving at its default."""
-        return self.offload and self.dense and "xbzrle-offload-min-saving" not in self.params
+        return self.stop_rule() is not None
+
+    def cache_bytes(self, args):
+        """The case's xbzrle-cache-size."""
+        return self.cache_kb * 1024 if self.cache_kb else args.cache_mb * MIB
 
     def checks(self, args):
         first = {
@@ -675,13 +703,14 @@ class Case:
             c.append("destination video RAM equals source's (LFB BAR from query-pci, pmemsave)")
         c += [
             "destination guest runs on after migration",
-            "XBZRLE pages and cache-size %d MiB in query-migrate%s" % (
-                args.cache_mb, ", offload reported" if self.offload else ""),
-            "module counters grew (pages, xbzrle_pages, delta_bytes)"
-            if self.offload and not self.dense else
-            "module counters grew (pages, overflows)%s" % (
-                "; XBZRLE stopped itself: offload-stopped in query-migrate, "
-                "xbzrle_offload_stop traced" if self.stops() else "")
+            "XBZRLE pages and cache-size %d KiB in query-migrate%s" % (
+                self.cache_bytes(args) // 1024, ", offload reported" if self.offload else ""),
+            ("module counters grew (pages, xbzrle_pages, delta_bytes)"
+             if not self.dense else "module counters grew (pages, overflows)") +
+            ("; XBZRLE stopped itself by its %s rule: offload-stopped in query-migrate, "
+             "xbzrle_offload_stop traced with that rule" % self.stop_rule() if self.stops() else
+             "" if self.linux or self.params else
+             "; XBZRLE not stopped (offload-stopped false, no xbzrle_offload_stop traced)")
             if self.offload else "module counters unchanged (offload off)",
         ]
         if self.trace_checked():
@@ -714,11 +743,13 @@ def guest_image(case, args, workdir):
         # its seed goes on the kernel command line
         case.seed = ((args.seed + case.run) * 2654435761 + ord(case.key)) & 0x7fffffff or 1
         return None
-    if case.dense or case.event == "clock":
+    if case.dense or case.scan or case.event == "clock":
         # dense: every byte of every page of DENSE_MB at every pass;
+        # scan: one dword of every page of SCAN_MB at every pass;
         # clock: a skewed set that every round finds dirty (no round
         # converges while the count holds the migration)
-        mb, flags = (DENSE_MB, BENCH_DENSE) if case.dense else (CLOCK_MB, BENCH_SKEW)
+        mb, flags = ((DENSE_MB, BENCH_DENSE) if case.dense else (SCAN_MB, 0) if case.scan
+                     else (CLOCK_MB, BENCH_SKEW))
         case.seed = ((args.seed + case.run) * 2654435761 + ord(case.key)) & 0xffffffff or 1
         return bench_guest_image(args.bench_guest, os.path.join(workdir, "bootsect-bench.bin"),
                                  mb, flags, case.seed)
@@ -769,7 +800,7 @@ def migrate(case, src, sock, args, hold=None, cancel=False, race=None):
     # not hold its migration, a bandwidth limit while it is held does.
     hold_mb = args.hold_bandwidth_mb if case.vga else args.bandwidth_mb
     src.qmp.cmd("migrate-set-parameters",
-                **{"xbzrle-cache-size": race.first if race else args.cache_mb * MIB,
+                **{"xbzrle-cache-size": race.first if race else case.cache_bytes(args),
                    "downtime-limit": args.warm_downtime_ms,
                    "max-bandwidth": hold_mb * MIB}, **case.params)
     if cancel:
@@ -1512,9 +1543,10 @@ def run_case(case, args, tap):
             dst, sock = start_dest(case, args, workdir, "dst2", image)
         if case.event != "reset":
             hold = None
-            if case.dense:
-                # p, q and r alike: held for --dense-syncs dirty syncs, by
-                # which p's offload must have judged and stopped XBZRLE
+            if case.held:
+                # p, q, r and H alike: held for --dense-syncs dirty syncs,
+                # by which p's and H's offload must have judged and stopped
+                # XBZRLE
                 def hold(info):
                     return info.get("ram", {}).get("dirty-sync-count", 0) < args.dense_syncs
             race = SizeRace(case, src, args, tap) if case.event == "setsize" else None
@@ -1665,9 +1697,10 @@ def run_case(case, args, tap):
             tap.diag("xbzrle-cache offload is %s, expected %s" % (xb.get("offload"), case.offload))
         # with the offload, cache-size is the module's: set through
         # migrate-set-parameters xbzrle-cache-size
-        size_ok = xb.get("cache-size") == args.cache_mb * MIB
+        size_ok = xb.get("cache-size") == case.cache_bytes(args)
         if not size_ok:
-            tap.diag("xbzrle-cache cache-size %s, expected %d" % (xb.get("cache-size"), args.cache_mb * MIB))
+            tap.diag("xbzrle-cache cache-size %s, expected %d" % (xb.get("cache-size"),
+                                                                 case.cache_bytes(args)))
         tap.point(xb.get("pages", 0) > 0 and offload_ok and size_ok,
                   "%s %s" % (desc, checks[-1 - n_after]))
     except Exception as e:  # noqa: BLE001 - every failure becomes a test point
@@ -1837,22 +1870,33 @@ def module_point(case, tap, desc, check):
     if m is None:
         tap.point(False, "%s %s" % (desc, check), "no %s" % STATS)
         return
-    if case.offload and case.dense:
-        ok = m.get("pages", 0) > 0 and m.get("overflows", 0) > 0
-        if case.stops():
-            xb = (case.info or {}).get("xbzrle-cache") or {}
-            traced = False
-            try:
-                with open(case.src_log, errors="replace") as f:
-                    traced = any("xbzrle_offload_stop" in line for line in f)
-            except OSError:
-                pass
+    if case.offload:
+        if case.dense:
+            ok = m.get("pages", 0) > 0 and m.get("overflows", 0) > 0
+        else:
+            ok = all(m.get(k, 0) > 0 for k in ("pages", "xbzrle_pages", "delta_bytes"))
+        xb = (case.info or {}).get("xbzrle-cache") or {}
+        stops = []
+        try:
+            with open(case.src_log, errors="replace") as f:
+                stops = [line.strip() for line in f if "xbzrle_offload_stop" in line]
+        except OSError:
+            pass
+        rule = case.stop_rule()
+        if rule:
             left = read_stats() or {}
-            tap.diag("offload-stopped %s, xbzrle_offload_stop traced %s, module cache_bytes "
-                     "now %s" % (xb.get("offload-stopped"), traced, left.get("cache_bytes")))
-            ok = ok and xb.get("offload-stopped") is True and traced
-    elif case.offload:
-        ok = all(m.get(k, 0) > 0 for k in ("pages", "xbzrle_pages", "delta_bytes"))
+            tap.diag("offload-stopped %s, xbzrle_offload_stop traced: %s; module cache_bytes "
+                     "now %s" % (xb.get("offload-stopped"), stops or "no",
+                                 left.get("cache_bytes")))
+            ok = (ok and xb.get("offload-stopped") is True and len(stops) == 1 and
+                  "stopped by the %s rule" % rule in stops[0])
+        elif not case.linux and not case.params:
+            # the boot-sector guests' sparse writes keep hitting and
+            # saving: neither rule may stop XBZRLE there
+            if stops or xb.get("offload-stopped") is not False:
+                tap.diag("offload-stopped %s, xbzrle_offload_stop traced: %s" % (
+                    xb.get("offload-stopped"), stops or "no"))
+                ok = False
     else:
         ok = all(m.get(k, 0) == 0 for k in ("pages", "xbzrle_pages", "delta_bytes"))
     tap.point(ok, "%s %s" % (desc, check))
@@ -2012,7 +2056,7 @@ def main():
                     help="downtime limit until --warm-syncs dirty syncs")
     ap.add_argument("--warm-syncs", type=int, default=4)
     ap.add_argument("--dense-syncs", type=int, default=10,
-                    help="dirty syncs cases p-r are held for")
+                    help="dirty syncs cases p-r and H are held for")
     ap.add_argument("--downtime-ms", type=int, default=10000,
                     help="downtime limit after that, high enough to converge")
     ap.add_argument("--bandwidth-mb", type=int, default=10240)
@@ -2031,7 +2075,7 @@ def main():
     ap.add_argument("--clock-pages", type=int, default=16384,
                     help="case C: pages of kvm_xbzrle batches over which the clock reads "
                     "are counted")
-    ap.add_argument("--cases", default="abcdefghijuCRklnops",
+    ap.add_argument("--cases", default="abcdefghijuCRklnopsH",
                     help="the controls w, x, y, z are not in the default list: see "
                     "Documentation/testing.rst")
     ap.add_argument("--repeat", type=int, default=1,
@@ -2082,6 +2126,9 @@ def main():
              linux=True),
         Case("p", "dense writer, offload on, XBZRLE stops itself, Debian QEMU destination",
              patched, debian_dst, True, dense=True),
+        Case("H", "sparse writer of a set 128 times the cache, offload on, XBZRLE stops "
+             "itself by its hit rate, Debian QEMU destination", patched, debian_dst, True,
+             scan=True),
         Case("o", "Linux guest, RAM above 4 GiB, offload on, Debian QEMU destination",
              patched, debian_dst, True, linux=True),
         Case("s", "VGA writes queued in KVM's coalesced MMIO ring, offload on, "
@@ -2123,7 +2170,7 @@ def main():
     if any(c.coalesced for c in cases) and not args.bootsect_coalesced:
         ap.error("cases %s need --bootsect-coalesced"
                  % "".join(c.key for c in cases if c.coalesced))
-    bench = [c.key for c in cases if c.dense or c.event == "clock"]
+    bench = [c.key for c in cases if c.dense or c.scan or c.event == "clock"]
     if bench and not args.bench_guest:
         ap.error("cases %s need --bench-guest" % "".join(bench))
     if any(c.high for c in cases) and not args.smp_firmware:

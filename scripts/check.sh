@@ -138,8 +138,8 @@ E2E_QEMU=$qemu_bin step "live migration with xbzrle-offload=on in a guest (e2e)"
 # patched 10.0 (a) and to Debian 12's 7.2 (b), a churning guest reset
 # during the migration (g), the coalesced MMIO ring (s), the cache size
 # set while set-up starts the module (u), the clock checks of the
-# migration thread's loop (C) and the offload switched on in the running
-# VM (R).
+# migration thread's loop (C), the offload switched on in the running
+# VM (R) and XBZRLE stopped by its hit rate (H).
 export QEMU_BUILD_DIR=$qemu_cache/qemu-10.0
 qemu10_bin=
 if step "patched QEMU 10.0 builds from trixie's source (make qemu QEMU_VERSION=10.0)" \
@@ -148,7 +148,7 @@ if step "patched QEMU 10.0 builds from trixie's source (make qemu QEMU_VERSION=1
 fi
 step "QEMU 10.0's test-xbzrle and xbzrle migration qtest on the patched QEMU" \
 	env QEMU_VERSION=10.0 userspace/qemu/build-qemu.sh --check
-E2E_QEMU=$qemu10_bin E2E_ARGS="--cases abgsuCR" \
+E2E_QEMU=$qemu10_bin E2E_ARGS="--cases abgsuCRH" \
 	step "live migration with xbzrle-offload=on from QEMU 10.0 in a guest (e2e)" \
 	e2e/run.sh
 
