@@ -37,7 +37,7 @@ fi
 set -- $kernels
 # host steps, 3 per kernel, Debian 13's kernel, packages, debug kernel,
 # QEMU 7.2, QEMU 10.0, Debian 13's QEMU
-echo "1..$((10 + 3 * $# + 2 + 3 + 3 + 3 + 3 + 2))"
+echo "1..$((11 + 3 * $# + 2 + 3 + 3 + 3 + 3 + 2))"
 
 step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
 step "userspace and selftests build" \
@@ -48,6 +48,8 @@ step "kvm-xbzrle-stat on fake statistics" make -s -C userspace test-tools
 step "the private apt configurations of debian-archive.sh" scripts/test-debian-archive.sh
 step "dmesg-check leaves out only lockup reports of a VM the host did not run; stallmon, host-stalls" \
 	scripts/test-dmesg-check.sh
+step "e2e driver logic with a fake QEMU (e2e/test_*.py)" \
+	python3 -m unittest discover -s e2e -p 'test_*.py'
 step "conformance with QEMU's vectors ($(basename "$VECTORS")), every encoder this CPU has" \
 	build/userspace/xbzrle-conformance "$VECTORS"
 step "fuzzing decode and round trip (every encoder this CPU has) for ${CHECK_FUZZ_SECONDS}s" \
