@@ -787,6 +787,25 @@ def xbzrle_pages(info):
     return (info.get("xbzrle-cache") or {}).get("pages", 0)
 
 
+# How long a completed migration's total-time may stay 0 (below).
+COMPLETE_TIMES_WAIT_S = 5.0
+
+
+def completed_times(src, info):
+    """info, a completed query-migrate, or a later one with its times.
+    QEMU 7.2's migration thread sets the state to completed in
+    migration_completion() and only then, in migration_iteration_finish(),
+    computes total-time and downtime (migration_calculate_complete()): a
+    query-migrate in between reads completed with both 0.  10.0 computes
+    them before it sets the state.  So ask again, for a while, until
+    total-time is there."""
+    deadline = time.monotonic() + COMPLETE_TIMES_WAIT_S
+    while not info.get("total-time") and time.monotonic() < deadline:
+        time.sleep(0.05)
+        info = src.qmp.cmd("query-migrate")
+    return info
+
+
 def migrate(case, src, sock, args, hold=None, cancel=False, race=None):
     """Migrates src to the destination listening on sock and returns the
     last query-migrate.  XBZRLE starts after the first pass over RAM and
@@ -860,7 +879,9 @@ def migrate(case, src, sock, args, hold=None, cancel=False, race=None):
             c = cpu_seconds("/proc/%d/task/%d/stat" % (src.proc.pid, tid))
             if c is not None:
                 case.mig_cpu = c
-        if st in ("completed", "failed", "cancelled"):
+        if st == "completed":
+            return completed_times(src, info)
+        if st in ("failed", "cancelled"):
             return info
         if time.monotonic() > deadline:
             src.qmp.cmd("migrate_cancel")
