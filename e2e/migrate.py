@@ -703,8 +703,10 @@ class Case:
             c.append("destination video RAM equals source's (LFB BAR from query-pci, pmemsave)")
         c += [
             "destination guest runs on after migration",
-            "XBZRLE pages and cache-size %d KiB in query-migrate%s" % (
-                self.cache_bytes(args) // 1024, ", offload reported" if self.offload else ""),
+            "XBZRLE pages and cache-size %s in query-migrate%s" % (
+                "%d MiB" % (self.cache_bytes(args) // MIB) if self.cache_bytes(args) % MIB == 0
+                else "%d KiB" % (self.cache_bytes(args) // 1024),
+                ", offload reported" if self.offload else ""),
             ("module counters grew (pages, xbzrle_pages, delta_bytes)"
              if not self.dense else "module counters grew (pages, overflows)") +
             ("; XBZRLE stopped itself by its %s rule: offload-stopped in query-migrate, "
