@@ -33,6 +33,8 @@
 # kernel KVER with e2e/guest-init.c as its init, RAM above 4 GiB too, (n)
 # to the patched QEMU, (o) to Debian's; on e2e/bootsect-bench.S rewriting
 # every byte of 16 MiB, (p) to Debian's, where XBZRLE must stop itself;
+# writing one dword of every page of 32 MiB with a 256 KiB cache, (H) to
+# Debian's, where XBZRLE must stop itself by its cache hit rate;
 # on e2e/bootsect-coalesced.S, whose last VGA writes are still queued in
 # KVM's coalesced MMIO ring when the source stops, (s) to Debian's;
 # and checks completion, identical RAM (all of it) and video RAM, the
