@@ -73,7 +73,8 @@ long xbzrle_ioctl_get_caps(void __user *uarg, unsigned int cmd)
 	caps.capabilities = KVM_XBZRLE_CAP_CODEC | KVM_XBZRLE_CAP_OFFLOAD |
 			    KVM_XBZRLE_CAP_GENERATION |
 			    KVM_XBZRLE_CAP_INVALIDATE |
-			    KVM_XBZRLE_CAP_HOST_PAGE_BASES | KVM_XBZRLE_CAP_ADAPT;
+			    KVM_XBZRLE_CAP_HOST_PAGE_BASES | KVM_XBZRLE_CAP_ADAPT |
+			    KVM_XBZRLE_CAP_STOP;
 	if (xbzrle_clear_dirty_log_offered())
 		caps.capabilities |= KVM_XBZRLE_CAP_CLEAR_DIRTY_LOG;
 	caps.formats = 1ULL << KVM_XBZRLE_FORMAT_QEMU_V1;

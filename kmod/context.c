@@ -485,10 +485,10 @@ long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 	BUILD_BUG_ON(offsetof(struct kvm_xbzrle_stats, reclaimed) !=
 		     offsetof(struct kvm_xbzrle_stats, pages) +
 		     XS_RECLAIMED * sizeof(u64));
-	BUILD_BUG_ON(offsetof(struct kvm_xbzrle_stats, probes) !=
+	BUILD_BUG_ON(offsetof(struct kvm_xbzrle_stats, stops) !=
 		     offsetof(struct kvm_xbzrle_stats, refused) +
-		     (XS_PROBES - XS_REFUSED) * sizeof(u64));
-	BUILD_BUG_ON(sizeof(arg) != KVM_XBZRLE_STATS_SIZE_VER3);
+		     (XS_STOPS - XS_REFUSED) * sizeof(u64));
+	BUILD_BUG_ON(sizeof(arg) != KVM_XBZRLE_STATS_SIZE_VER4);
 
 	ret = xbzrle_get_arg(&arg, sizeof(arg), uarg, cmd,
 			     KVM_XBZRLE_STATS_SIZE_VER1);
@@ -501,7 +501,7 @@ long xbzrle_ioctl_get_stats(struct xbzrle_ctx *ctx, void __user *uarg,
 		return -EINTR;
 	for (i = 0; i <= XS_RECLAIMED; i++)
 		out[i] = READ_ONCE(ctx->stat[i]);
-	for (i = XS_REFUSED; i <= XS_PROBES; i++)
+	for (i = XS_REFUSED; i <= XS_STOPS; i++)
 		(&arg.refused)[i - XS_REFUSED] = READ_ONCE(ctx->stat[i]);
 	arg.cache_bytes = (u64)READ_ONCE(ctx->cache.nr_pages) << PAGE_SHIFT;
 	arg.cache_size = (u64)ctx->cache.max_pages << PAGE_SHIFT;
@@ -530,9 +530,13 @@ long xbzrle_ioctl_invalidate(struct xbzrle_ctx *ctx, void __user *uarg,
 		if (mutex_lock_killable(&ctx->lock))
 			return -EINTR;
 		xbzrle_cache_drop_all(ctx);
+		if (arg.flags & KVM_XBZRLE_INVALIDATE_STOP)
+			xbzrle_count(ctx, XS_STOPS, 1);
 		mutex_unlock(&ctx->lock);
 		return 0;
 	}
+	if (arg.flags & KVM_XBZRLE_INVALIDATE_STOP)
+		return -EINVAL;
 	if (!arg.memory_size || !PAGE_ALIGNED(arg.userspace_addr) ||
 	    !PAGE_ALIGNED(arg.memory_size) ||
 	    check_add_overflow(arg.userspace_addr, arg.memory_size - 1, &last))

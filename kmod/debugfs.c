@@ -25,6 +25,7 @@ const char *const xbzrle_stat_names[XS_NR] = {
 	[XS_SKIPPED]		= "skipped",
 	[XS_GIVEN_BACK]		= "given_back",
 	[XS_PROBES]		= "probes",
+	[XS_STOPS]		= "stops",
 	[XS_DIRTY_LOG_CLEARS]	= "dirty_log_clears",
 };
 

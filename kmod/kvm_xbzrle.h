@@ -24,8 +24,8 @@ struct page;
 
 /*
  * Counters of a context and of the module, in struct kvm_xbzrle_stats
- * order up to XS_RECLAIMED; XS_REFUSED to XS_PROBES are that structure's
- * refused to probes, in its order.
+ * order up to XS_RECLAIMED; XS_REFUSED to XS_STOPS are that structure's
+ * refused to stops, in its order.
  * XS_DIRTY_LOG_CLEARS (KVM_CLEAR_DIRTY_LOG calls ENCODE made, each one
  * TLB flush of every vCPU when it found a bit set) is in debugfs only.
  */
@@ -45,6 +45,7 @@ enum xbzrle_stat {
 	XS_SKIPPED,
 	XS_GIVEN_BACK,
 	XS_PROBES,
+	XS_STOPS,
 	XS_DIRTY_LOG_CLEARS,
 	XS_NR
 };

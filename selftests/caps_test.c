@@ -159,6 +159,14 @@ TEST_F(caps, offers_the_per_page_rule)
 		       (unsigned long long)self->c.capabilities);
 }
 
+TEST_F(caps, offers_the_stop_of_a_migration)
+{
+	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
+	EXPECT_TRUE(!!(self->c.capabilities & KVM_XBZRLE_CAP_STOP))
+		TH_LOG("capabilities 0x%llx",
+		       (unsigned long long)self->c.capabilities);
+}
+
 /* ------------------------------- sizes ---------------------------------- */
 
 TEST_F(caps, size_below_ver1_refused)

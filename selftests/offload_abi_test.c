@@ -48,11 +48,13 @@ _Static_assert(sizeof(struct kvm_xbzrle_bind) == KVM_XBZRLE_BIND_SIZE_VER1, "bin
 _Static_assert(sizeof(struct kvm_xbzrle_region) == KVM_XBZRLE_REGION_SIZE_VER1, "region");
 _Static_assert(sizeof(struct kvm_xbzrle_encode) == KVM_XBZRLE_ENCODE_SIZE_VER1, "encode");
 _Static_assert(sizeof(struct kvm_xbzrle_cache) == KVM_XBZRLE_CACHE_SIZE_VER1, "cache");
-_Static_assert(sizeof(struct kvm_xbzrle_stats) == KVM_XBZRLE_STATS_SIZE_VER3, "stats");
+_Static_assert(sizeof(struct kvm_xbzrle_stats) == KVM_XBZRLE_STATS_SIZE_VER4, "stats");
 _Static_assert(offsetof(struct kvm_xbzrle_stats, refused) == KVM_XBZRLE_STATS_SIZE_VER1,
 	       "stats VER2 appends refused");
 _Static_assert(offsetof(struct kvm_xbzrle_stats, skipped) == KVM_XBZRLE_STATS_SIZE_VER2,
 	       "stats VER3 appends skipped, given_back, probes");
+_Static_assert(offsetof(struct kvm_xbzrle_stats, stops) == KVM_XBZRLE_STATS_SIZE_VER3,
+	       "stats VER4 appends stops");
 
 enum ioc_kind { K_BIND, K_REGION, K_ENCODE, K_CACHE, K_STATS };
 

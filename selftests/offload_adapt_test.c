@@ -344,6 +344,44 @@ TEST_F(adapt, reset_and_invalidate_forget_given_back_pages)
 	EXPECT_EQ(CACHED(NPAGES), self->s.cache_bytes);
 }
 
+/*
+ * INVALIDATE with STOP: QEMU gives XBZRLE up for the rest of the migration
+ * (its per-migration switch).  It drops every base as ALL alone does and
+ * counts one stop, in GET_STATS and debugfs; ALL alone counts none, and
+ * STOP without ALL is refused.  The destination stays exact: the pages
+ * after it are RAW.
+ */
+TEST_F(adapt, stop_drops_every_base_and_is_counted)
+{
+	struct kvm_xbzrle_invalidate inv = {
+		.size = sizeof(inv), .flags = KVM_XBZRLE_INVALIDATE_ALL,
+	};
+	long long stops0 = xbz_debugfs_stat("stops");
+
+	ASSERT_LE(0, stops0) TH_LOG("no stops in debugfs kvm_xbzrle/stats");
+	generation(_metadata, self, 1, W_SPARSE, RAW);
+	generation(_metadata, self, 2, W_SPARSE, KVM_XBZRLE_RECORD_XBZRLE);
+	EXPECT_EQ(0ULL, self->s.stops);
+
+	ASSERT_EQ(0, ioctl(self->xfd, KVM_XBZRLE_INVALIDATE, &inv));
+	generation(_metadata, self, 3, W_SPARSE, RAW);
+	EXPECT_EQ(0ULL, self->s.stops);
+
+	inv.flags = KVM_XBZRLE_INVALIDATE_STOP;
+	inv.userspace_addr = (uintptr_t)vm_gpa_to_hva(&self->vm, SLOT_GPA);
+	inv.memory_size = GUEST_PAGE_SIZE;
+	EXPECT_EQ(-1, ioctl(self->xfd, KVM_XBZRLE_INVALIDATE, &inv));
+	EXPECT_EQ(EINVAL, errno);
+
+	inv.flags = KVM_XBZRLE_INVALIDATE_ALL | KVM_XBZRLE_INVALIDATE_STOP;
+	inv.userspace_addr = 0;
+	inv.memory_size = 0;
+	ASSERT_EQ(0, ioctl(self->xfd, KVM_XBZRLE_INVALIDATE, &inv));
+	generation(_metadata, self, 4, W_SPARSE, RAW);
+	EXPECT_EQ(1ULL, self->s.stops);
+	EXPECT_EQ(1LL, xbz_debugfs_stat("stops") - stops0);
+}
+
 /* A caller of GET_STATS version 2 gets its 120 bytes and nothing more. */
 TEST_F(adapt, stats_ver2_caller)
 {
@@ -361,6 +399,29 @@ TEST_F(adapt, stats_ver2_caller)
 	EXPECT_EQ(self->s.pages, s->pages);
 	EXPECT_EQ(self->s.overflows, s->overflows);
 	for (i = KVM_XBZRLE_STATS_SIZE_VER2; i < sizeof(buf); i++)
+		ASSERT_EQ(0xa5, buf[i]) TH_LOG("byte %zu written", i);
+}
+
+/*
+ * A caller of GET_STATS version 3 (the per-page rule's counters, before
+ * stops) gets its 144 bytes and nothing more.
+ */
+TEST_F(adapt, stats_ver3_caller)
+{
+	uint8_t buf[sizeof(struct kvm_xbzrle_stats)];
+	struct kvm_xbzrle_stats *s = (void *)buf;
+	size_t i;
+
+	give_back(_metadata, self);
+	memset(buf, 0xa5, sizeof(buf));
+	memset(buf, 0, KVM_XBZRLE_STATS_SIZE_VER3);
+	s->size = KVM_XBZRLE_STATS_SIZE_VER3;
+	ASSERT_EQ(0, ioctl(self->xfd,
+			   _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x05,
+				 uint8_t[KVM_XBZRLE_STATS_SIZE_VER3]), s));
+	EXPECT_EQ(self->s.given_back, s->given_back);
+	EXPECT_EQ(self->s.probes, s->probes);
+	for (i = KVM_XBZRLE_STATS_SIZE_VER3; i < sizeof(buf); i++)
 		ASSERT_EQ(0xa5, buf[i]) TH_LOG("byte %zu written", i);
 }
 

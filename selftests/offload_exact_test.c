@@ -239,7 +239,8 @@ static void test_invalidate(const struct kvm_xbzrle_caps *caps)
 		uint32_t size, flags;
 		uint64_t addr, len, reserved;
 	} cases[] = {
-		{ "unknown flag", 40, 2, a, PAGE, 0 },
+		{ "unknown flag", 40, 4, a, PAGE, 0 },
+		{ "STOP without ALL", 40, KVM_XBZRLE_INVALIDATE_STOP, a, PAGE, 0 },
 		{ "reserved field", 40, 0, a, PAGE, 1 },
 		{ "size below VER1", 32, 0, a, PAGE, 0 },
 		{ "unaligned address", 40, 0, a + 1, PAGE, 0 },

@@ -75,7 +75,8 @@ static const char *const known[] = {
 	"pid", "bound", "contexts",
 	"pages", "zero_pages", "unchanged_pages", "xbzrle_pages", "raw_pages",
 	"cache_hits", "cache_misses", "overflows", "delta_bytes",
-	"evictions", "refused", "skipped", "given_back", "probes", "reclaimed",
+	"evictions", "refused", "skipped", "given_back", "probes", "stops",
+	"reclaimed",
 	"cache_bytes", "cache_size",
 	"max_cache_bytes", "dirty_log_clears",
 };

@@ -49,6 +49,8 @@
  * kvm_xbzrle_stats.skipped, .given_back and .probes count it.
  */
 #define KVM_XBZRLE_CAP_ADAPT		(1ULL << 6)
+/* KVM_XBZRLE_INVALIDATE_STOP, struct kvm_xbzrle_stats.stops */
+#define KVM_XBZRLE_CAP_STOP		(1ULL << 7)
 
 /**
  * struct kvm_xbzrle_caps - argument of KVM_XBZRLE_GET_CAPS
@@ -263,7 +265,10 @@ struct kvm_xbzrle_cache {
 
 /* struct kvm_xbzrle_invalidate.flags */
 #define KVM_XBZRLE_INVALIDATE_ALL	(1U << 0)	/* every base; range zero */
-#define KVM_XBZRLE_INVALIDATE_FLAGS_ALL	(KVM_XBZRLE_INVALIDATE_ALL)
+/* with ALL: the caller gives XBZRLE up for the rest of its migration */
+#define KVM_XBZRLE_INVALIDATE_STOP	(1U << 1)
+#define KVM_XBZRLE_INVALIDATE_FLAGS_ALL	(KVM_XBZRLE_INVALIDATE_ALL | \
+					 KVM_XBZRLE_INVALIDATE_STOP)
 
 /**
  * struct kvm_xbzrle_invalidate - argument of KVM_XBZRLE_INVALIDATE
@@ -279,7 +284,11 @@ struct kvm_xbzrle_cache {
  * The caller sent these pages, or may have, other than through a record of
  * this context (a page it read itself, a round without XBZRLE): their next
  * record is RAW or ZERO.  Counters and the cache size are kept.  The range
- * need not be inside a region and no VM need be bound.
+ * need not be inside a region and no VM need be bound.  With
+ * KVM_XBZRLE_INVALIDATE_STOP (KVM_XBZRLE_CAP_STOP; only with
+ * KVM_XBZRLE_INVALIDATE_ALL) the caller also says why: it stops XBZRLE for
+ * the rest of its migration because XBZRLE did not pay, and the context's
+ * stops counter counts the call.
  */
 struct kvm_xbzrle_invalidate {
 	__u32 size;
@@ -319,6 +328,9 @@ struct kvm_xbzrle_invalidate {
  *	adapt_overflows times in a row.
  * @probes: pages given back whose skip ended: sent RAW and cached again,
  *	so their next record is a delta attempt.
+ * @stops: KVM_XBZRLE_INVALIDATE_STOP calls: migrations in which the caller
+ *	gave XBZRLE up because it did not pay; since
+ *	KVM_XBZRLE_STATS_SIZE_VER4, with KVM_XBZRLE_CAP_STOP.
  */
 struct kvm_xbzrle_stats {
 	__u32 size;
@@ -340,11 +352,13 @@ struct kvm_xbzrle_stats {
 	__u64 skipped;
 	__u64 given_back;
 	__u64 probes;
+	__u64 stops;
 };
 
 #define KVM_XBZRLE_STATS_SIZE_VER1	112
 #define KVM_XBZRLE_STATS_SIZE_VER2	120	/* + refused */
 #define KVM_XBZRLE_STATS_SIZE_VER3	144	/* + skipped, given_back, probes */
+#define KVM_XBZRLE_STATS_SIZE_VER4	152	/* + stops */
 
 #define KVM_XBZRLE_BIND		_IOW(KVM_XBZRLE_IOCTL_TYPE, 0x01, struct kvm_xbzrle_bind)
 #define KVM_XBZRLE_SET_REGION	_IOW(KVM_XBZRLE_IOCTL_TYPE, 0x02, struct kvm_xbzrle_region)

@@ -406,8 +406,9 @@ else
 	skip "write error on stdout: exit 1" "no /dev/full"
 fi
 
-# a module with the per-page rule (GET_STATS version 3's counters) and
-# dirty_log_clears: its counters in their place, after refused
+# a module with the per-page rule (GET_STATS version 3's counters), the
+# migration-level stops (version 4) and dirty_log_clears: its counters in
+# their place, after refused
 D3=$T/adapt
 mkdir -p "$D3"
 cat >"$D3/stats" <<'EOF'
@@ -426,6 +427,7 @@ refused 0
 skipped 25
 given_back 8
 probes 4
+stops 1
 reclaimed 0
 cache_bytes 4096
 dirty_log_clears 5
@@ -449,6 +451,7 @@ refused                    0
 skipped                   25
 given_back                 8
 probes                     4
+stops                      1
 reclaimed                  0
 cache_bytes             4096
 max_cache_bytes   6442450944
@@ -460,7 +463,7 @@ cache_mib               0.00
 cache_limit_mib      6144.00
 EOF
 run KVM_XBZRLE_DEBUGFS="$D3" "$STAT" -m
-same_output "the per-page rule's skipped, given_back and probes after refused" "$T/table-adapt"
+same_output "the per-page rule's skipped, given_back and probes, and stops, after refused" "$T/table-adapt"
 
 echo "1..$n"
 echo "# $((n - failed)) passed, $failed failed"
