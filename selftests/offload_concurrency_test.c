@@ -39,9 +39,10 @@
  * together take every lock of the module in every order this scenario
  * can), and the kernel log of the run must hold no warning.
  *
- * The threads and checks are lib/concurrency_util.c's.  The variants run
- * the whole scenario (all_threads) and its parts, each behaviour with what
- * it races against, so that a failure of the whole can be placed:
+ * The run, threads and checks are lib/concurrency_{util,threads,checks}.c's
+ * (include/concurrency_util.h).  The variants run the whole scenario
+ * (all_threads) and its parts, each behaviour with what it races against,
+ * so that a failure of the whole can be placed:
  *
  *   owners_*     the owners alone: A1's two on one context, then beside
  *                A2's full resend without the flag (it must not clear

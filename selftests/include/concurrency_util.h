@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * concurrency_util - the scenario of the offload_concurrency_*_test
- * selftests (lib/concurrency_util.c): KVM_XBZRLE_ENCODE from several
+ * selftests (lib/concurrency_util.c the run, lib/concurrency_threads.c
+ * the threads, lib/concurrency_checks.c the points; their shared state in
+ * lib/concurrency_internal.h): KVM_XBZRLE_ENCODE from several
  * threads at once, on one context and on different contexts, while
  * everything around the contexts changes.
  *
