@@ -59,6 +59,7 @@ static void print_capabilities(__u64 caps)
 		{ KVM_XBZRLE_CAP_INVALIDATE, "invalidate" },
 		{ KVM_XBZRLE_CAP_HOST_PAGE_BASES, "host_page_bases" },
 		{ KVM_XBZRLE_CAP_ADAPT, "adapt" },
+		{ KVM_XBZRLE_CAP_STOP, "stop" },
 	};
 	const char *sep = " (";
 	__u64 rest = caps;
