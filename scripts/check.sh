@@ -37,7 +37,7 @@ fi
 set -- $kernels
 # host steps, 3 per kernel, Debian 13's kernel, packages, debug kernel,
 # QEMU 7.2, QEMU 10.0, Debian 13's QEMU
-echo "1..$((11 + 3 * $# + 2 + 3 + 3 + 3 + 3 + 2))"
+echo "1..$((11 + 3 * $# + 2 + 4 + 3 + 3 + 3 + 2))"
 
 step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
 step "userspace and selftests build" \
@@ -112,6 +112,9 @@ step "the .debs install: DKMS builds for each kernel, selftests pass on its modu
 # shellcheck disable=SC2086
 step "the same in trixie: its dpkg and DKMS build for Debian 13's kernel, selftests, purge" \
 	scripts/deb-test-debian13.sh ${debs:-/nonexistent /nonexistent}
+# shellcheck disable=SC2086
+step "the .debs installed inside a 6.12 guest: its DKMS builds, modprobe, selftests, purge" \
+	scripts/deb-test-guest.sh ${debs:-/nonexistent /nonexistent}
 
 # The same tests on a kernel with KASAN, KFENCE, kmemleak, lockdep and
 # UBSAN, which Debian's kernels lack, with the module built in its tree;
