@@ -20,7 +20,7 @@
 
 #include "kvm_xbzrle.h"
 #include "trace.h"
-#include "xbzrle.h"
+#include "codec/encoder.h"
 
 /* KVM_CLEAR_DIRTY_LOG's bitmap is limited so it fits the record buffer. */
 #define XBZRLE_CLEAR_SPAN	(8 * 256)

@@ -210,10 +210,6 @@ unsigned long xbzrle_default_cache_pages(void);
 int xbzrle_shrinker_init(void);
 void xbzrle_shrinker_exit(void);
 
-/* encoder.c */
-int xbzrle_encoder_init(void);
-int xbzrle_encode_page_data(const u8 *old, const u8 *new, u8 *dst, size_t dlen);
-
 /* debugfs.c */
 void xbzrle_debugfs_init(void);
 void xbzrle_debugfs_exit(void);

@@ -17,6 +17,7 @@
 #include <linux/kvm_xbzrle.h>
 
 #include "kvm_xbzrle.h"
+#include "codec/encoder.h"
 
 #define CREATE_TRACE_POINTS
 #include "trace.h"

@@ -83,14 +83,16 @@ kmake() {
 # where every uapi header goes, so the in-tree build needs no -I (kmod/Kbuild
 # adds ../uapi only when that directory exists, i.e. out of tree).
 install_module_sources() {
-	local dir=$src/$intree
-	mkdir -p "$dir"
-	find "$dir" -maxdepth 1 -type f \
-		\( -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name Kconfig \) \
-		-delete
-	find "$kmod" -maxdepth 1 -type f \
-		\( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
-		-exec cp {} "$dir/" \;
+	local dir=$src/$intree sub
+	for sub in "" /codec; do
+		mkdir -p "$dir$sub"
+		find "$dir$sub" -maxdepth 1 -type f \
+			\( -name '*.[ch]' -o -name Kbuild -o -name Makefile -o -name Kconfig \) \
+			-delete
+		find "$kmod$sub" -maxdepth 1 -type f \
+			\( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) \
+			-exec cp {} "$dir$sub/" \;
+	done
 	cp "$kconfig" "$dir/Kconfig"
 	cp "$uapi_h" "$src/include/uapi/linux/kvm_xbzrle.h"
 }
@@ -433,7 +435,7 @@ main() {
 	# the uapi header (names and contents).
 	mkey=$(
 		cd "$top" &&
-			find kmod -maxdepth 1 -type f \
+			find kmod kmod/codec -maxdepth 1 -type f \
 				\( -name '*.[ch]' -o -name Kbuild -o -name Makefile \) |
 			LC_ALL=C sort | xargs sha256sum
 		sha256sum <"$uapi_h"

@@ -2,7 +2,7 @@
 /*
  * offload_encoder_test - every XBZRLE encoder of the module, in the kernel.
  *
- * The module picks its encoder at load (kmod/encoder.c): AVX-512BW, AVX2
+ * The module picks its encoder at load (kmod/codec/encoder.c): AVX-512BW, AVX2
  * or the portable one, or the one named by encoder=.  The userspace tests
  * run every variant the CPU has on QEMU's vectors and the fuzzer; this
  * test runs them where they matter, inside kernel_fpu_begin()/_end() in

@@ -5,7 +5,7 @@
  * A migration in miniature: a KVM VM (the source) whose vCPU writes its
  * memory, a kvm_xbzrle context bound to it, and a destination copy of
  * guest memory that receives only what the records say, applied with the
- * project's own decoder (kmod/xbzrle.c).  Every record must be what the
+ * project's own decoder (kmod/codec/xbzrle.c).  Every record must be what the
  * contract says (lib/guest_util.c checks each one: ZERO exactly for an
  * all-zero snapshot, UNCHANGED and XBZRLE only with a base, an XBZRLE
  * delta byte for byte the userspace encoder's, RAW without a base or on

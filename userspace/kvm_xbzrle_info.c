@@ -78,7 +78,7 @@ static void print_capabilities(__u64 caps)
 	printf("%s\n", caps ? ")" : "");
 }
 
-/* The encoder the module runs (kmod/encoder.c), from its parameter. */
+/* The encoder the module runs (kmod/codec/encoder.c), from its parameter. */
 static void print_encoder(void)
 {
 	char buf[64] = "";

@@ -1,9 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Every encoder variant of the codec (kmod/xbzrle*.c), for the userspace
+ * Every encoder variant of the codec (kmod/codec/xbzrle*.c), for the userspace
  * programs that test or measure all of them: the conformance runner, the
  * unit test, the fuzzers and the benchmark.  The module picks among the
- * same functions in kmod/encoder.c.
+ * same functions in kmod/codec/encoder.c.
  */
 #ifndef XBZRLE_VARIANTS_H
 #define XBZRLE_VARIANTS_H

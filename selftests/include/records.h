@@ -3,7 +3,7 @@
  * records - the record oracle of the kvm_xbzrle selftests (lib/records.c):
  * reads the records of a KVM_XBZRLE_ENCODE buffer, applies them to a
  * destination copy of guest memory (struct xbz_dest, as a migration target
- * would hold it) with the project's codec (kmod/xbzrle.c, built into the
+ * would hold it) with the project's codec (kmod/codec/xbzrle.c, built into the
  * tests through userspace/kcompat), checks each record as a receiver can
  * and compares the destination with guest memory.  Error conventions: see
  * test_util.h.

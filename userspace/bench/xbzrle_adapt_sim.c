@@ -13,7 +13,7 @@
  *    whole.
  *  - offload: the module's flow of kmod/encode.c (xbzrle_cache_take(),
  *    the record, xbzrle_settle_page()) on lru_model.c, a model of
- *    kmod/cache.c, with the project's codec (kmod/xbzrle.c) and the
+ *    kmod/cache.c, with the project's codec (kmod/codec/xbzrle.c) and the
  *    generation of every call (KVM_XBZRLE_ENCODE_GENERATION), the rule off
  *    (adapt_overflows 0).
  *  - adapt: the same with the rule on: the functions of kmod/adapt.h
@@ -63,7 +63,7 @@
 
 #include <linux/types.h>
 #include "adapt.h"		/* kmod/adapt.h: the rule itself */
-#include "xbzrle.h"		/* kmod/xbzrle.h: the project's codec */
+#include "xbzrle.h"		/* kmod/codec/xbzrle.h: the project's codec */
 #include "lru_model.h"
 #include "env_num.h"
 #include "xorshift.h"

@@ -5,7 +5,7 @@
  *
  * Encoders: QEMU 7.2's migration/xbzrle.c (bookworm, plain C), QEMU 10.0's
  * (trixie: its plain encoder and its AVX-512BW one, called directly), and
- * every variant of kmod/xbzrle.c the module can select on this CPU.
+ * every variant of kmod/codec/xbzrle.c the module can select on this CPU.
  * Per-page paths: what the module does per page (copy the live page into
  * the spare page, zero check, encode against the base, the snapshot
  * becomes the base) and what QEMU's save_zero_page + save_xbzrle_page do
@@ -106,7 +106,7 @@ struct variant {
 
 /*
  * The encoders.  The first is the reference.  Ours: one entry per
- * variant in xbzrle_variants.c (the module's, kmod/encoder.c), named
+ * variant in xbzrle_variants.c (the module's, kmod/codec/encoder.c), named
  * "ours <variant>"; filled in by main().
  */
 static struct variant encoders[] = {
@@ -766,7 +766,7 @@ static void print_machine(int argc, char **argv)
 	printf("QEMU 7.2:  %s (bookworm), migration/xbzrle.c\n", QEMU72_VERSION);
 	printf("QEMU 10.0: %s (trixie), migration/xbzrle.c; its run-time selection picked %s\n",
 	       QEMU100_VERSION, qemu100_selected_avx512() ? "AVX-512BW" : "plain C");
-	printf("ours: kmod/xbzrle*.c built with the kernel's x86 flags (-O2 -mno-sse ... -mno-avx;"
+	printf("ours: kmod/codec/xbzrle*.c built with the kernel's x86 flags (-O2 -mno-sse ... -mno-avx;"
 	       " the SIMD variants enable AVX2 / AVX-512BW by target attribute)\n");
 }
 

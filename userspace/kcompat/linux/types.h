@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The codec in kmod/ is kernel C.  These shims give it the few kernel
+ * The codec in kmod/codec/ is kernel C.  These shims give it the few kernel
  * names it uses when it is compiled into userspace programs.
  */
 #ifndef XBZRLE_KCOMPAT_TYPES_H

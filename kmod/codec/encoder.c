@@ -16,7 +16,7 @@
 #include <asm/fpu/types.h>
 #endif
 
-#include "kvm_xbzrle.h"
+#include "encoder.h"
 #include "xbzrle.h"
 
 /* in order of speed */
