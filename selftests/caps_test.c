@@ -26,6 +26,7 @@
 #include <linux/kvm_xbzrle.h>
 
 #include "kselftest_harness.h"
+#include "xbzrle_tap.h"
 
 #define DEV_PATH	"/dev/kvm_xbzrle"
 #define MAX_SIZE	4096	/* largest caps.size the module accepts */
@@ -346,5 +347,7 @@ TEST_F(caps, vm_fd_of_kvm)
 	close(vm_fd);
 	close(kvm_fd);
 }
+
+XBZRLE_SCALE_TIMEOUTS()
 
 TEST_HARNESS_MAIN

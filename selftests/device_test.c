@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "xbzrle_tap.h"
 
 #define DEV_PATH	"/dev/kvm_xbzrle"
 #define KVM_PATH	"/dev/kvm"
@@ -102,5 +103,7 @@ TEST(registered_as_misc_device)
 	EXPECT_EQ(0, access(MISC_PATH, F_OK))
 		TH_LOG(MISC_PATH ": %s", strerror(errno));
 }
+
+XBZRLE_SCALE_TIMEOUTS()
 
 TEST_HARNESS_MAIN

@@ -312,4 +312,6 @@ TEST_F(foreign, forked_child)
 		       why);
 }
 
+XBZRLE_SCALE_TIMEOUTS()
+
 TEST_HARNESS_MAIN

@@ -305,4 +305,6 @@ TEST_F_TIMEOUT(encode, batch_limit, 120)
 	EXPECT_EQ(NULL, why) TH_LOG("ENCODE: MAX_BATCH + 1 pages: %s", why);
 }
 
+XBZRLE_SCALE_TIMEOUTS()
+
 TEST_HARNESS_MAIN

@@ -320,4 +320,6 @@ TEST_F(flags, stats_ver1)
 	EXPECT_EQ(PG, s112->cache_size);
 }
 
+XBZRLE_SCALE_TIMEOUTS()
+
 TEST_HARNESS_MAIN

@@ -316,4 +316,6 @@ TEST_F(module, unload)
 	EXPECT_EQ(0, access(REFCNT, F_OK)) TH_LOG("the module is gone");
 }
 
+XBZRLE_SCALE_TIMEOUTS()
+
 TEST_HARNESS_MAIN

@@ -461,4 +461,6 @@ TEST_F(numbers, unknown_numbers)
 		     "unknown ioctl number 0x3f");
 }
 
+XBZRLE_SCALE_TIMEOUTS()
+
 TEST_HARNESS_MAIN

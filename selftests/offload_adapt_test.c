@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "kselftest_harness.h"
+#include "xbzrle_tap.h"
 
 #include "kvm_util.h"
 #include "records.h"
@@ -437,5 +438,7 @@ TEST_F(adapt, debugfs_counts_decisions)
 	EXPECT_EQ((long long)NPAGES, xbz_debugfs_stat("given_back") - back0);
 	EXPECT_EQ((long long)NPAGES, xbz_debugfs_stat("probes") - probes0);
 }
+
+XBZRLE_SCALE_TIMEOUTS()
 
 TEST_HARNESS_MAIN

@@ -304,4 +304,6 @@ TEST_F_TIMEOUT(ceiling, two_contexts_share_it, TIMEOUT_S)
 		       WHY_IF(!diff_b, why));
 }
 
+XBZRLE_SCALE_TIMEOUTS()
+
 TEST_HARNESS_MAIN

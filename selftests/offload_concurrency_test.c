@@ -150,6 +150,6 @@ TEST_F_TIMEOUT(concurrency, threads_at_once, CONC_TIMEOUT_S)
 	conc_expect_closed_and_quiet(_metadata, r, line);
 }
 
-CONC_SCALE_TIMEOUTS()
+XBZRLE_SCALE_TIMEOUTS()
 
 TEST_HARNESS_MAIN

@@ -136,7 +136,7 @@ static void gen_round(struct __test_metadata *_metadata, struct mig *m,
 		       (unsigned long long)want_evicted);
 }
 
-TEST_F_TIMEOUT(generation, with_generations, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(generation, with_generations, TIMEOUT_S)
 {
 	const uint32_t gen = KVM_XBZRLE_ENCODE_GENERATION;
 	const unsigned int ws = 2 * GEN_CACHE, half = HOST_ZERO + GEN_CACHE;
@@ -165,7 +165,7 @@ TEST_F_TIMEOUT(generation, with_generations, gmig_timeout(TIMEOUT_S))
 		       m->why);
 }
 
-TEST_F_TIMEOUT(generation, plain_lru, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(generation, plain_lru, TIMEOUT_S)
 {
 	const unsigned int ws = 2 * GEN_CACHE;
 	struct kvm_xbzrle_stats s;
@@ -190,5 +190,7 @@ TEST_F_TIMEOUT(generation, plain_lru, gmig_timeout(TIMEOUT_S))
 		       r ? 0ULL : (unsigned long long)s.refused,
 		       WHY_IF(r, kvm_util_error()));
 }
+
+XBZRLE_SCALE_TIMEOUTS()
 
 TEST_HARNESS_MAIN

@@ -139,7 +139,7 @@ FIXTURE_TEARDOWN(host)
 	gmig_destroy(&self->m);
 }
 
-TEST_F_TIMEOUT(host, record_kinds, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(host, record_kinds, TIMEOUT_S)
 {
 	struct mig *m = &self->m;
 	struct tally t;
@@ -190,7 +190,7 @@ TEST_F_TIMEOUT(host, record_kinds, gmig_timeout(TIMEOUT_S))
 	expect_stats(_metadata, m, "after host rounds");
 }
 
-TEST_F_TIMEOUT(host, small_cache, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(host, small_cache, TIMEOUT_S)
 {
 	struct kvm_xbzrle_stats s0, s1;
 	struct mig *m = &self->m;
@@ -263,7 +263,7 @@ TEST_F_TIMEOUT(host, small_cache, gmig_timeout(TIMEOUT_S))
 		       WHY_IF(r, m->why));
 }
 
-TEST_F_TIMEOUT(host, shrinker, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(host, shrinker, TIMEOUT_S)
 {
 	struct kvm_xbzrle_stats s0, s1;
 	struct mig *m = &self->m;
@@ -303,7 +303,7 @@ TEST_F_TIMEOUT(host, shrinker, gmig_timeout(TIMEOUT_S))
 		SKIP(return, "cannot write /proc/sys/vm/drop_caches");
 }
 
-TEST_F_TIMEOUT(host, reset, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(host, reset, TIMEOUT_S)
 {
 	struct kvm_xbzrle_stats s;
 	struct mig *m = &self->m;
@@ -366,7 +366,7 @@ FIXTURE_TEARDOWN(small_buffer)
 }
 
 /* 20 RAW pages: every call stops after 3 pages, continuing finishes. */
-TEST_F_TIMEOUT(small_buffer, calls_continue, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(small_buffer, calls_continue, TIMEOUT_S)
 {
 	struct mig *m = &self->m;
 	struct tally t = { 0 };
@@ -415,7 +415,7 @@ FIXTURE_TEARDOWN(two_contexts)
 }
 
 /* Used alternately, each context counts its own pages only. */
-TEST_F_TIMEOUT(two_contexts, own_pages_only, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(two_contexts, own_pages_only, TIMEOUT_S)
 {
 	struct mig *both[2] = { &self->a, &self->b };
 	struct tally t;
@@ -435,5 +435,7 @@ TEST_F_TIMEOUT(two_contexts, own_pages_only, gmig_timeout(TIMEOUT_S))
 	expect_stats(_metadata, &self->a, "own pages only");
 	expect_stats(_metadata, &self->b, "own pages only");
 }
+
+XBZRLE_SCALE_TIMEOUTS()
 
 TEST_HARNESS_MAIN

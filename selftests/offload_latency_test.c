@@ -208,12 +208,11 @@ static void set_phase(int p, uint64_t *t)
  */
 static uint64_t cache_size(void)
 {
-	const char *scale = getenv("XBZRLE_TIMEOUT_SCALE");
 	uint64_t want = WANT_MB * MIB;
 	long long avail = -1;
 	char buf[4096], *p;
 
-	if (scale && strtoul(scale, NULL, 10) > 1)
+	if (xbzrle_timeout_scale() > 1)
 		want /= 4;
 
 	if (read_file("/proc/meminfo", buf, sizeof(buf)) == 0 &&

@@ -286,7 +286,7 @@ FIXTURE_TEARDOWN(leak_records)
 	leak_free(&self->l);
 }
 
-TEST_F_TIMEOUT(leak_records, stream_under_churn, timeout_scaled(LEAK_TIMEOUT_S))
+TEST_F_TIMEOUT(leak_records, stream_under_churn, LEAK_TIMEOUT_S)
 {
 	struct stream *st = &self->st;
 	struct leak *l = &self->l;
@@ -351,5 +351,7 @@ TEST_F_TIMEOUT(leak_records, stream_under_churn, timeout_scaled(LEAK_TIMEOUT_S))
 		SKIP(return, "%s", why);
 	TH_LOG("not checked: %s", why);
 }
+
+XBZRLE_SCALE_TIMEOUTS()
 
 TEST_HARNESS_MAIN

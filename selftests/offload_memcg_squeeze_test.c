@@ -368,7 +368,7 @@ FIXTURE_TEARDOWN(squeeze)
 }
 
 TEST_F_TIMEOUT(squeeze, hog_gets_memory_from_the_cache,
-	       timeout_scaled(TIMEOUT_S))
+	       TIMEOUT_S)
 {
 	struct kvm_xbzrle_stats s0, s1;
 	struct hog_result *h = self->h;
@@ -478,5 +478,7 @@ TEST_F_TIMEOUT(squeeze, hog_gets_memory_from_the_cache,
 		    !(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL))
 		TH_LOG("a process was OOM-killed");
 }
+
+XBZRLE_SCALE_TIMEOUTS()
 
 TEST_HARNESS_MAIN

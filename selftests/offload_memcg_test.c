@@ -119,7 +119,7 @@ static void expect_no_oom(struct __test_metadata *_metadata,
 		       MEMCG_MAX / 1024);
 }
 
-TEST_F_TIMEOUT(memcg, charged_within_headroom, timeout_scaled(TIMEOUT_S))
+TEST_F_TIMEOUT(memcg, charged_within_headroom, TIMEOUT_S)
 {
 	static const char *const stage_names[MEMCG_S_NR] = {
 		"", "moved in", "no cache", "with the cache", "grown",
@@ -192,7 +192,7 @@ TEST_F_TIMEOUT(memcg, charged_within_headroom, timeout_scaled(TIMEOUT_S))
  * memcg-aware shrinker, nothing is OOM-killed, the next round is exact.
  */
 TEST_F_TIMEOUT(memcg, growth_past_headroom_reclaims_cache,
-	       timeout_scaled(TIMEOUT_S))
+	       TIMEOUT_S)
 {
 	struct memcg_result *res = self->res;
 
@@ -354,6 +354,8 @@ static int bench_headroom(int reps)
 	printf("# median (min-max) of %d runs each\n", reps);
 	return 0;
 }
+
+XBZRLE_SCALE_TIMEOUTS()
 
 int main(int argc, char **argv)
 {

@@ -229,4 +229,6 @@ TEST_F(model, replay)
 		EXPECT_LT(0ULL, s.refused);
 }
 
+XBZRLE_SCALE_TIMEOUTS()
+
 TEST_HARNESS_MAIN

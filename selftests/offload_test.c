@@ -203,7 +203,7 @@ FIXTURE_TEARDOWN(paused)
 	gmig_destroy(&self->m);
 }
 
-TEST_F_TIMEOUT(paused, rounds_exact, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(paused, rounds_exact, TIMEOUT_S)
 {
 	const uint32_t flags = variant->manual ?
 			       KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG : 0;
@@ -337,7 +337,7 @@ FIXTURE_TEARDOWN(running)
 	gmig_destroy(&self->m);
 }
 
-TEST_F_TIMEOUT(running, dirty_log_while_running, gmig_timeout(TIMEOUT_S))
+TEST_F_TIMEOUT(running, dirty_log_while_running, TIMEOUT_S)
 {
 	const uint32_t flags = KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG;
 	struct runner *run = &self->run;
@@ -404,5 +404,7 @@ TEST_F_TIMEOUT(running, dirty_log_while_running, gmig_timeout(TIMEOUT_S))
 		TH_LOG("after all rounds: counters match the records: %s",
 		       m->why);
 }
+
+XBZRLE_SCALE_TIMEOUTS()
 
 TEST_HARNESS_MAIN

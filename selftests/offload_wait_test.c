@@ -247,4 +247,6 @@ TEST_F_TIMEOUT(wait, killable_behind_a_faulting_encode, TIMEOUT_S)
 			       call_names[c], HOLD_S, n, HUNG_S);
 }
 
+XBZRLE_SCALE_TIMEOUTS()
+
 TEST_HARNESS_MAIN

@@ -129,28 +129,56 @@ static void tap_on_alarm(int sig)
 }
 
 /*
- * A test that hangs fails after @seconds instead of stalling the run.  A
- * slow kernel (KASAN, lockdep: several times slower) gets its limits
- * multiplied by XBZRLE_TIMEOUT_SCALE (a whole number, 1 to 20), which the
- * VM's init exports with the runner's own limit scaled alike.
+ * XBZRLE_TIMEOUT_SCALE: every time limit of a test is multiplied by it on
+ * a slow kernel (KASAN, lockdep: several times slower).  The VM's init
+ * exports it, with the runner's own limit scaled alike.  1 when unset; a
+ * value that is not a whole number from 1 to 20 bails out (a limit left
+ * unscaled would fail the debug kernel's run for nothing of the module's).
  */
-static inline void tap_timeout(unsigned int seconds)
+static inline unsigned int xbzrle_timeout_scale(void)
 {
 	const char *s = getenv("XBZRLE_TIMEOUT_SCALE");
-	unsigned long scale = 1;
+	unsigned long scale;
 	char *end;
 
-	if (s && *s) {
-		errno = 0;
-		scale = strtoul(s, &end, 10);
-		if (errno || *end || scale < 1 || scale > 20) {
-			printf("Bail out! XBZRLE_TIMEOUT_SCALE=%s is not a whole number from 1 to 20\n",
-			       s);
-			exit(TAP_EXIT_FAIL);
-		}
+	if (!s || !*s)
+		return 1;
+	errno = 0;
+	scale = strtoul(s, &end, 10);
+	if (errno || *end || scale < 1 || scale > 20) {
+		printf("Bail out! XBZRLE_TIMEOUT_SCALE=%s is not a whole number from 1 to 20\n",
+		       s);
+		exit(TAP_EXIT_FAIL);
 	}
+	return scale;
+}
+
+/* A TAP test that hangs fails after @seconds, scaled, instead of stalling the run. */
+static inline void tap_timeout(unsigned int seconds)
+{
+	unsigned int scale = xbzrle_timeout_scale();
+
 	signal(SIGALRM, tap_on_alarm);
 	alarm(seconds * scale);
+}
+
+/*
+ * The same for a test on the kernel's harness (kselftest_harness.h), once
+ * after its last test: a constructor, run after the harness registered the
+ * tests, that multiplies the limit of each (TEST_F_TIMEOUT()'s, or the
+ * harness's default) by xbzrle_timeout_scale().
+ */
+#define XBZRLE_SCALE_TIMEOUTS()						\
+static void __attribute__((constructor(KSELFTEST_PRIO_TEST + 10)))	\
+xbzrle_scale_timeouts(void)						\
+{									\
+	unsigned int scale = xbzrle_timeout_scale();			\
+	struct __fixture_metadata *f;					\
+	struct __test_metadata *t;					\
+									\
+	for (f = __fixture_list; f; f = f->next)			\
+		for (t = f->tests; t; t = t->next)			\
+			t->timeout *= scale;				\
 }
 
 static inline int __attribute__((noreturn)) tap_finish(void)

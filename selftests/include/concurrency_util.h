@@ -140,28 +140,7 @@ int conc_kmsg_result(struct conc_run *run, char *line);
 /* Frees everything of @run (closing what conc_close() did not). */
 void conc_free(struct conc_run *run);
 
-/* XBZRLE_TIMEOUT_SCALE of the VM's init (1 to 20), 1 if unset or bad. */
-unsigned int conc_timeout_scale(void);
-
 #ifdef __KSELFTEST_HARNESS_H
-/*
- * In a test file on the harness, after its tests: a constructor that
- * multiplies the time limit of each of them by XBZRLE_TIMEOUT_SCALE, as
- * tap_timeout() does for the TAP tests (a debug kernel is ~4x slower).
- */
-#define CONC_SCALE_TIMEOUTS()						\
-static void __attribute__((constructor(KSELFTEST_PRIO_TEST + 10)))	\
-conc_scale_timeouts(void)						\
-{									\
-	unsigned int scale = conc_timeout_scale();			\
-	struct __fixture_metadata *f;					\
-	struct __test_metadata *t;					\
-									\
-	for (f = __fixture_list; f; f = f->next)			\
-		for (t = f->tests; t; t = t->next)			\
-			t->timeout *= scale;				\
-}
-
 /*
  * The last checks of a case, after conc_close(): the module's contexts
  * and cache are back, the kernel log is quiet.  Where debugfs or

@@ -83,9 +83,6 @@ struct mig {
  */
 int gmig_check_offload(bool manual_protect);
 
-/* timeout_scaled() of test_util.h, for TEST_F_TIMEOUT(). */
-unsigned int gmig_timeout(unsigned int seconds);
-
 /*
  * Zeroes @m, names it and creates its VM (vm_create() @vm_flags).  @m can
  * be given to gmig_destroy() whatever the result.  0 or -1.

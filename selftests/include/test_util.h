@@ -45,13 +45,6 @@ uint64_t rand64(uint64_t *state);
 uint32_t rand_below(uint64_t *state, uint32_t n);
 
 void sleep_ms(unsigned int ms);
-/*
- * @seconds multiplied by XBZRLE_TIMEOUT_SCALE (1 to 20, as tap_timeout()
- * reads it; 1 if unset or invalid), for TEST_F_TIMEOUT() of the tests on
- * the kselftest harness: a slow kernel (KASAN, lockdep) gets more time.
- * The VM's init sets it from xbzrle.timeout_scale=N.
- */
-unsigned int timeout_scaled(unsigned int seconds);
 /* CLOCK_MONOTONIC in nanoseconds. */
 uint64_t now_ns(void);
 

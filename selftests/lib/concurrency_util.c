@@ -445,8 +445,3 @@ void conc_free(struct conc_run *r)
 		close(r->kmsg);
 	free(r);
 }
-
-unsigned int conc_timeout_scale(void)
-{
-	return timeout_scaled(1);
-}

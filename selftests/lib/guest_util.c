@@ -385,11 +385,6 @@ int gmig_check_offload(bool manual_protect)
 	return 0;
 }
 
-unsigned int gmig_timeout(unsigned int seconds)
-{
-	return timeout_scaled(seconds);
-}
-
 /* ------------------------------- host VMs -------------------------------- */
 
 int gmig_host_setup(struct mig *m, const char *name, unsigned int seed,

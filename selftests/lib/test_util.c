@@ -80,21 +80,6 @@ void sleep_ms(unsigned int ms)
 	nanosleep(&ts, NULL);
 }
 
-unsigned int timeout_scaled(unsigned int seconds)
-{
-	const char *s = getenv("XBZRLE_TIMEOUT_SCALE");
-	unsigned long scale;
-	char *end;
-
-	if (!s || !*s)
-		return seconds;
-	errno = 0;
-	scale = strtoul(s, &end, 10);
-	if (errno || *end || scale < 1 || scale > 20)
-		return seconds;
-	return seconds * scale;
-}
-
 int set_why(char *why, size_t size, const char *fmt, ...)
 {
 	va_list ap;
