@@ -71,17 +71,11 @@ if [ "$kver" = debian13 ]; then
 	# the module goes into the stage, which becomes the VM's root
 	stage=$top/build/e2e/debian13.stage
 	env=$top/build/e2e/debian13-kernel.env
-	rm -rf "$stage"
-	mkdir -p "$stage"
-	scripts/debian13-kernel.sh "$stage" >"$env"
-	kver=$(sed -n 's/^KVER=//p' "$env")
-	VM_KERNEL=$(sed -n 's/^KERNEL=//p' "$env")
-	VM_MODROOT=$(sed -n 's/^MODROOT=//p' "$env")
-	if [ -z "$kver" ] || [ ! -r "$VM_KERNEL" ] || [ ! -d "$VM_MODROOT" ]; then
-		echo "e2e: scripts/debian13-kernel.sh gave no kernel ($env)" >&2
-		exit 1
-	fi
-	export VM_KERNEL VM_MODROOT
+	# shellcheck source=scripts/debian13-env.sh
+	. scripts/debian13-env.sh
+	debian13_stage "$stage" "$env" || exit 1
+	kver=$D13_KVER
+	export VM_KERNEL=$D13_KERNEL VM_MODROOT=$D13_MODROOT
 fi
 kernel=${VM_KERNEL:-/boot/vmlinuz-$kver}
 work=$top/build/e2e/$kver

@@ -88,15 +88,15 @@ mkdir -p "$d13_root/selftests"
 step "module builds without warnings (W=1) against Debian 13's kernel, with trixie's gcc-14" \
 	sh -c "scripts/debian13-kernel.sh $d13_root >$d13_env"
 cp build/selftests/* selftests/settings "$d13_root/selftests/"
-d13_kver=$(sed -n 's/^KVER=//p' "$d13_env" 2>/dev/null)
+# shellcheck source=scripts/debian13-env.sh
+. scripts/debian13-env.sh
+d13_why=
+debian13_env "$d13_env" 2>build/debian13-kernel.why || d13_why=$(cat build/debian13-kernel.why)
 # shellcheck disable=SC2016 # expanded by the inner sh
-VM_KERNEL=$(sed -n 's/^KERNEL=//p' "$d13_env" 2>/dev/null) \
-VM_MODROOT=$(sed -n 's/^MODROOT=//p' "$d13_env" 2>/dev/null) \
-VM_WORKDIR=$PWD/build/vm/debian13 \
-	step "selftests in a Debian 13 ${d13_kver:-(no kernel)} guest" \
-	sh -c '[ -n "$0" ] && [ -n "$VM_KERNEL" ] && [ -n "$VM_MODROOT" ] ||
-		{ echo "no Debian 13 kernel (scripts/debian13-kernel.sh failed)"; exit 1; }
-	exec selftests/vm/run.sh "$0" "$1"' "$d13_kver" "$d13_root"
+VM_KERNEL=${D13_KERNEL:-} VM_MODROOT=${D13_MODROOT:-} VM_WORKDIR=$PWD/build/vm/debian13 \
+	step "selftests in a Debian 13 ${D13_KVER:-(no kernel)} guest" \
+	sh -c '[ -z "$2" ] || { echo "$2"; exit 1; }
+	exec selftests/vm/run.sh "$0" "$1"' "${D13_KVER:-}" "$d13_root" "$d13_why"
 
 # The Debian packages (make deb), lintian, and what an administrator's
 # dpkg -i does with them: DKMS builds the module for each kernel, the

@@ -35,14 +35,13 @@ work=$top/build/deb/debian13
 rm -rf "$work"
 mkdir -p "$work/upper" "$work/work" "$work/mnt" "$work/in"
 "$here/debian13-kernel.sh" >"$work/kernel.env"
-kver=$(sed -n 's/^KVER=//p' "$work/kernel.env")
-kernel=$(sed -n 's/^KERNEL=//p' "$work/kernel.env")
-modroot=$(sed -n 's/^MODROOT=//p' "$work/kernel.env")
-buildroot=$(sed -n 's/^BUILDROOT=//p' "$work/kernel.env")
-if [ -z "$kver" ] || [ ! -d "$buildroot" ]; then
-	echo "deb-test-debian13: debian13-kernel.sh gave no kernel or root" >&2
-	exit 1
-fi
+# shellcheck source=scripts/debian13-env.sh
+. "$here/debian13-env.sh"
+debian13_env "$work/kernel.env" || exit 1
+kver=$D13_KVER
+kernel=$D13_KERNEL
+modroot=$D13_MODROOT
+buildroot=$D13_BUILDROOT
 cp "$dkms_deb" "$tools_deb" "$work/in/"
 cat >"$work/in/uname" <<EOF
 #!/bin/sh

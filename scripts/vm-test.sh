@@ -58,20 +58,17 @@ if [ "$target" = --debug ]; then
 elif [ "$target" = debian13 ]; then
 	env=build/vm-test/debian13-kernel.env
 	stage=build/vm-test/debian13.stage
-	rm -rf "$stage"
+	# shellcheck source=scripts/debian13-env.sh
+	. scripts/debian13-env.sh
+	debian13_stage "$stage" "$env" || exit 1
 	mkdir -p "$stage/selftests"
-	scripts/debian13-kernel.sh "$stage" >"$env"
-	kver=$(sed -n 's/^KVER=//p' "$env")
+	kver=$D13_KVER
 	root=build/vm-test/$kver/root
 	rm -rf "$root"
 	mkdir -p "$(dirname "$root")"
 	mv "$stage" "$root"
 	cp build/selftests/* selftests/settings "$root/selftests/"
-	run() {
-		VM_KERNEL=$(sed -n 's/^KERNEL=//p' "$env") \
-		VM_MODROOT=$(sed -n 's/^MODROOT=//p' "$env") \
-			selftests/vm/run.sh "$@"
-	}
+	run() { VM_KERNEL=$D13_KERNEL VM_MODROOT=$D13_MODROOT selftests/vm/run.sh "$@"; }
 else
 	case $target in
 	-* | */* | "") usage ;;
