@@ -186,9 +186,8 @@ install -m 755 e2e/init "$root/e2e/init"
 export VM_WORKDIR=$work
 export VM_MEM=${VM_MEM:-3G}
 export VM_TIMEOUT=${VM_TIMEOUT:-1200}
-export VM_MODULES="9p 9pnet_virtio virtio_pci ${VM_MODULES:-}"
+export VM_HOSTROOT=1
 export VM_APPEND="rdinit=/e2e/init ${mode:+quiet} ${VM_APPEND:-}"
-export VM_QEMU_ARGS="-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap ${VM_QEMU_ARGS:-}"
 
 if [ -z "$mode" ]; then
 	exec selftests/vm/run.sh "$kver" "$root"

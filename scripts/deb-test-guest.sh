@@ -62,7 +62,7 @@ echo "deb-test-guest: $kver: dpkg -i $(basename "$dkms_deb") $(basename "$tools_
 export VM_WORKDIR=$work
 export VM_MEM=${VM_MEM:-2G}
 export VM_TIMEOUT=${VM_TIMEOUT:-1800}
-export VM_MODULES="9p 9pnet_virtio virtio_pci overlay ${VM_MODULES:-}"
+export VM_HOSTROOT=1
+export VM_MODULES="overlay ${VM_MODULES:-}"
 export VM_APPEND="rdinit=/deb/init ${VM_APPEND:-}"
-export VM_QEMU_ARGS="-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap ${VM_QEMU_ARGS:-}"
 exec selftests/vm/run.sh "$kver" "$root"

@@ -137,6 +137,7 @@ install -m 755 "$here/init" "$stage/init"
 install -m 644 "$here/bad-patterns" "$stage/etc/bad-patterns"
 install -m 755 "$here/dmesg-check" "$stage/bin/dmesg-check"
 install -m 755 "$here/stallmon" "$stage/bin/stallmon"
+install -m 755 "$here/hostroot-mount" "$stage/bin/hostroot-mount"
 
 mkdir -p "$(dirname "$out")"
 # Sorted and root-owned, so the image does not depend on who built it.

@@ -27,7 +27,10 @@
 #   VM_MEM      guest RAM (default 2G)
 #   VM_APPEND   extra kernel command line
 #   VM_MODROOT, VM_MODULES   passed to mkinitramfs.sh
-#   VM_QEMU_ARGS  extra QEMU arguments, split at blanks (e.g. a -virtfs)
+#   VM_QEMU_ARGS  extra QEMU arguments, split at blanks
+#   VM_HOSTROOT   1: the host's root shared read-only over 9p (tag hostroot,
+#               its modules in the initramfs); the guest's init mounts it
+#               with hostroot-mount DIR (selftests/vm/hostroot-mount)
 #   QEMU        QEMU binary (default qemu-system-x86_64)
 set -euo pipefail
 
@@ -65,6 +68,11 @@ console=$workdir/console.log
 results=$workdir/results.tap
 rm -f "$console" "$results"
 
+hostroot_args=()
+if [ "${VM_HOSTROOT:-0}" = 1 ]; then
+	export VM_MODULES="9p 9pnet_virtio virtio_pci ${VM_MODULES:-}"
+	hostroot_args=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+fi
 "$here/mkinitramfs.sh" "$kver" "$rootdir" "$initrd"
 
 # thread=single with 2 vCPUs: multi-threaded TCG hung guests under KVM
@@ -79,7 +87,7 @@ qemu_args=(
 	-append "console=ttyS0 panic=-1 xbzrle.mode=$mode ${VM_APPEND:-}"
 )
 read -ra extra_args <<<"${VM_QEMU_ARGS:-}"
-qemu_args+=("${extra_args[@]}")
+qemu_args+=("${hostroot_args[@]}" "${extra_args[@]}")
 
 # --foreground keeps QEMU in the terminal's process group, so Ctrl-C stops
 # it instead of only this script.
