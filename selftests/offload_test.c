@@ -37,7 +37,12 @@
  *                               (RUNNING_ROUNDS rounds, records valid and
  *                               consistent); then a final round with the
  *                               guest stopped must leave an exact
- *                               destination: no write lost.
+ *                               destination: no write lost.  Two
+ *                               variants: one vCPU, and two vCPUs, each in
+ *                               its own thread, writing other bytes of the
+ *                               same pages (both mark every page dirty,
+ *                               and each clear the module makes races
+ *                               with writes of both).
  *
  * On the kernel's kselftest harness, a fixture per case.  Needs KVM, the
  * module and manual dirty-log protection (of KVM and of the module):
@@ -310,12 +315,49 @@ static bool wait_passes(struct runner *r, unsigned int target)
 	return false;
 }
 
+#define MAX_VCPUS	2
+
 FIXTURE(running) {
 	struct mig m;
-	struct runner run;
-	pthread_t th;
-	bool started;
+	struct kvm_vcpu vcpu1;	/* the second vCPU, of the two_vcpus variant */
+	bool has_vcpu1;
+	struct runner run[MAX_VCPUS];
+	pthread_t th[MAX_VCPUS];
+	bool started[MAX_VCPUS];
 };
+
+FIXTURE_VARIANT(running) {
+	unsigned int vcpus;
+};
+
+FIXTURE_VARIANT_ADD(running, one_vcpu) {
+	.vcpus = 1,
+};
+
+FIXTURE_VARIANT_ADD(running, two_vcpus) {
+	.vcpus = 2,
+};
+
+/*
+ * vCPU 1 of the VM: the same loop over the same pages, half a stride
+ * further, so that both vCPUs write every page (other bytes).  0 or -1.
+ */
+static int second_vcpu(struct mig *m, struct kvm_vcpu *vcpu)
+{
+	struct kvm_regs regs;
+
+	if (vcpu_create(&m->vm, vcpu, 1, CODE_GPA))
+		return why(m, "%s", kvm_util_error());
+	if (vcpu_get_regs(vcpu, &regs))
+		return why(m, "%s", kvm_util_error());
+	regs.rbx = DATA_GPA + STRIDE / 2;
+	regs.rbp = DATA_SIZE / STRIDE;
+	regs.rdi = STRIDE;
+	regs.rax = 0;
+	if (vcpu_set_regs(vcpu, &regs))
+		return why(m, "%s", kvm_util_error());
+	return 0;
+}
 
 FIXTURE_SETUP(running)
 {
@@ -325,23 +367,44 @@ FIXTURE_SETUP(running)
 	ASSERT_EQ(0, guest_setup(&self->m, "guest/running", VM_MANUAL_PROTECT,
 				 2))
 		TH_LOG("manual-protect VM set up: %s", self->m.why);
-	self->run.vcpu = &self->m.vcpu;
+	self->run[0].vcpu = &self->m.vcpu;
+	if (variant->vcpus > 1) {
+		/* the teardown frees what vcpu_create() got, whatever failed */
+		self->has_vcpu1 = true;
+		ASSERT_EQ(0, second_vcpu(&self->m, &self->vcpu1))
+			TH_LOG("second vCPU: %s", self->m.why);
+		self->run[1].vcpu = &self->vcpu1;
+	}
+}
+
+/* Stops and joins the vCPU threads that run. */
+static void stop_vcpus(FIXTURE_DATA(running) *self)
+{
+	unsigned int i;
+
+	for (i = 0; i < MAX_VCPUS; i++)
+		atomic_store(&self->run[i].stop, true);
+	for (i = 0; i < MAX_VCPUS; i++) {
+		if (self->started[i])
+			pthread_join(self->th[i], NULL);
+		self->started[i] = false;
+	}
 }
 
 FIXTURE_TEARDOWN(running)
 {
-	if (self->started) {
-		atomic_store(&self->run.stop, true);
-		pthread_join(self->th, NULL);
-	}
+	stop_vcpus(self);
+	if (self->has_vcpu1)
+		vcpu_destroy(&self->vcpu1);
 	gmig_destroy(&self->m);
 }
 
 TEST_F_TIMEOUT(running, dirty_log_while_running, TIMEOUT_S)
 {
 	const uint32_t flags = KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG;
-	struct runner *run = &self->run;
-	unsigned int round, before, during = 0;
+	struct runner *run = &self->run[0];
+	unsigned int i, round, before, during = 0;
+	unsigned int first[MAX_VCPUS] = { 0 }, last[MAX_VCPUS] = { 0 };
 	struct mig *m = &self->m;
 	struct tally t = { 0 };
 	int n = 0, r;
@@ -350,9 +413,12 @@ TEST_F_TIMEOUT(running, dirty_log_while_running, TIMEOUT_S)
 	gmig_tally_diag(m, "round 0", &t);
 	ASSERT_EQ(0, r) TH_LOG("round 0 exact: %s", m->why);
 
-	ASSERT_EQ(0, pthread_create(&self->th, NULL, vcpu_thread, run))
-		TH_LOG("pthread_create: %s", strerror(errno));
-	self->started = true;
+	for (i = 0; i < variant->vcpus; i++) {
+		ASSERT_EQ(0, pthread_create(&self->th[i], NULL, vcpu_thread,
+					    &self->run[i]))
+			TH_LOG("pthread_create: %s", strerror(errno));
+		self->started[i] = true;
+	}
 
 	memset(&t, 0, sizeof(t));
 	for (round = 1; round <= RUNNING_ROUNDS && !r; round++) {
@@ -363,6 +429,8 @@ TEST_F_TIMEOUT(running, dirty_log_while_running, TIMEOUT_S)
 			break;
 		}
 		before = atomic_load(&run->passes);
+		for (i = 0; round == 1 && i < variant->vcpus; i++)
+			first[i] = atomic_load(&self->run[i].passes);
 		n = vm_dirty_gpas(&m->vm, m->gpas, m->npages);
 		if (n < 0) {
 			r = why(m, "%s", kvm_util_error());
@@ -378,13 +446,20 @@ TEST_F_TIMEOUT(running, dirty_log_while_running, TIMEOUT_S)
 		       RUNNING_ROUNDS, m->why);
 	printf("# guest finished a pass during %u of %u rounds, %u passes in all\n",
 	       during, RUNNING_ROUNDS, atomic_load(&run->passes));
+	for (i = 0; i < variant->vcpus; i++)
+		last[i] = atomic_load(&self->run[i].passes);
 
-	atomic_store(&run->stop, true);
-	pthread_join(self->th, NULL);
-	self->started = false;
-	EXPECT_EQ('\0', run->error[0])
-		TH_LOG("vCPU stopped cleanly after %u passes: vCPU thread: %s",
-		       atomic_load(&run->passes), run->error);
+	stop_vcpus(self);
+	for (i = 0; i < variant->vcpus; i++) {
+		EXPECT_EQ('\0', self->run[i].error[0])
+			TH_LOG("vCPU %u stopped cleanly after %u passes: vCPU thread: %s",
+			       i, atomic_load(&self->run[i].passes),
+			       self->run[i].error);
+		/* each wrote every page during the rounds, or the variant proves nothing */
+		EXPECT_LT(first[i], last[i])
+			TH_LOG("vCPU %u finished no pass during the rounds (passes %u at round 1, %u after)",
+			       i, first[i], last[i]);
+	}
 
 	/* Every write after its page's clear is in the log: nothing lost. */
 	memset(&t, 0, sizeof(t));
