@@ -26,7 +26,8 @@
 #include <linux/kvm_xbzrle.h>
 
 #include "kselftest_harness.h"
-#include "xbzrle_tap.h"
+
+#include "abi_util.h"
 
 #define DEV_PATH	"/dev/kvm_xbzrle"
 #define MAX_SIZE	4096	/* largest caps.size the module accepts */
@@ -42,30 +43,6 @@ static unsigned long caps_cmd(unsigned int size)
 {
 	return _IOC(_IOC_READ | _IOC_WRITE, KVM_XBZRLE_IOCTL_TYPE, 0, size);
 }
-
-/* Outcome of one call: 0 on success, else errno (-1 if a non-zero success). */
-static int do_ioctl(int fd, unsigned long cmd, void *arg)
-{
-	int r;
-
-	errno = 0;
-	r = ioctl(fd, cmd, arg);
-	if (r == 0)
-		return 0;
-	return r < 0 ? errno : -1;
-}
-
-/* The call's outcome (0 or an errno) is @want; the log names both. */
-#define EXPECT_ERRNO(want, got)						\
-	do {								\
-		int __got = (got);					\
-									\
-		EXPECT_EQ(want, __got)					\
-			TH_LOG("got %s, expected %s",			\
-			       __got > 0 ? strerror(__got) :		\
-			       __got ? "a positive return" : "success",	\
-			       (want) ? strerror(want) : "success");	\
-	} while (0)
 
 static void caps_init(struct kvm_xbzrle_caps *caps)
 {
@@ -131,7 +108,7 @@ TEST_F(caps, valid_call_fills_every_field)
 	struct kvm_xbzrle_caps *c = &self->c;
 	unsigned int i;
 
-	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
+	ASSERT_EQ(0, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
 	EXPECT_EQ((__u32)KVM_XBZRLE_API_VERSION, c->api_version);
 	EXPECT_TRUE(!!(c->capabilities & KVM_XBZRLE_CAP_CODEC))
 		TH_LOG("capabilities 0x%llx", (unsigned long long)c->capabilities);
@@ -146,7 +123,7 @@ TEST_F(caps, host_page_bases_with_batch_and_region_limits)
 {
 	struct kvm_xbzrle_caps *c = &self->c;
 
-	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
+	ASSERT_EQ(0, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
 	EXPECT_TRUE(!!(c->capabilities & KVM_XBZRLE_CAP_HOST_PAGE_BASES));
 	EXPECT_EQ((__u32)KVM_XBZRLE_MAX_BATCH, c->max_batch);
 	EXPECT_LE((__u32)KVM_XBZRLE_MAX_REGIONS, c->max_regions);
@@ -154,7 +131,7 @@ TEST_F(caps, host_page_bases_with_batch_and_region_limits)
 
 TEST_F(caps, offers_the_per_page_rule)
 {
-	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
+	ASSERT_EQ(0, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
 	EXPECT_TRUE(!!(self->c.capabilities & KVM_XBZRLE_CAP_ADAPT))
 		TH_LOG("capabilities 0x%llx",
 		       (unsigned long long)self->c.capabilities);
@@ -162,7 +139,7 @@ TEST_F(caps, offers_the_per_page_rule)
 
 TEST_F(caps, offers_the_stop_of_a_migration)
 {
-	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
+	ASSERT_EQ(0, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
 	EXPECT_TRUE(!!(self->c.capabilities & KVM_XBZRLE_CAP_STOP))
 		TH_LOG("capabilities 0x%llx",
 		       (unsigned long long)self->c.capabilities);
@@ -175,9 +152,9 @@ TEST_F(caps, size_below_ver1_refused)
 	struct kvm_xbzrle_caps *c = (void *)self->big;
 
 	c->size = 0;
-	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
+	EXPECT_ERRNO(EINVAL, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c), "size 0");
 	c->size = KVM_XBZRLE_CAPS_SIZE_VER1 - 8;
-	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, caps_cmd(c->size), c));
+	EXPECT_ERRNO(EINVAL, abi_ioctl(self->xfd, caps_cmd(c->size), c), "size %u", c->size);
 }
 
 TEST_F(caps, size_and_ioctl_number_disagree)
@@ -185,9 +162,11 @@ TEST_F(caps, size_and_ioctl_number_disagree)
 	struct kvm_xbzrle_caps *c = (void *)self->big;
 
 	c->size = LARGER_SIZE;
-	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c));
+	EXPECT_ERRNO(EINVAL, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, c),
+		     "size %u, ioctl number of size %zu", c->size, sizeof(*c));
 	c->size = sizeof(*c);
-	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c));
+	EXPECT_ERRNO(EINVAL, abi_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c),
+		     "size %u, ioctl number of size %u", c->size, LARGER_SIZE);
 }
 
 /* A larger (newer) struct: a zero tail is accepted and left alone. */
@@ -198,7 +177,7 @@ TEST_F(caps, larger_struct_zero_tail)
 	unsigned int i;
 
 	c->size = LARGER_SIZE;
-	ASSERT_EQ(0, do_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c));
+	ASSERT_EQ(0, abi_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c));
 	bad = caps_bad(c);
 	EXPECT_EQ(NULL, bad) TH_LOG("%s", bad);
 	for (i = KVM_XBZRLE_CAPS_SIZE_VER1; i < sizeof(self->big); i++)
@@ -211,10 +190,12 @@ TEST_F(caps, larger_struct_nonzero_tail_refused)
 
 	c->size = LARGER_SIZE;
 	self->big[KVM_XBZRLE_CAPS_SIZE_VER1] = 1;
-	EXPECT_ERRNO(E2BIG, do_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c));
+	EXPECT_ERRNO(E2BIG, abi_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c),
+		     "first tail byte set");
 	self->big[KVM_XBZRLE_CAPS_SIZE_VER1] = 0;
 	self->big[LARGER_SIZE - 1] = 0x80;
-	EXPECT_ERRNO(E2BIG, do_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c));
+	EXPECT_ERRNO(E2BIG, abi_ioctl(self->xfd, caps_cmd(LARGER_SIZE), c),
+		     "last tail byte set");
 }
 
 TEST_F(caps, size_bounds)
@@ -222,10 +203,10 @@ TEST_F(caps, size_bounds)
 	struct kvm_xbzrle_caps *c = (void *)self->big;
 
 	c->size = MAX_SIZE;
-	EXPECT_ERRNO(0, do_ioctl(self->xfd, caps_cmd(MAX_SIZE), c));
+	EXPECT_ERRNO(0, abi_ioctl(self->xfd, caps_cmd(MAX_SIZE), c), "size %u", MAX_SIZE);
 	memset(self->big, 0, sizeof(self->big));
 	c->size = BIG_SIZE;
-	EXPECT_ERRNO(E2BIG, do_ioctl(self->xfd, caps_cmd(BIG_SIZE), c));
+	EXPECT_ERRNO(E2BIG, abi_ioctl(self->xfd, caps_cmd(BIG_SIZE), c), "size %u", BIG_SIZE);
 }
 
 /* ------------------------- flags and reserved fields --------------------- */
@@ -233,7 +214,8 @@ TEST_F(caps, size_bounds)
 TEST_F(caps, unknown_flag_refused)
 {
 	self->c.flags = 1U << 31;
-	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
+	EXPECT_ERRNO(EINVAL, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c),
+		     "flags 0x%x", self->c.flags);
 }
 
 TEST_F(caps, reserved_fields_refused)
@@ -243,7 +225,7 @@ TEST_F(caps, reserved_fields_refused)
 	for (i = 0; i < NRESERVED; i++) {
 		caps_init(&self->c);
 		self->c.reserved[i] = 1ULL << (i * 16);
-		EXPECT_EQ(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS,
+		EXPECT_EQ(EINVAL, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS,
 					   &self->c))
 			TH_LOG("reserved[%u] 0x%llx", i,
 			       (unsigned long long)self->c.reserved[i]);
@@ -253,14 +235,15 @@ TEST_F(caps, reserved_fields_refused)
 TEST_F(caps, vm_fd_without_its_flag_refused)
 {
 	self->c.vm_fd = 1;
-	EXPECT_ERRNO(EINVAL, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
+	EXPECT_ERRNO(EINVAL, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c),
+		     "vm_fd 1 without KVM_XBZRLE_CAPS_VM_FD");
 }
 
 /* --------------------------- bad pointers -------------------------------- */
 
 TEST_F(caps, null_argument)
 {
-	EXPECT_ERRNO(EFAULT, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, NULL));
+	EXPECT_ERRNO(EFAULT, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, NULL), "NULL");
 }
 
 TEST_F(caps, unmapped_argument)
@@ -271,7 +254,7 @@ TEST_F(caps, unmapped_argument)
 
 	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap: %s", strerror(errno));
 	munmap(p, pg);
-	EXPECT_ERRNO(EFAULT, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, p));
+	EXPECT_ERRNO(EFAULT, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, p), "unmapped %p", p);
 }
 
 /* ---------------------------- ioctl numbers ------------------------------ */
@@ -280,14 +263,18 @@ TEST_F(caps, other_numbers_types_directions)
 {
 	struct kvm_xbzrle_caps *c = &self->c;
 
-	EXPECT_ERRNO(ENOTTY, do_ioctl(self->xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x3f,
-						       struct kvm_xbzrle_caps), c));
-	EXPECT_ERRNO(ENOTTY, do_ioctl(self->xfd, _IOWR(0xAE, 0,
-						       struct kvm_xbzrle_caps), c));
-	EXPECT_ERRNO(ENOTTY, do_ioctl(self->xfd, _IOR(KVM_XBZRLE_IOCTL_TYPE, 0,
-						      struct kvm_xbzrle_caps), c));
-	EXPECT_ERRNO(ENOTTY, do_ioctl(self->xfd, _IOW(KVM_XBZRLE_IOCTL_TYPE, 0,
-						      struct kvm_xbzrle_caps), c));
+	EXPECT_ERRNO(ENOTTY, abi_ioctl(self->xfd, _IOWR(KVM_XBZRLE_IOCTL_TYPE, 0x3f,
+						       struct kvm_xbzrle_caps), c),
+		     "number 0x3f");
+	EXPECT_ERRNO(ENOTTY, abi_ioctl(self->xfd, _IOWR(0xAE, 0,
+						       struct kvm_xbzrle_caps), c),
+		     "KVM's type 0xAE");
+	EXPECT_ERRNO(ENOTTY, abi_ioctl(self->xfd, _IOR(KVM_XBZRLE_IOCTL_TYPE, 0,
+						      struct kvm_xbzrle_caps), c),
+		     "_IOR");
+	EXPECT_ERRNO(ENOTTY, abi_ioctl(self->xfd, _IOW(KVM_XBZRLE_IOCTL_TYPE, 0,
+						      struct kvm_xbzrle_caps), c),
+		     "_IOW");
 }
 
 /* -------------------------- KVM_XBZRLE_CAPS_VM_FD ------------------------ */
@@ -299,16 +286,16 @@ static int caps_with_vm_fd(int xfd, int vm_fd)
 	caps_init(&caps);
 	caps.flags = KVM_XBZRLE_CAPS_VM_FD;
 	caps.vm_fd = vm_fd;
-	return do_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps);
+	return abi_ioctl(xfd, KVM_XBZRLE_GET_CAPS, &caps);
 }
 
 TEST_F(caps, vm_fd_not_a_vm)
 {
 	int null_fd = open("/dev/null", O_RDWR | O_CLOEXEC);
 
-	EXPECT_ERRNO(EBADF, caps_with_vm_fd(self->xfd, -1));
+	EXPECT_ERRNO(EBADF, caps_with_vm_fd(self->xfd, -1), "vm_fd -1");
 	ASSERT_LE(0, null_fd);
-	EXPECT_ERRNO(EINVAL, caps_with_vm_fd(self->xfd, null_fd));
+	EXPECT_ERRNO(EINVAL, caps_with_vm_fd(self->xfd, null_fd), "vm_fd of /dev/null");
 	close(null_fd);
 }
 
@@ -322,13 +309,13 @@ TEST_F(caps, vm_fd_of_kvm)
 	/* the tests run where KVM is: without it this case cannot check */
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	ASSERT_LE(0, kvm_fd) TH_LOG("/dev/kvm: %s", strerror(errno));
-	EXPECT_ERRNO(EINVAL, caps_with_vm_fd(self->xfd, kvm_fd));
+	EXPECT_ERRNO(EINVAL, caps_with_vm_fd(self->xfd, kvm_fd), "vm_fd of /dev/kvm");
 
 	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
 	ASSERT_LE(0, vm_fd) TH_LOG("KVM_CREATE_VM: %s", strerror(errno));
 	self->c.flags = KVM_XBZRLE_CAPS_VM_FD;
 	self->c.vm_fd = vm_fd;
-	ASSERT_EQ(0, do_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
+	ASSERT_EQ(0, abi_ioctl(self->xfd, KVM_XBZRLE_GET_CAPS, &self->c));
 	bad = caps_bad(&self->c);
 	EXPECT_EQ(NULL, bad) TH_LOG("%s", bad);
 
@@ -343,7 +330,8 @@ TEST_F(caps, vm_fd_of_kvm)
 	ASSERT_LT(0, pid) TH_LOG("fork: %s", strerror(errno));
 	ASSERT_EQ(pid, waitpid(pid, &status, 0));
 	ASSERT_TRUE(WIFEXITED(status)) TH_LOG("child status 0x%x", status);
-	EXPECT_ERRNO(EIO, WEXITSTATUS(status) == 255 ? -1 : WEXITSTATUS(status));
+	EXPECT_ERRNO(EIO, WEXITSTATUS(status) == 255 ? -1 : WEXITSTATUS(status),
+		     "the VM of another process");
 	close(vm_fd);
 	close(kvm_fd);
 }

@@ -31,7 +31,7 @@ static struct tap_state tap;
 /* "EINVAL" for EINVAL; glibc knows every name. */
 static inline const char *errname(int e)
 {
-	const char *name = e ? strerrorname_np(e) : "success";
+	const char *name = e < 0 ? "not an errno" : e ? strerrorname_np(e) : "success";
 
 	return name ? name : "E?";
 }
