@@ -14,7 +14,9 @@ off; the offload, the module clearing the dirty log of each 64 pages it
 reads; and, asked for by --modes, offload-noclear: the offload with
 -accel kvm,xbzrle-offload-clear=off, QEMU's lazy clear alone, and
 offload-scalar: the offload with the module loaded again with
-encoder=scalar, the encoder QEMU 7.2 has, like for like), --runs
+encoder=scalar, the encoder QEMU 7.2 has, like for like; any mode as
+MODE@N: its source with -global migration.x-clear-bitmap-shift=N, QEMU's
+lazy dirty-log clear in chunks of 2^N pages instead of 2^18), --runs
 migrations with seeds --seed.. --seed+runs-1,
 paced by dirty-sync count as migrate.py does (a 1 ms downtime limit for
 --warm-syncs syncs, then --downtime-ms), so a slower emulator does not
@@ -56,6 +58,21 @@ PATTERNS = {
     "sqlite": (None, 64, 8),
 }
 MODES = ("none", "qemu", "offload", "offload-noclear", "offload-scalar")
+
+
+def split_mode(md):
+    """A mode as --modes names it: MODE, or MODE@N for the source started
+    with -global migration.x-clear-bitmap-shift=N (QEMU's lazy dirty-log
+    clear in chunks of 2^N pages; its default is 18, 1 GiB).  Returns
+    (MODE, N or None); ValueError for anything else."""
+    base, at, shift = md.partition("@")
+    if base not in MODES:
+        raise ValueError("unknown mode %s (%s, each with an optional @N)" % (base, ", ".join(MODES)))
+    if not at:
+        return base, None
+    if not shift.isdigit() or not 6 <= int(shift) <= 31:
+        raise ValueError("mode %s: the clear-bitmap shift must be 6 to 31" % md)
+    return base, int(shift)
 ENCODER_PARAM = "/sys/module/kvm_xbzrle/parameters/encoder"
 
 FIGURES = (
@@ -135,6 +152,7 @@ def one(args, pattern, mode, seed, tap):
     shutil.rmtree(workdir, ignore_errors=True)
     os.makedirs(workdir)
     image = bench_image(args, pattern, seed, workdir)
+    mode, shift = split_mode(mode)
     # migrate.py's boot (SeaBIOS stalls retried) and destination; XBZRLE
     # is on for both sides there, and turned off again for "none"
     case = m.Case(mode, mode, args.patched_qemu, args.patched_qemu,
@@ -148,6 +166,8 @@ def one(args, pattern, mode, seed, tap):
     try:
         if mode == "offload-noclear":
             case.accel_extra = ",xbzrle-offload-clear=off"
+        if shift is not None:
+            case.src_extra = ("-global", "migration.x-clear-bitmap-shift=%d" % shift)
         src = m.boot_source(case, args, workdir, image, tap)
         if mode == "none":
             src.qmp.cmd("migrate-set-capabilities",
@@ -246,9 +266,11 @@ def main():
         if PATTERNS[p][0] is None and not (args.linux_kernel and args.linux_initrd):
             ap.error("pattern %s needs --linux-kernel and --linux-initrd" % p)
     for md in modes:
-        if md not in MODES:
-            ap.error("unknown mode %s (%s)" % (md, ", ".join(MODES)))
-    if "offload-scalar" in modes and not args.module:
+        try:
+            split_mode(md)
+        except ValueError as e:
+            ap.error(str(e))
+    if any(split_mode(md)[0] == "offload-scalar" for md in modes) and not args.module:
         ap.error("mode offload-scalar needs --module")
 
     tap = m.Tap(args.tap_fd)
@@ -264,10 +286,11 @@ def main():
     for p in patterns:
         for md in modes:
             rs = []
-            if md == "offload-scalar":
+            base = split_mode(md)[0]
+            if base == "offload-scalar":
                 load_module(args.module, ["encoder=scalar"])
-            encoders[md] = (encoder() if md.startswith("offload") else
-                            "-" if md == "none" else "QEMU 7.2's")
+            encoders[md] = (encoder() if base.startswith("offload") else
+                            "-" if base == "none" else "QEMU 7.2's")
             for seed in range(args.seed, args.seed + args.runs):
                 r = one(args, p, md, seed, tap)
                 rs.append(r)
@@ -276,7 +299,7 @@ def main():
                     ("%.3f" % r[k] if isinstance(r[k], float) else str(r[k]))
                     for k, _ in FIGURES))
             results[(p, md)] = rs
-            if md == "offload-scalar":
+            if base == "offload-scalar":
                 load_module(args.module, [])
             done = sum(r["completed"] for r in rs)
             tap.point(done == len(rs), "%s, %s: %d of %d migrations completed"

@@ -261,7 +261,7 @@ class Guest:
 
     def __init__(self, name, binary, accel, args, workdir, incoming=False,
                  bootsect=None, vga=False, high=False, vcpus=1, linux_seed=None,
-                 offload_trace=False):
+                 offload_trace=False, extra=()):
         self.name = name
         self.qmp_path = os.path.join(workdir, name + ".qmp")
         self.serial = os.path.join(workdir, name + ".serial")
@@ -322,6 +322,7 @@ class Guest:
             # QEMU's trace events of the source, into its log
             for t in args.trace.split(","):
                 cmd += ["-trace", t]
+        cmd += list(extra)
         self.cmdline = cmd
         with open(self.log, "w") as logf:
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL,
@@ -636,6 +637,7 @@ class Case:
         self.clock = None         # clock: ram_save_iterate()'s clock reads, batch pages
         self.skip = None if src_qemu else "patched QEMU not built"
         self.accel_extra = ""     # more -accel kvm properties of the source
+        self.src_extra = ()       # more arguments of the source QEMU
         # the offload switched on in the running source by the
         # xbzrle-offload capability, not by the accel property
         self.runtime = runtime
@@ -1416,7 +1418,7 @@ def boot_source(case, args, workdir, image, tap):
         src = Guest("src", case.src_qemu, accel, args, workdir, bootsect=image, vga=case.vga,
                     high=case.high, vcpus=case.vcpus,
                     linux_seed=case.seed if case.linux else None,
-                    offload_trace=case.offload)
+                    offload_trace=case.offload, extra=case.src_extra)
         t0 = time.monotonic()
         wait = short if attempt < 3 else args.boot_timeout
         if case.linux:
