@@ -8,12 +8,16 @@
  * test runs them where they matter, inside kernel_fpu_begin()/_end() in
  * KVM_XBZRLE_ENCODE:
  *
- *  - loaded without parameters, the module reports (in
+ *  - global.loaded_without_parameters_runs_the_best: loaded without
+ *    parameters, the module reports (in
  *    /sys/module/kvm_xbzrle/parameters/encoder) the fastest encoder this
  *    CPU has, as /proc/cpuinfo says;
- *  - for each encoder: the module is reloaded with encoder=<name>.  On a
- *    CPU that lacks it the load fails with EINVAL and a message naming it.
- *    Otherwise the parameter reads <name>, and pages of every kind (one
+ *  - encoder.<name>.*, a variant per encoder, its set-up reloading the
+ *    module with encoder=<name>: refused_without_cpu_support (on a CPU
+ *    that lacks it the load fails and the kernel log names why; skipped
+ *    where the CPU has it), loads_and_reports_itself (the parameter reads
+ *    <name>) and deltas_exact (skipped where the CPU lacks it): pages of
+ *    every kind (one
  *    byte per KiB changed, 10% of bytes at random, runs across 64-byte
  *    blocks and at the page's end, every byte changed, unchanged, zero,
  *    random) are sent over three rounds: every record passes the
@@ -21,10 +25,11 @@
  *    what the portable encoder in userspace makes of the destination's copy
  *    and the page, a RAW record one the portable encoder overflows on, and
  *    each record gives the page), and the destination equals guest memory;
- *  - finally the module is loaded again without parameters, as the
- *    harness left it.
+ *  - each variant's teardown loads the module again without parameters,
+ *    as the harness left it, and it must report the best encoder again.
  *
- * Needs root (module loading) and modprobe; skips without them.
+ * On the kernel's kselftest harness.  Needs root (module loading),
+ * modprobe and rmmod, and the module: without them the set-up fails.
  */
 #include <errno.h>
 #include <stdbool.h>
@@ -35,10 +40,11 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "kselftest_harness.h"
+
 #include "kvm_util.h"
 #include "records.h"
 #include "test_util.h"
-#include "xbzrle_tap.h"
 #include "xbzrle_util.h"
 
 #define PAGE		4096
@@ -47,6 +53,7 @@
 #define ROUNDS		3
 #define REC_MAX		(sizeof(struct kvm_xbzrle_record) + PAGE)
 #define PARAM		"/sys/module/kvm_xbzrle/parameters/encoder"
+#define TIMEOUT_S	120	/* a case: two module loads and its rounds */
 
 static const struct {
 	const char *name;	/* as encoder= takes it */
@@ -57,7 +64,6 @@ static const struct {
 	{ "avx512", "avx512bw" },
 };
 #define NENC	(sizeof(encoders) / sizeof(encoders[0]))
-#define POINTS	(1 + 2 * NENC + 1)
 
 static bool cpu_has(const char *flag)
 {
@@ -340,54 +346,107 @@ out_vm:
 	return ret;
 }
 
-int main(void)
+/* What every case needs: root, the module, modprobe and rmmod. */
+static void require_reload(struct __test_metadata *_metadata)
+{
+	struct kvm_xbzrle_caps caps;
+
+	ASSERT_EQ(0U, geteuid()) TH_LOG("not root: cannot reload the module");
+	ASSERT_EQ(0, xbz_check_offload(&caps)) TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, run("command -v modprobe >/dev/null && command -v rmmod >/dev/null"))
+		TH_LOG("no modprobe or rmmod");
+}
+
+TEST(loaded_without_parameters_runs_the_best)
+{
+	const char *best = best_encoder();
+	char cur[64] = "";
+
+	require_reload(_metadata);
+	ASSERT_EQ(0, read_param(cur, sizeof(cur))) TH_LOG(PARAM ": cannot read");
+	EXPECT_STREQ(best, cur) TH_LOG("this CPU's best is %s, the module runs %s", best, cur);
+}
+
+FIXTURE(encoder) {
+	bool usable;		/* the CPU has the variant's encoder */
+	int rc;			/* of the reload with encoder=<name> */
+	unsigned int refusals;	/* kernel messages refusing it */
+	bool kmsg;		/* whether /dev/kmsg could be read */
+};
+
+FIXTURE_VARIANT(encoder) {
+	unsigned int i;		/* in encoders[] */
+};
+
+FIXTURE_VARIANT_ADD(encoder, scalar) { .i = 0 };
+FIXTURE_VARIANT_ADD(encoder, avx2) { .i = 1 };
+FIXTURE_VARIANT_ADD(encoder, avx512) { .i = 2 };
+
+FIXTURE_SETUP(encoder)
 {
 	static const char *const refused[] = { "does not support it", NULL };
-	struct kvm_xbzrle_caps caps;
-	const char *best = best_encoder();
-	char cur[64];
-	int kmsg, rc;
+	char params[64];
+	int kmsg;
 
-	tap_timeout(240);
-	xbz_require_offload(&caps, false);
-	TEST_REQUIRE_MSG(geteuid() == 0, "not root: cannot reload the module");
-	/* a missing tool is a broken test set-up, not a reason to skip */
-	TEST_ASSERT(!run("command -v modprobe >/dev/null && command -v rmmod >/dev/null"),
-		    "no modprobe or rmmod");
-
-	tap_plan(POINTS);
-	tap_result(!read_param(cur, sizeof(cur)) && !strcmp(cur, best),
-		   "loaded without parameters, the module runs %s (this CPU's best: %s)",
-		   cur, best);
-
+	require_reload(_metadata);
+	self->usable = cpu_has(encoders[variant->i].flag);
+	snprintf(params, sizeof(params), "encoder=%s", encoders[variant->i].name);
 	kmsg = kmsg_open();
-	for (size_t i = 0; i < NENC; i++) {
-		const char *name = encoders[i].name;
-		char params[64], why[64];
-		bool usable = cpu_has(encoders[i].flag);
-		unsigned int hits;
-
-		snprintf(params, sizeof(params), "encoder=%s", name);
-		rc = reload(params);
-		if (!usable) {
-			hits = kmsg >= 0 ? kmsg_count(kmsg, refused, NULL) : 0;
-			tap_result(rc != 0 && (kmsg < 0 || hits > 0),
-				   "encoder=%s refused: this CPU has no %s (load %s, %u kernel messages)",
-				   name, encoders[i].flag, rc ? "failed" : "succeeded", hits);
-			snprintf(why, sizeof(why), "this CPU has no %s", encoders[i].flag);
-			tap_skip(why, "encoder=%s: pages through ENCODE", name);
-			continue;
-		}
-		tap_result(rc == 0 && !read_param(cur, sizeof(cur)) && !strcmp(cur, name),
-			   "encoder=%s loads and reports %s", name, rc == 0 ? cur : "(not loaded)");
-		tap_result(rc == 0 && !exercise(name),
-			   "encoder=%s: deltas equal the portable encoder's, destination exact", name);
-	}
-	if (kmsg >= 0)
+	self->rc = reload(params);
+	self->kmsg = kmsg >= 0;
+	if (kmsg >= 0) {
+		self->refusals = kmsg_count(kmsg, refused, NULL);
 		close(kmsg);
-
-	rc = reload("");
-	tap_result(rc == 0 && !read_param(cur, sizeof(cur)) && !strcmp(cur, best),
-		   "reloaded without parameters: %s again", rc == 0 ? cur : "(not loaded)");
-	tap_finish();
+	}
 }
+
+FIXTURE_TEARDOWN(encoder)
+{
+	const char *best = best_encoder();
+	char cur[64] = "";
+
+	EXPECT_EQ(0, reload("")) TH_LOG("modprobe kvm_xbzrle without parameters failed");
+	EXPECT_EQ(0, read_param(cur, sizeof(cur)));
+	EXPECT_STREQ(best, cur) TH_LOG("reloaded without parameters: %s, not %s again", cur, best);
+}
+
+TEST_F(encoder, refused_without_cpu_support)
+{
+	const char *name = encoders[variant->i].name;
+
+	if (self->usable)
+		SKIP(return, "this CPU has %s",
+		     encoders[variant->i].flag ? encoders[variant->i].flag : "it (every CPU has)");
+	EXPECT_NE(0, self->rc) TH_LOG("encoder=%s loaded on a CPU without %s",
+				      name, encoders[variant->i].flag);
+	ASSERT_TRUE(self->kmsg) TH_LOG("/dev/kmsg cannot be read: the refusal is unchecked");
+	EXPECT_LT(0U, self->refusals)
+		TH_LOG("encoder=%s: no kernel message says the CPU does not support it", name);
+}
+
+TEST_F(encoder, loads_and_reports_itself)
+{
+	const char *name = encoders[variant->i].name;
+	char cur[64] = "";
+
+	if (!self->usable)
+		SKIP(return, "this CPU has no %s", encoders[variant->i].flag);
+	ASSERT_EQ(0, self->rc) TH_LOG("modprobe kvm_xbzrle encoder=%s failed", name);
+	ASSERT_EQ(0, read_param(cur, sizeof(cur))) TH_LOG(PARAM ": cannot read");
+	EXPECT_STREQ(name, cur);
+}
+
+TEST_F_TIMEOUT(encoder, deltas_exact, TIMEOUT_S)
+{
+	const char *name = encoders[variant->i].name;
+
+	if (!self->usable)
+		SKIP(return, "this CPU has no %s", encoders[variant->i].flag);
+	ASSERT_EQ(0, self->rc) TH_LOG("modprobe kvm_xbzrle encoder=%s failed", name);
+	EXPECT_EQ(0, exercise(name))
+		TH_LOG("encoder=%s: deltas equal the portable encoder's, destination exact", name);
+}
+
+XBZRLE_SCALE_TIMEOUTS()
+
+TEST_HARNESS_MAIN
