@@ -596,7 +596,7 @@ def vga_lfb(guest):
 class Case:
     def __init__(self, key, title, src_qemu, dst_qemu, offload, churn=False, event=None,
                  high=False, vcpus=1, linux=False, dense=False, params=None, coalesced=False,
-                 runtime=False, scan=False):
+                 runtime=False, scan=False, module_clear=False):
         self.key = key
         self.run = 0              # which run of the case (--repeat)
         self.label = key          # key, with the run's number under --repeat
@@ -636,7 +636,11 @@ class Case:
         self.size_race = None     # setsize: whether the module's size is the parameter's
         self.clock = None         # clock: ram_save_iterate()'s clock reads, batch pages
         self.skip = None if src_qemu else "patched QEMU not built"
-        self.accel_extra = ""     # more -accel kvm properties of the source
+        # the module also clears the dirty log of what it reads
+        # (xbzrle-offload-clear=on); by default QEMU's lazy clear alone
+        self.module_clear = module_clear
+        # more -accel kvm properties of the source
+        self.accel_extra = ",xbzrle-offload-clear=on" if module_clear else ""
         self.src_extra = ()       # more arguments of the source QEMU
         # the offload switched on in the running source by the
         # xbzrle-offload capability, not by the accel property
@@ -716,7 +720,10 @@ class Case:
              % self.stop_rule() if self.stops() else
              "" if self.linux else
              "; XBZRLE not stopped (offload-stopped false, no xbzrle_offload_stop traced, "
-             "no stop in the module's counters)")
+             "no stop in the module's counters)") +
+            ("; the module cleared the dirty log (xbzrle-offload-clear=on)"
+             if self.module_clear else "; no dirty-log clear by the module (QEMU's lazy "
+             "clear alone, the default)")
             if self.offload else "module counters unchanged (offload off)",
         ]
         if self.trace_checked():
@@ -1852,8 +1859,9 @@ def startup_points(qemu, tap):
     checks = [
         "xbzrle-offload-clear=on without xbzrle-offload=on exits with the reason",
         "xbzrle-offload-clear=on while the module's clear_dirty_log=N exits with the reason",
-        "xbzrle-offload=on binds with the module's clear by default, without it "
-        "with xbzrle-offload-clear=off or when the module withholds it",
+        "xbzrle-offload=on binds without the module's clear by default, with it "
+        "with xbzrle-offload-clear=on or auto, and auto without it when the module "
+        "withholds it",
         "the xbzrle-offload capability binds a VM started without the accel property "
         "and mirrors its memslots (trace events), reads on, and off unbinds it",
         "without /dev/kvm_xbzrle, migrate-set-capabilities xbzrle-offload fails with the "
@@ -1874,21 +1882,22 @@ def startup_points(qemu, tap):
     tap.diag("xbzrle-offload-clear=on alone: exit %d: %s" % (rc, out[-300:]))
     tap.point(rc != 0 and "xbzrle-offload-clear needs xbzrle-offload=on" in out,
               "%s %s" % (desc, checks[0]))
-    binds = [bind("kvm,xbzrle-offload=on"), bind("kvm,xbzrle-offload=on,xbzrle-offload-clear=off")]
+    binds = [bind("kvm,xbzrle-offload=on"), bind("kvm,xbzrle-offload=on,xbzrle-offload-clear=on"),
+             bind("kvm,xbzrle-offload=on,xbzrle-offload-clear=auto")]
     with open(CLEAR_PARAM) as f:
         saved = f.read().strip()
     try:
         with open(CLEAR_PARAM, "w") as f:
             f.write("N")
         rc, out = start_briefly(qemu, "kvm,xbzrle-offload=on,xbzrle-offload-clear=on")
-        binds.append(bind("kvm,xbzrle-offload=on"))
+        binds.append(bind("kvm,xbzrle-offload=on,xbzrle-offload-clear=auto"))
     finally:
         with open(CLEAR_PARAM, "w") as f:
             f.write(saved)
     tap.diag("clear_dirty_log=N, xbzrle-offload-clear=on: exit %d: %s" % (rc, out[-300:]))
     tap.point(rc != 0 and "does not offer to clear the dirty log" in out,
               "%s %s" % (desc, checks[1]))
-    tap.point(binds == ["1", "0", "0"], "%s %s" % (desc, checks[2]))
+    tap.point(binds == ["0", "1", "1", "0"], "%s %s" % (desc, checks[2]))
     runtime_points(qemu, tap, desc, checks[3:])
 
 
@@ -1902,6 +1911,10 @@ def module_point(case, tap, desc, check):
             ok = m.get("pages", 0) > 0 and m.get("overflows", 0) > 0
         else:
             ok = all(m.get(k, 0) > 0 for k in ("pages", "xbzrle_pages", "delta_bytes"))
+        if (m.get("dirty_log_clears", 0) > 0) != case.module_clear:
+            tap.diag("module dirty_log_clears %s, xbzrle-offload-clear=%s"
+                     % (m.get("dirty_log_clears"), "on" if case.module_clear else "off"))
+            ok = False
         xb = (case.info or {}).get("xbzrle-cache") or {}
         stops = []
         try:
@@ -2123,15 +2136,16 @@ def main():
         Case("a", "offload on", patched, patched, True),
         Case("b", "offload on, Debian QEMU destination", patched, debian_dst, True),
         Case("c", "offload off", patched or plain, patched or plain, False),
-        Case("d", "churn, offload on", patched, patched, True, churn=True),
+        Case("d", "churn, offload on, the module's clear", patched, patched, True, churn=True,
+             module_clear=True),
         Case("e", "churn, offload on, Debian QEMU destination",
              patched, debian_dst, True, churn=True),
-        Case("f", "churn, system_reset, offload on", patched, patched, True,
-             churn=True, event="reset"),
+        Case("f", "churn, system_reset, offload on, the module's clear", patched, patched,
+             True, churn=True, event="reset", module_clear=True),
         Case("g", "churn, system_reset, offload on, Debian QEMU destination",
              patched, debian_dst, True, churn=True, event="reset"),
-        Case("h", "churn, cancel and restart, offload on", patched, patched, True,
-             churn=True, event="cancel"),
+        Case("h", "churn, cancel and restart, offload on, the module's clear", patched,
+             patched, True, churn=True, event="cancel", module_clear=True),
         Case("i", "churn, cancel and restart, offload on, Debian QEMU destination",
              patched, debian_dst, True, churn=True, event="cancel"),
         Case("j", "set-up refused by the module, then a migration, offload on",
