@@ -10,9 +10,10 @@ cold set several times the cache; dense: every byte of every page; and
 sqlite: Debian's kernel and sqlite3 with an in-memory table, updated
 mostly in a scattered hot tenth of its pages, e2e/guest-init.c) and
 each mode (no XBZRLE; QEMU's own XBZRLE, the patched QEMU with the offload
-off; the offload, the module clearing the dirty log of each 64 pages it
-reads; and, asked for by --modes, offload-noclear: the offload with
--accel kvm,xbzrle-offload-clear=off, QEMU's lazy clear alone, and
+off; the offload, with QEMU's lazy dirty-log clear alone, its default;
+and, asked for by --modes, offload-clear: the offload with
+-accel kvm,xbzrle-offload-clear=on, the module also clearing the dirty
+log of each 64 pages it reads, and
 offload-scalar: the offload with the module loaded again with
 encoder=scalar, the encoder QEMU 7.2 has, like for like; any mode as
 MODE@N: its source with -global migration.x-clear-bitmap-shift=N, QEMU's
@@ -57,7 +58,7 @@ PATTERNS = {
     # tenth of its pages
     "sqlite": (None, 64, 8),
 }
-MODES = ("none", "qemu", "offload", "offload-noclear", "offload-scalar")
+MODES = ("none", "qemu", "offload", "offload-clear", "offload-scalar")
 
 
 def split_mode(md):
@@ -164,8 +165,8 @@ def one(args, pattern, mode, seed, tap):
     src = dst = None
     r = {"completed": 0}
     try:
-        if mode == "offload-noclear":
-            case.accel_extra = ",xbzrle-offload-clear=off"
+        if mode == "offload-clear":
+            case.accel_extra = ",xbzrle-offload-clear=on"
         if shift is not None:
             case.src_extra = ("-global", "migration.x-clear-bitmap-shift=%d" % shift)
         src = m.boot_source(case, args, workdir, image, tap)

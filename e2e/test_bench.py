@@ -18,12 +18,12 @@ class SplitMode(unittest.TestCase):
             self.assertEqual(bench.split_mode(md), (md, None))
 
     def test_clear_bitmap_shift(self):
-        self.assertEqual(bench.split_mode("offload-noclear@12"), ("offload-noclear", 12))
+        self.assertEqual(bench.split_mode("offload-clear@12"), ("offload-clear", 12))
         self.assertEqual(bench.split_mode("qemu@6"), ("qemu", 6))
         self.assertEqual(bench.split_mode("offload@31"), ("offload", 31))
 
     def test_refused(self):
-        for md in ("", "offload-clear", "qemu@", "qemu@5", "qemu@32", "qemu@x", "qemu@-7",
+        for md in ("", "offload-noclear", "qemu@", "qemu@5", "qemu@32", "qemu@x", "qemu@-7",
                    "qemu@12@12"):
             with self.assertRaises(ValueError, msg=md):
                 bench.split_mode(md)
