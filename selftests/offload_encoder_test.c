@@ -63,7 +63,7 @@ static const struct {
 	{ "avx2", "avx2" },
 	{ "avx512", "avx512bw" },
 };
-#define NENC	(sizeof(encoders) / sizeof(encoders[0]))
+#define NENC	ARRAY_SIZE(encoders)
 
 static bool cpu_has(const char *flag)
 {

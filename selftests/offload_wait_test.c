@@ -242,9 +242,9 @@ TEST_F_TIMEOUT(wait, killable_behind_a_faulting_encode, TIMEOUT_S)
 		TH_LOG("%s: child %s %d", call_names[c],
 		       WIFSIGNALED(status) ? "killed by signal" : "exited with",
 		       WIFSIGNALED(status) ? WTERMSIG(status) : WEXITSTATUS(status));
-	EXPECT_EQ(0, n) TH_LOG("%s behind an ENCODE held in a fault for %d s: "
-			       "%d hung-task reports (timeout %d s)",
-			       call_names[c], HOLD_S, n, HUNG_S);
+	EXPECT_EQ(0, n)
+		TH_LOG("%s behind an ENCODE held in a fault for %d s: %d hung-task reports (timeout %d s)",
+		       call_names[c], HOLD_S, n, HUNG_S);
 }
 
 XBZRLE_SCALE_TIMEOUTS()

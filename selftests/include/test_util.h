@@ -62,6 +62,11 @@ set_why(char *why, size_t size, const char *fmt, ...);
  */
 #define WHY_IF(failed, why)	(failed) ? ": " : "", (failed) ? (why) : ""
 
+/* As the kernel's and kselftest.h's. */
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* Writes "2" to /proc/sys/vm/drop_caches (shrinkers run).  0 or -1. */
 int drop_caches(void);
 /* Reads @path into @buf (@len bytes, NUL-terminated).  0 or -1. */

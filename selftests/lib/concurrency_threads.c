@@ -411,7 +411,7 @@ void *conc_cache_thread(void *arg)
 
 	while (!atomic_load(&c->run->stop_run)) {
 		int xfd = c->xfds[it % 3];
-		uint64_t want = sizes[(it / 3) % (sizeof(sizes) / sizeof(sizes[0]))];
+		uint64_t want = sizes[(it / 3) % ARRAY_SIZE(sizes)];
 
 		ti->phase = "setcache";
 		if (it % 7 == 6) {

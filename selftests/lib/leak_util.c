@@ -32,9 +32,6 @@
 #define POISON_GPA	0x100000ULL
 #define POISON_NP	64
 #define NPOISON_CTX	3
-#ifndef ARRAY_SIZE
-#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
-#endif
 
 static uint8_t marker_buf[1 << 16];
 

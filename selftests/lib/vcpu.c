@@ -120,7 +120,7 @@ const char *kvm_exit_name(uint32_t reason)
 		[KVM_EXIT_INTERNAL_ERROR] = "KVM_EXIT_INTERNAL_ERROR",
 	};
 
-	if (reason < sizeof(names) / sizeof(names[0]) && names[reason])
+	if (reason < ARRAY_SIZE(names) && names[reason])
 		return names[reason];
 	return "unexpected KVM exit reason";
 }
