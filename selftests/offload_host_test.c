@@ -306,6 +306,7 @@ TEST_F_TIMEOUT(host, shrinker, TIMEOUT_S)
 TEST_F_TIMEOUT(host, reset, TIMEOUT_S)
 {
 	struct kvm_xbzrle_stats s;
+	char str[512];
 	struct mig *m = &self->m;
 	struct tally t;
 	int r;
@@ -327,14 +328,9 @@ TEST_F_TIMEOUT(host, reset, TIMEOUT_S)
 		    !s.unchanged_pages && !s.xbzrle_pages && !s.raw_pages &&
 		    !s.delta_bytes && !s.evictions && !s.reclaimed &&
 		    s.cache_size == self->default_cache)
-		TH_LOG("RESET: cache empty (cache_bytes %llu), counters zero (pages %llu hits %llu misses %llu evictions %llu), size kept (%llu, was %llu)",
-		       (unsigned long long)s.cache_bytes,
-		       (unsigned long long)s.pages,
-		       (unsigned long long)s.cache_hits,
-		       (unsigned long long)s.cache_misses,
-		       (unsigned long long)s.evictions,
-		       (unsigned long long)s.cache_size,
-		       (unsigned long long)self->default_cache);
+		TH_LOG("RESET: cache empty, counters zero, size kept (was %llu): %s",
+		       (unsigned long long)self->default_cache,
+		       xbz_stats_str(&s, str, sizeof(str)));
 	gmig_reset(m);
 	gmig_touch_sparse(m, HOST_ZERO, 8, 3);
 	expect_round(_metadata, m, "after RESET", 0, HOST_PAGES, PAGE, &t);

@@ -70,7 +70,7 @@ struct mig {
 	uint8_t *records;
 	uint32_t records_cap;
 	struct tally total;	/* since the context's counters were zeroed */
-	char why[512];
+	char why[1024];
 };
 
 #define why(m, ...)	set_why((m)->why, sizeof((m)->why), __VA_ARGS__)

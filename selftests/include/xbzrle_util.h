@@ -50,6 +50,12 @@ int xbz_encode_gen(int xfd, uint32_t flags, uint64_t generation,
 		   struct xbz_encode_result *res);
 int xbz_get_stats(int xfd, struct kvm_xbzrle_stats *stats);
 /*
+ * Every counter of @s as "name value ...", into @buf of @len bytes
+ * (truncated to fit); returns @buf, for diagnostics.
+ */
+const char *xbz_stats_str(const struct kvm_xbzrle_stats *s, char *buf,
+			  size_t len);
+/*
  * KVM_XBZRLE_SET_CACHE with @flags (KVM_XBZRLE_CACHE_*); *@in_effect (if
  * not NULL) receives the cache size in effect.
  */

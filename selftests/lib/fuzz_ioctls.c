@@ -10,6 +10,7 @@
 #include <sys/ioctl.h>
 
 #include "fuzz_util.h"
+#include "xbzrle_util.h"
 #include "test_util.h"
 
 /* ------------------------------- the ioctls ------------------------------- */
@@ -352,6 +353,7 @@ void do_stats(unsigned int c)
 	uint32_t ioc = sizeof(*a), size = sizeof(*a);
 	struct fctx *x = &ctxs[c];
 	struct argcheck ac;
+	char str[512];
 	const char *where;
 	void *p;
 	int w, r;
@@ -387,19 +389,10 @@ void do_stats(unsigned int c)
 	    a->cache_bytes > a->cache_size || a->cache_bytes % PG ||
 	    (x->records_known && a->pages != x->records) ||
 	    (x->cache_size != UINT64_MAX && a->cache_size != x->cache_size))
-		violation(V_OUTPUT, "GET_STATS: pages %llu (records seen %llu%s) zero %llu unchanged %llu xbzrle %llu raw %llu hits %llu misses %llu overflows %llu cache %llu/%llu (set %llu)",
-			  (unsigned long long)a->pages,
+		violation(V_OUTPUT, "GET_STATS: %s (records seen %llu%s, cache size set %llu)",
+			  xbz_stats_str(a, str, sizeof(str)),
 			  (unsigned long long)x->records,
 			  x->records_known ? "" : ", unknown",
-			  (unsigned long long)a->zero_pages,
-			  (unsigned long long)a->unchanged_pages,
-			  (unsigned long long)a->xbzrle_pages,
-			  (unsigned long long)a->raw_pages,
-			  (unsigned long long)a->cache_hits,
-			  (unsigned long long)a->cache_misses,
-			  (unsigned long long)a->overflows,
-			  (unsigned long long)a->cache_bytes,
-			  (unsigned long long)a->cache_size,
 			  (unsigned long long)x->cache_size);
 	x->cache_size = a->cache_size;
 }

@@ -234,58 +234,35 @@ int gmig_check_stats(struct mig *m)
 {
 	struct kvm_xbzrle_stats s;
 	const struct tally *t = &m->total;
-	char msg[512] = "";
+	const char *bad = NULL;
+	char str[512];
 
-	if (xbz_get_stats(m->xfd, &s)) {
-		snprintf(msg, sizeof(msg), "%s", kvm_util_error());
-	} else if (s.pages != t->pages || s.zero_pages != t->zero ||
-		   s.unchanged_pages != t->unchanged ||
-		   s.xbzrle_pages != t->xbzrle || s.raw_pages != t->raw ||
-		   s.delta_bytes != t->delta_bytes) {
-		snprintf(msg, sizeof(msg),
-			 "stats pages %llu zero %llu unchanged %llu xbzrle %llu raw %llu delta_bytes %llu; records: %llu %llu %llu %llu %llu %llu",
-			 (unsigned long long)s.pages,
-			 (unsigned long long)s.zero_pages,
-			 (unsigned long long)s.unchanged_pages,
-			 (unsigned long long)s.xbzrle_pages,
-			 (unsigned long long)s.raw_pages,
-			 (unsigned long long)s.delta_bytes,
-			 (unsigned long long)t->pages,
-			 (unsigned long long)t->zero,
-			 (unsigned long long)t->unchanged,
-			 (unsigned long long)t->xbzrle,
-			 (unsigned long long)t->raw,
-			 (unsigned long long)t->delta_bytes);
-	} else if (s.overflows < t->overflow_min ||
-		   s.overflows > t->overflow_max ||
-		   s.cache_hits != t->unchanged + t->xbzrle + s.overflows ||
-		   s.cache_misses + s.overflows != t->raw) {
-		snprintf(msg, sizeof(msg),
-			 "stats cache_hits %llu cache_misses %llu overflows %llu; records: %llu UNCHANGED + %llu XBZRLE, %llu RAW of which %llu..%llu overflows",
-			 (unsigned long long)s.cache_hits,
-			 (unsigned long long)s.cache_misses,
-			 (unsigned long long)s.overflows,
-			 (unsigned long long)t->unchanged,
-			 (unsigned long long)t->xbzrle,
-			 (unsigned long long)t->raw,
-			 (unsigned long long)t->overflow_min,
-			 (unsigned long long)t->overflow_max);
-	} else if (s.cache_bytes > s.cache_size || s.cache_bytes % PAGE) {
-		snprintf(msg, sizeof(msg), "cache_bytes %llu, cache_size %llu",
-			 (unsigned long long)s.cache_bytes,
-			 (unsigned long long)s.cache_size);
-	}
-	if (msg[0])
-		return why(m, "%s", msg);
-	tap_diag("%s: pages %llu hits %llu misses %llu overflows %llu delta_bytes %llu evictions %llu reclaimed %llu cache_bytes %llu",
-	     m->name, (unsigned long long)s.pages,
-	     (unsigned long long)s.cache_hits,
-	     (unsigned long long)s.cache_misses,
-	     (unsigned long long)s.overflows,
-	     (unsigned long long)s.delta_bytes,
-	     (unsigned long long)s.evictions,
-	     (unsigned long long)s.reclaimed,
-	     (unsigned long long)s.cache_bytes);
+	if (xbz_get_stats(m->xfd, &s))
+		return why(m, "%s", kvm_util_error());
+	if (s.pages != t->pages || s.zero_pages != t->zero ||
+	    s.unchanged_pages != t->unchanged ||
+	    s.xbzrle_pages != t->xbzrle || s.raw_pages != t->raw ||
+	    s.delta_bytes != t->delta_bytes)
+		bad = "records counted differently";
+	else if (s.overflows < t->overflow_min ||
+		 s.overflows > t->overflow_max ||
+		 s.cache_hits != t->unchanged + t->xbzrle + s.overflows ||
+		 s.cache_misses + s.overflows != t->raw)
+		bad = "hits, misses and overflows do not add up to the records";
+	else if (s.cache_bytes > s.cache_size || s.cache_bytes % PAGE)
+		bad = "cache_bytes over cache_size or not whole pages";
+	xbz_stats_str(&s, str, sizeof(str));
+	if (bad)
+		return why(m, "%s: stats %s; records: pages %llu zero %llu unchanged %llu xbzrle %llu raw %llu (%llu..%llu overflows) delta_bytes %llu",
+			   bad, str, (unsigned long long)t->pages,
+			   (unsigned long long)t->zero,
+			   (unsigned long long)t->unchanged,
+			   (unsigned long long)t->xbzrle,
+			   (unsigned long long)t->raw,
+			   (unsigned long long)t->overflow_min,
+			   (unsigned long long)t->overflow_max,
+			   (unsigned long long)t->delta_bytes);
+	tap_diag("%s: %s", m->name, str);
 	return 0;
 }
 

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -172,6 +173,39 @@ int xbz_get_stats(int xfd, struct kvm_xbzrle_stats *stats)
 	if (ioctl(xfd, KVM_XBZRLE_GET_STATS, stats))
 		return fail_errno("KVM_XBZRLE_GET_STATS");
 	return 0;
+}
+
+const char *xbz_stats_str(const struct kvm_xbzrle_stats *s, char *buf,
+			  size_t len)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} f[] = {
+#define XBZ_STAT(x) { #x, offsetof(struct kvm_xbzrle_stats, x) }
+		XBZ_STAT(pages), XBZ_STAT(zero_pages), XBZ_STAT(unchanged_pages),
+		XBZ_STAT(xbzrle_pages), XBZ_STAT(raw_pages),
+		XBZ_STAT(delta_bytes), XBZ_STAT(cache_hits),
+		XBZ_STAT(cache_misses), XBZ_STAT(overflows),
+		XBZ_STAT(cache_bytes), XBZ_STAT(cache_size),
+		XBZ_STAT(evictions), XBZ_STAT(reclaimed), XBZ_STAT(refused),
+		XBZ_STAT(skipped), XBZ_STAT(given_back), XBZ_STAT(probes),
+		XBZ_STAT(stops),
+#undef XBZ_STAT
+	};
+	size_t i, n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < ARRAY_SIZE(f) && n < len; i++) {
+		const __u64 *v = (const void *)((const char *)s + f[i].off);
+		int w = snprintf(buf + n, len - n, "%s%s %llu", i ? " " : "",
+				 f[i].name, (unsigned long long)*v);
+
+		if (w < 0)
+			break;
+		n += w;
+	}
+	return buf;
 }
 
 int xbz_set_cache(int xfd, uint32_t flags, uint64_t cache_size,
