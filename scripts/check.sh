@@ -153,7 +153,7 @@ if step "patched QEMU 10.0 builds from trixie's source (make qemu QEMU_VERSION=1
 fi
 step "QEMU 10.0's test-xbzrle and xbzrle migration qtest on the patched QEMU" \
 	env QEMU_VERSION=10.0 userspace/qemu/build-qemu.sh --check
-E2E_QEMU=$qemu10_bin E2E_ARGS="--cases abgsuCRH" \
+E2E_QEMU=$qemu10_bin E2E_ARGS="--cases abdgsuCRH" \
 	step "live migration with xbzrle-offload=on from QEMU 10.0 in a guest (e2e)" \
 	e2e/run.sh
 
