@@ -13,18 +13,47 @@
  *	10: loop 0
  *	12: hlt
  *
- * Classic mode: every round's KVM_GET_DIRTY_LOG shows exactly the pages
- * written since the previous call (plus, possibly, the code page: a read fault
- * may map it writable).
+ * A step is one such round (or a KVM_CLEAR_DIRTY_LOG), then a
+ * KVM_GET_DIRTY_LOG.  The checks allow the code page to be dirty too: a
+ * read fault may map it writable.  A case is a variant of the fixture
+ * dirty_log: a VM in one mode, the steps up to the one it checks, and
+ * that step's checks (case dirty_log.<variant>.after_steps).
+ *
+ * Classic mode: every KVM_GET_DIRTY_LOG shows exactly the pages written
+ * since the previous call, and resets the log:
+ *
+ *   classic_round_logs_written_pages  round 1 (pages 8-23): they are dirty,
+ *                                     no other page is, and the host
+ *                                     mapping holds the guest's bytes;
+ *   classic_get_resets_the_log        then round 2 (pages 32-43): only they
+ *                                     are dirty, and the host mapping holds
+ *                                     both rounds' bytes.
  *
  * Manual-protect mode (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), the lazy clear
- * that kvm_xbzrle relies on: KVM_GET_DIRTY_LOG does not reset anything,
- * KVM_CLEAR_DIRTY_LOG of a sub-range cleans exactly those pages, and a guest
- * write after the clear dirties the page again.
+ * that kvm_xbzrle relies on; the steps are round 1 of pages 8-23, round 2
+ * of the same pages, a clear of pages 8-15, round 3 of pages 16-31 and
+ * round 4 of pages 8-11:
+ *
+ *   manual_round_logs_written_pages     after round 1, pages 8-23 dirty,
+ *                                       no other;
+ *   manual_get_does_not_reset           after round 2, without a clear,
+ *                                       pages 8-23 still dirty;
+ *   manual_clear_cleans_its_pages_only  after the clear, pages 8-15 clean,
+ *                                       16-23 still dirty;
+ *   manual_cleared_pages_stay_clean     after round 3, pages 16-31 dirty,
+ *                                       the cleared 8-15 (not written
+ *                                       again) and all others clean;
+ *   manual_write_after_clear_redirties  after round 4, pages 8-11 dirty
+ *                                       again, 12-15 clean, and the host
+ *                                       mapping holds the last bytes.
+ *
+ * On the kernel's kselftest harness: each case in its own process with its
+ * own VM.  Skips without /dev/kvm (or access to it); the manual cases skip
+ * without KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2.
  */
 #include <errno.h>
 #include <fcntl.h>
-#include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -34,6 +63,7 @@
 #include <unistd.h>
 #include <linux/kvm.h>
 
+#include "kselftest_harness.h"
 #include "xbzrle_tap.h"
 
 #define GUEST_PAGE_SIZE	4096
@@ -41,11 +71,6 @@
 #define CODE_PAGE	0
 #define DATA_OFFSET	0x800	/* byte of each page the guest writes */
 #define TSS_ADDR	0xfffbd000UL	/* outside the memslot, as QEMU does */
-#define TIMEOUT_S	90
-
-#define CLASSIC_TESTS	8
-#define MANUAL_TESTS	16
-#define NTESTS		(CLASSIC_TESTS + MANUAL_TESTS)
 
 _Static_assert(NPAGES == 64, "bitmaps below are a single u64");
 
@@ -71,12 +96,10 @@ struct vm {
 
 static int kvm_fd = -1;
 
-static uint64_t pages(unsigned int first, unsigned int count)
-{
-	uint64_t m = count >= 64 ? ~0ULL : (1ULL << count) - 1;
-
-	return first >= 64 ? 0 : m << first;
-}
+/* Pages [@first, @first + @count) as a bitmap; a constant expression. */
+#define PAGES(first, count)						\
+	((first) >= 64 ? 0 :						\
+	 ((count) >= 64 ? ~0ULL : (1ULL << (count)) - 1) << (first))
 
 static const char *page_list(uint64_t m, char *buf, size_t len)
 {
@@ -121,7 +144,8 @@ static int vm_create(struct vm *vm, const char *name, int manual,
 	}
 	/* Only needed for real mode on VMX without unrestricted guest. */
 	if (ioctl(vm->fd, KVM_SET_TSS_ADDR, TSS_ADDR))
-		tap_diag("%s: KVM_SET_TSS_ADDR: %s (ignored)", name, strerror(errno));
+		ksft_print_msg("%s: KVM_SET_TSS_ADDR: %s (ignored)\n", name,
+			       strerror(errno));
 
 	vm->mem = mmap(NULL, NPAGES * GUEST_PAGE_SIZE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
@@ -307,200 +331,220 @@ static int vm_clear_log(struct vm *vm, uint64_t mask, char *why, size_t len)
 	return 0;
 }
 
-/* A round: run the guest, then read the log.  Reports one test point. */
-static int round_point(struct vm *vm, const char *what, unsigned int first,
-		       unsigned int count, uint8_t val, uint64_t *log)
-{
-	char why[256];
-	int ok;
+/*
+ * A step: the guest writes @val to pages [@first, @first + @count), or,
+ * with @val 0, KVM_CLEAR_DIRTY_LOG of those pages; then the log is read.
+ * A case runs the steps up to the one it checks, and checks what that
+ * step's log must show.
+ */
+struct step {
+	const char *what;
+	unsigned int first, count;
+	uint8_t val;
+	uint64_t dirty;		/* all dirty; 0: the pages written */
+	const char *dirty_why;
+	uint64_t clean;		/* none dirty (but the code page); 0: all others */
+	const char *clean_why;	/* NULL: not checked */
+	const char *memory;	/* if set: the host mapping holds the bytes */
+};
 
-	ok = !vm_round(vm, first, count, val, why, sizeof(why)) &&
-	     !vm_get_log(vm, log, why, sizeof(why));
-	tap_result(ok, "%s: %s: guest writes pages %u-%u and halts, log read%s%s",
-		   vm->name, what, first, first + count - 1,
-		   ok ? "" : ": ", ok ? "" : why);
-	return ok;
-}
+static const struct step classic_steps[] = {
+	{ .what = "round 1", .first = 8, .count = 16, .val = 0x11,
+	  .dirty_why = "round 1: every written page is dirty",
+	  .clean_why = "round 1: no page outside the written range is dirty",
+	  .memory = "round 1: host mapping holds the guest's writes" },
+	{ .what = "round 2", .first = 32, .count = 12, .val = 0x22,
+	  .dirty_why = "round 2: every newly written page is dirty",
+	  .clean_why = "round 2: round 1 pages and all others clean (log was reset, pages re-protected)",
+	  .memory = "round 2: host mapping holds both rounds' writes" },
+};
 
-/* Log read without running the guest.  No test point of its own. */
-static int log_only(struct vm *vm, uint64_t *log)
-{
-	char why[256];
+#define MANUAL_C	PAGES(8, 8)	/* the cleared pages */
 
-	if (vm_get_log(vm, log, why, sizeof(why))) {
-		tap_diag("%s: %s", vm->name, why);
-		return 0;
-	}
-	return 1;
-}
+static const struct step manual_steps[] = {
+	{ .what = "round 1", .first = 8, .count = 16, .val = 0x33,
+	  .dirty_why = "round 1: every written page is dirty",
+	  .clean_why = "round 1: no page outside the written range is dirty" },
+	/* no clear: the log keeps the pages, rewriting them changes nothing */
+	{ .what = "round 2 (no clear)", .first = 8, .count = 16, .val = 0x44,
+	  .dirty_why = "round 2: without KVM_CLEAR_DIRTY_LOG the pages are still dirty" },
+	/* clear a sub-range: effective at once, the rest untouched */
+	{ .what = "KVM_CLEAR_DIRTY_LOG of pages 8-15", .first = 8, .count = 8,
+	  .dirty = PAGES(16, 8),
+	  .dirty_why = "after clear: uncleared pages are still dirty",
+	  .clean = MANUAL_C,
+	  .clean_why = "after clear: cleared pages are clean" },
+	/* write only outside the cleared range */
+	{ .what = "round 3", .first = 16, .count = 16, .val = 0x55,
+	  .dirty_why = "round 3: uncleared and newly written pages (16-31) are dirty",
+	  .clean_why = "round 3: cleared pages (8-15) not written again stay clean" },
+	/* a write after the clear dirties the page again */
+	{ .what = "round 4", .first = 8, .count = 4, .val = 0x66,
+	  .dirty_why = "round 4: a write after the clear re-dirties pages 8-11",
+	  .clean = MANUAL_C & ~PAGES(8, 4),
+	  .clean_why = "round 4: cleared pages 12-15 not written stay clean",
+	  .memory = "host mapping holds the guest's last writes" },
+};
 
 /* Every page of @must is dirty in @log. */
-static void expect_dirty(int valid, struct vm *vm, const char *what,
-			 uint64_t log, uint64_t must)
+static void expect_dirty(struct __test_metadata *_metadata, struct vm *vm,
+			 const char *what, uint64_t log, uint64_t must)
 {
 	char buf[256];
 
-	if (!valid) {
-		tap_result(0, "%s: %s (no dirty log to check)", vm->name, what);
-		return;
-	}
-	if (!tap_result((log & must) == must, "%s: %s", vm->name, what))
-		tap_diag("  not dirty: %s", page_list(must & ~log, buf, sizeof(buf)));
+	EXPECT_EQ(must, log & must)
+		TH_LOG("%s: %s: not dirty: %s", vm->name, what,
+		       page_list(must & ~log, buf, sizeof(buf)));
 }
 
 /*
  * No page of @forbid is dirty in @log.  The code page never is in @forbid
  * (KVM may report it dirty: a read fault may map it writable).
  */
-static void expect_clean(int valid, struct vm *vm, const char *what,
-			 uint64_t log, uint64_t forbid)
+static void expect_clean(struct __test_metadata *_metadata, struct vm *vm,
+			 const char *what, uint64_t log, uint64_t forbid)
 {
 	char buf[256];
 
-	forbid &= ~pages(CODE_PAGE, 1);
-	if (!valid) {
-		tap_result(0, "%s: %s (no dirty log to check)", vm->name, what);
-		return;
-	}
-	if (!tap_result(!(log & forbid), "%s: %s", vm->name, what))
-		tap_diag("  unexpectedly dirty: %s",
-			 page_list(log & forbid, buf, sizeof(buf)));
-	if (log & pages(CODE_PAGE, 1))
-		tap_diag("  (code page %u reported dirty too: allowed)", CODE_PAGE);
+	forbid &= ~PAGES(CODE_PAGE, 1);
+	EXPECT_EQ(0ULL, log & forbid)
+		TH_LOG("%s: %s: unexpectedly dirty: %s", vm->name, what,
+		       page_list(log & forbid, buf, sizeof(buf)));
+	if (log & PAGES(CODE_PAGE, 1))
+		TH_LOG("%s: code page %u reported dirty too: allowed",
+		       vm->name, CODE_PAGE);
 }
 
-static void expect_memory(struct vm *vm, const char *what)
+/* The host mapping holds the byte the guest last wrote to each page. */
+static void expect_memory(struct __test_metadata *_metadata, struct vm *vm,
+			  const char *what)
 {
 	unsigned int i, bad = 0;
 
 	for (i = 0; i < NPAGES; i++) {
 		uint8_t got = vm->mem[i * GUEST_PAGE_SIZE + DATA_OFFSET];
 
-		if (got != vm->expect[i]) {
-			if (bad++ < 8)
-				tap_diag("  page %u: host sees 0x%02x, guest wrote 0x%02x",
-					 i, got, vm->expect[i]);
-		}
+		if (got != vm->expect[i] && bad++ < 8)
+			TH_LOG("page %u: host sees 0x%02x, guest wrote 0x%02x",
+			       i, got, vm->expect[i]);
 	}
-	tap_result(!bad, "%s: %s", vm->name, what);
+	EXPECT_EQ(0U, bad) TH_LOG("%s: %s", vm->name, what);
 }
+
+/* Steps 0 to @last of @steps, then the checks of step @last. */
+static void run_steps(struct __test_metadata *_metadata, struct vm *vm,
+		      const struct step *steps, unsigned int last)
+{
+	const struct step *s;
+	uint64_t log = 0, written;
+	unsigned int i;
+	char why[256];
+
+	for (i = 0; i <= last; i++) {
+		s = &steps[i];
+		if (s->val) {
+			ASSERT_EQ(0, vm_round(vm, s->first, s->count, s->val,
+					      why, sizeof(why)))
+				TH_LOG("%s: %s: guest writes pages %u-%u and halts: %s",
+				       vm->name, s->what, s->first,
+				       s->first + s->count - 1, why);
+		} else {
+			ASSERT_EQ(0, vm_clear_log(vm, PAGES(s->first, s->count),
+						  why, sizeof(why)))
+				TH_LOG("%s: %s: %s", vm->name, s->what, why);
+		}
+		ASSERT_EQ(0, vm_get_log(vm, &log, why, sizeof(why)))
+			TH_LOG("%s: after %s: %s", vm->name, s->what, why);
+	}
+	s = &steps[last];
+	written = s->val ? PAGES(s->first, s->count) : 0;
+	expect_dirty(_metadata, vm, s->dirty_why, log,
+		     s->dirty ? s->dirty : written);
+	if (s->clean_why)
+		expect_clean(_metadata, vm, s->clean_why, log,
+			     s->clean ? s->clean : ~written);
+	if (s->memory)
+		expect_memory(_metadata, vm, s->memory);
+}
+
+FIXTURE(dirty_log) {
+	struct vm vm;
+};
+
+/* A case: a VM in a mode, the steps up to one, that step's checks. */
+FIXTURE_VARIANT(dirty_log) {
+	bool manual;		/* KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE */
+	const struct step *steps;
+	unsigned int last;
+};
 
 /* Classic mode: each KVM_GET_DIRTY_LOG returns and resets the log. */
-static void test_classic(void)
-{
-	const uint64_t r1 = pages(8, 16), r2 = pages(32, 12);
-	struct vm vm;
-	char why[256];
-	uint64_t log = 0;
-	int valid;
+FIXTURE_VARIANT_ADD(dirty_log, classic_round_logs_written_pages) {
+	.steps = classic_steps, .last = 0,
+};
 
-	if (vm_create(&vm, "classic", 0, why, sizeof(why)))
-		tap_bail_out("classic VM setup: %s", why);
-
-	valid = round_point(&vm, "round 1", 8, 16, 0x11, &log);
-	expect_dirty(valid, &vm, "round 1: every written page is dirty", log, r1);
-	expect_clean(valid, &vm, "round 1: no page outside the written range is dirty",
-		     log, ~r1);
-	expect_memory(&vm, "round 1: host mapping holds the guest's writes");
-
-	valid = round_point(&vm, "round 2", 32, 12, 0x22, &log);
-	expect_dirty(valid, &vm, "round 2: every newly written page is dirty", log, r2);
-	expect_clean(valid, &vm, "round 2: round 1 pages and all others clean (log was reset, pages re-protected)",
-		     log, ~r2);
-	expect_memory(&vm, "round 2: host mapping holds both rounds' writes");
-
-	vm_destroy(&vm);
-}
+FIXTURE_VARIANT_ADD(dirty_log, classic_get_resets_the_log) {
+	.steps = classic_steps, .last = 1,
+};
 
 /* Manual-protect mode: the lazy clear kvm_xbzrle depends on. */
-static void test_manual(void)
+FIXTURE_VARIANT_ADD(dirty_log, manual_round_logs_written_pages) {
+	.manual = true, .steps = manual_steps, .last = 0,
+};
+
+FIXTURE_VARIANT_ADD(dirty_log, manual_get_does_not_reset) {
+	.manual = true, .steps = manual_steps, .last = 1,
+};
+
+FIXTURE_VARIANT_ADD(dirty_log, manual_clear_cleans_its_pages_only) {
+	.manual = true, .steps = manual_steps, .last = 2,
+};
+
+FIXTURE_VARIANT_ADD(dirty_log, manual_cleared_pages_stay_clean) {
+	.manual = true, .steps = manual_steps, .last = 3,
+};
+
+FIXTURE_VARIANT_ADD(dirty_log, manual_write_after_clear_redirties) {
+	.manual = true, .steps = manual_steps, .last = 4,
+};
+
+FIXTURE_SETUP(dirty_log)
 {
-	const uint64_t a = pages(8, 16);	/* written in rounds 1 and 2 */
-	const uint64_t c = pages(8, 8);		/* cleared sub-range of a */
-	const uint64_t n = pages(24, 8);	/* new pages of round 3 */
-	const uint64_t r4 = pages(8, 4);	/* round 4: part of c again */
-	struct vm vm;
+	const char *name = variant->manual ? "manual" : "classic";
 	char why[256];
-	uint64_t log = 0;
-	int valid, i, r;
-
-	r = ioctl(kvm_fd, KVM_CHECK_EXTENSION, KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
-	if (r <= 0 || !(r & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE)) {
-		for (i = 0; i < MANUAL_TESTS; i++)
-			tap_skip("KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 not supported",
-				 "manual-protect dirty log");
-		return;
-	}
-
-	r = vm_create(&vm, "manual", 1, why, sizeof(why));
-	tap_result(!r, "manual: VM with KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE%s%s",
-		   r ? ": " : "", r ? why : "");
-	if (r) {
-		for (i = 1; i < MANUAL_TESTS; i++)
-			tap_result(0, "manual: (no VM)");
-		vm_destroy(&vm);
-		return;
-	}
-
-	valid = round_point(&vm, "round 1", 8, 16, 0x33, &log);
-	expect_dirty(valid, &vm, "round 1: every written page is dirty", log, a);
-	expect_clean(valid, &vm, "round 1: no page outside the written range is dirty",
-		     log, ~a);
-
-	/* No clear: the log keeps the pages, rewriting them changes nothing. */
-	valid = round_point(&vm, "round 2 (no clear)", 8, 16, 0x44, &log);
-	expect_dirty(valid, &vm, "round 2: without KVM_CLEAR_DIRTY_LOG the pages are still dirty",
-		     log, a);
-
-	/* Clear a sub-range: effective at once, the rest untouched. */
-	r = vm_clear_log(&vm, c, why, sizeof(why));
-	tap_result(!r, "manual: KVM_CLEAR_DIRTY_LOG of pages 8-15%s%s",
-		   r ? ": " : "", r ? why : "");
-	valid = !r && log_only(&vm, &log);
-	expect_clean(valid, &vm, "after clear: cleared pages are clean", log, c);
-	expect_dirty(valid, &vm, "after clear: uncleared pages are still dirty",
-		     log, a & ~c);
-
-	/* Write only outside the cleared range. */
-	valid = round_point(&vm, "round 3", 16, 16, 0x55, &log);
-	expect_dirty(valid, &vm, "round 3: uncleared and newly written pages (16-31) are dirty",
-		     log, (a & ~c) | n);
-	expect_clean(valid, &vm, "round 3: cleared pages (8-15) not written again stay clean",
-		     log, ~(a & ~c) & ~n);
-
-	/* A write after the clear dirties the page again. */
-	valid = round_point(&vm, "round 4", 8, 4, 0x66, &log);
-	expect_dirty(valid, &vm, "round 4: a write after the clear re-dirties pages 8-11",
-		     log, r4);
-	expect_clean(valid, &vm, "round 4: cleared pages 12-15 not written stay clean",
-		     log, c & ~r4);
-
-	expect_memory(&vm, "host mapping holds the guest's last writes");
-	vm_destroy(&vm);
-}
-
-int main(void)
-{
-	int api;
+	int api, r;
 
 	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm_fd < 0) {
-		if (errno == ENOENT || errno == ENXIO || errno == ENODEV)
-			tap_skip_all("/dev/kvm not available: %s", strerror(errno));
-		if (errno == EACCES || errno == EPERM)
-			tap_skip_all("no access to /dev/kvm: %s", strerror(errno));
-		tap_bail_out("open /dev/kvm");
-	}
+	if (kvm_fd < 0 && (errno == ENOENT || errno == ENXIO || errno == ENODEV))
+		SKIP(return, "/dev/kvm not available: %s", strerror(errno));
+	if (kvm_fd < 0 && (errno == EACCES || errno == EPERM))
+		SKIP(return, "no access to /dev/kvm: %s", strerror(errno));
+	ASSERT_LE(0, kvm_fd) TH_LOG("open /dev/kvm: %s", strerror(errno));
 	api = ioctl(kvm_fd, KVM_GET_API_VERSION, 0);
-	if (api != KVM_API_VERSION)
-		tap_bail_out("KVM_GET_API_VERSION returned %d, expected %d",
-			     api, KVM_API_VERSION);
-
-	tap_timeout(TIMEOUT_S);
-
-	tap_plan(NTESTS);
-	test_classic();
-	test_manual();
-	close(kvm_fd);
-	tap_finish();
+	ASSERT_EQ(KVM_API_VERSION, api)
+		TH_LOG("KVM_GET_API_VERSION returned %d", api);
+	if (variant->manual) {
+		r = ioctl(kvm_fd, KVM_CHECK_EXTENSION,
+			  KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2);
+		if (r <= 0 || !(r & KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE))
+			SKIP(return, "KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2 not supported");
+	}
+	ASSERT_EQ(0, vm_create(&self->vm, name, variant->manual, why,
+			       sizeof(why)))
+		TH_LOG("%s VM setup: %s", name, why);
 }
+
+FIXTURE_TEARDOWN(dirty_log)
+{
+	vm_destroy(&self->vm);
+	close(kvm_fd);
+}
+
+TEST_F(dirty_log, after_steps)
+{
+	run_steps(_metadata, &self->vm, variant->steps, variant->last);
+}
+
+XBZRLE_SCALE_TIMEOUTS()
+
+TEST_HARNESS_MAIN
