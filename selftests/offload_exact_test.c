@@ -4,25 +4,36 @@
  * holds, also when the VM's memory map moves.
  *
  * A destination keeps pages per host page (QEMU's RAMBlock and offset),
- * not per guest address.  Each test plays a caller whose memory map does
- * what a real VM's does, applies the records it gets to such a
- * destination, and compares it with the source:
+ * not per guest address.  Each fixture plays a caller whose memory map
+ * does what a real VM's does, checks each record it gets as a receiver
+ * can (records.h), applies it to such a destination and compares that
+ * with the source:
  *
- *   alias        two memslots map the same host memory (std-VGA's 0xa0000
- *                window and its framebuffer BAR): a page encoded as one
- *                alias, then the other, then the first again;
- *   invalidate   KVM_XBZRLE_INVALIDATE: pages the caller sent itself lose
- *                their base (and every errno it documents);
- *   max_delta    an unchanged page is UNCHANGED even with max_delta 1;
- *   output fault the outputs of ENCODE become unwritable during the call
- *                (userfaultfd holds the call while the test write-protects
- *                them): the caller saw -EFAULT, so no base may have moved
- *                on without it;
- *   slot replaced  while ENCODE waits on a fault in guest memory, or in
- *                the record buffer where it builds KVM_CLEAR_DIRTY_LOG's
- *                argument, the memslot is deleted and created again with
- *                the same id over other memory: the new memslot's dirty
- *                bits must all survive the call.
+ *   alias          two memslots map the same host memory (std-VGA's
+ *                  0xa0000 window and its framebuffer BAR); each page is
+ *                  encoded as one alias, the other, the first again:
+ *                  destination_exact, one_base_for_both (no RAW but the
+ *                  first), region_removal_drops_base (of the other alias);
+ *   bases          pages sent once: KVM_XBZRLE_INVALIDATE of one the caller
+ *                  sent itself (RAW next, the others keep their bases), of
+ *                  all (every base dropped, the counters kept), its EINVAL
+ *                  cases; an unchanged page with max_delta 1 is UNCHANGED;
+ *   output_fault   the outputs of ENCODE become unwritable during the call
+ *                  (userfaultfd holds it while they are write-protected):
+ *                  it fails with EFAULT, and no base moved on without the
+ *                  caller (the next call makes the destination equal);
+ *   slot_replaced  while ENCODE waits on a fault in guest memory
+ *                  (guest_page_read) or in the record buffer where it
+ *                  builds KVM_CLEAR_DIRTY_LOG's argument
+ *                  (clear_argument_written), the memslot is deleted and
+ *                  created again with the same id over other memory: the
+ *                  call does no page of it, and its dirty bits all survive.
+ *
+ * And caps_offer_invalidate: GET_CAPS offers INVALIDATE, HOST_PAGE_BASES
+ * and their limits.  On the kernel's kselftest harness, each case in its
+ * own process with its own VM and context.  Without KVM, the module or
+ * manual dirty-log protection the set-up fails; without userfaultfd the
+ * output_fault and slot_replaced cases skip, saying why.
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -36,11 +47,13 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include "kselftest_harness.h"
+
+#include "guest_util.h"
 #include "kvm_util.h"
 #include "records.h"
 #include "test_util.h"
 #include "uffd_util.h"
-#include "xbzrle_tap.h"
 #include "xbzrle_util.h"
 
 #define PAGE		GUEST_PAGE_SIZE
@@ -48,77 +61,94 @@
 #define NPAGES		128
 #define GPA_A		0x100000ULL
 #define GPA_B		0x400000ULL
-#define TIMEOUT_S	100
+/* a case that holds ENCODE in a fault: the handler waits up to 10 s */
+#define UFFD_TIMEOUT_S	60
 
-static uint8_t records[NPAGES * REC_MAX] __attribute__((aligned(8)));
+static uint64_t records[NPAGES * REC_MAX / 8];	/* 8-byte aligned */
+#define RECS_PAGES	((sizeof(records) + PAGE - 1) / PAGE)
 static uint64_t gpas[NPAGES];
+static uint8_t scratch[2 * PAGE];
 
 /*
  * Private anonymous pages, never huge: a page left untouched for
  * userfaultfd must not be filled in with a neighbour's large folio.
  */
-static void *map_pages(size_t n)
+static void *map_pages(struct __test_metadata *_metadata, size_t n)
 {
 	void *p = mmap(NULL, n * PAGE, PROT_READ | PROT_WRITE,
 		       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 
-	TEST_ASSERT(p != MAP_FAILED, "mmap %zu pages", n);
+	ASSERT_NE(MAP_FAILED, p) TH_LOG("mmap %zu pages: %s", n, strerror(errno));
 	/* EINVAL: a kernel without transparent huge pages */
-	TEST_ASSERT(!madvise(p, n * PAGE, MADV_NOHUGEPAGE) || errno == EINVAL,
-		    "madvise(MADV_NOHUGEPAGE)");
+	ASSERT_TRUE(!madvise(p, n * PAGE, MADV_NOHUGEPAGE) || errno == EINVAL)
+		TH_LOG("madvise(MADV_NOHUGEPAGE): %s", strerror(errno));
 	return p;
 }
 
-static void set_memslot(int vm_fd, uint32_t slot, uint64_t gpa, size_t n,
-			void *hva)
-{
-	int err = kvm_set_memslot(vm_fd, slot, KVM_MEM_LOG_DIRTY_PAGES, gpa,
-				  n * PAGE, hva);
+/*
+ * Every fixture's start: a VM with manual dirty-log protection, bits
+ * initially set, @nslots memslots (1 at GPA_A, 2 at GPA_B) over the same
+ * @n pages, and a context bound to it with a region for each.
+ */
+struct exact {
+	struct kvm_vm vm;
+	int xfd;
+	unsigned int n;
+	uint8_t *mem;		/* the @n pages, the source */
+	uint8_t *dest;		/* the destination's copy of them */
+	char why[256];		/* encode_apply()'s message */
+};
 
-	if (err) {
-		errno = err;
-		tap_bail_out("KVM_SET_USER_MEMORY_REGION slot %u", slot);
+static void exact_setup(struct __test_metadata *_metadata, struct exact *e,
+			unsigned int n, unsigned int nslots)
+{
+	const uint64_t slot_gpa[] = { GPA_A, GPA_B };
+	unsigned int i;
+	int err;
+
+	e->xfd = -1;
+	e->vm.fd = -1;
+	e->n = n;
+	/* the module is what is tested: its absence is a failure */
+	ASSERT_EQ(0, gmig_check_offload(true)) TH_LOG("%s", kvm_util_error());
+	e->mem = map_pages(_metadata, n);
+	e->dest = calloc(n, PAGE);
+	ASSERT_NE(NULL, e->dest);
+	ASSERT_EQ(0, vm_create(&e->vm, VM_MANUAL_PROTECT | VM_INITIALLY_SET))
+		TH_LOG("%s", kvm_util_error());
+	for (i = 0; i < nslots; i++) {
+		err = kvm_set_memslot(e->vm.fd, i + 1, KVM_MEM_LOG_DIRTY_PAGES,
+				      slot_gpa[i], n * PAGE, e->mem);
+		ASSERT_EQ(0, err) TH_LOG("KVM_SET_USER_MEMORY_REGION slot %u: %s",
+					 i + 1, strerror(err));
 	}
+	e->xfd = xbz_open();
+	ASSERT_LE(0, e->xfd) TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, xbz_bind(e->xfd, e->vm.fd)) TH_LOG("%s", kvm_util_error());
+	for (i = 0; i < nslots; i++)
+		ASSERT_EQ(0, xbz_set_region(e->xfd, i + 1, slot_gpa[i], n * PAGE,
+					    e->mem))
+			TH_LOG("%s", kvm_util_error());
 }
 
-/* A VM with manual dirty-log protection, bits initially set. */
-static int vm_create_initially_set(void)
+static void exact_teardown(struct exact *e)
 {
-	struct kvm_enable_cap cap = {
-		.cap = KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2,
-		.args[0] = KVM_DIRTY_LOG_MANUAL_PROTECT_ENABLE |
-			   KVM_DIRTY_LOG_INITIALLY_SET,
-	};
-	int fd = ioctl(kvm_open(), KVM_CREATE_VM, 0);
-
-	if (fd < 0 || ioctl(fd, KVM_ENABLE_CAP, &cap))
-		tap_bail_out("KVM_CREATE_VM with KVM_DIRTY_LOG_INITIALLY_SET");
-	return fd;
-}
-
-static int open_bound(int vm_fd)
-{
-	int xfd = xbz_open();
-
-	TEST_ASSERT(xfd >= 0 && !xbz_bind(xfd, vm_fd),
-		    "open and bind a context: %s", kvm_util_error());
-	return xfd;
-}
-
-static void add_region(int xfd, uint32_t slot, uint64_t gpa, size_t n,
-		       void *hva)
-{
-	TEST_ASSERT(!xbz_set_region(xfd, slot, gpa, n * PAGE, hva),
-		    "%s", kvm_util_error());
+	if (e->xfd >= 0)
+		close(e->xfd);
+	vm_destroy(&e->vm);
+	munmap(e->mem, e->n * PAGE);
+	free(e->dest);
 }
 
 /*
- * Encodes the @n pages at @gpa (flags @flags) and applies the records to
- * @dest, the destination's copy of those pages in order.  Returns the
- * type of the last record, or -1 (message in *@why).
+ * Encodes the @n pages at @gpa through @e's context and applies the
+ * records to @dest, the destination's copy of those pages in order, each
+ * checked first as a receiver can (records.h: a delta is the one the
+ * portable encoder makes of the destination's page).  Returns the type of
+ * the last record, or -1 (message in @e->why).
  */
-static int encode_apply(int xfd, uint32_t flags, uint64_t gpa, unsigned int n,
-			uint32_t max_delta, uint8_t *dest, char *why)
+static int encode_apply(struct exact *e, uint64_t gpa, unsigned int n,
+			uint32_t max_delta, uint8_t *dest)
 {
 	struct xbz_encode_result res;
 	struct xbz_record rec;
@@ -128,15 +158,17 @@ static int encode_apply(int xfd, uint32_t flags, uint64_t gpa, unsigned int n,
 
 	for (i = 0; i < n; i++)
 		gpas[i] = gpa + i * PAGE;
-	if (xbz_encode(xfd, flags, gpas, n, records, sizeof(records),
+	if (xbz_encode(e->xfd, 0, gpas, n, records, sizeof(records),
 		       max_delta, &res))
-		return set_why(why, 256, "%s", kvm_util_error());
+		return set_why(e->why, sizeof(e->why), "%s", kvm_util_error());
 	if (res.npages_done != n)
-		return set_why(why, 256, "%u of %u pages done", res.npages_done, n);
+		return set_why(e->why, sizeof(e->why), "%u of %u pages done",
+			       res.npages_done, n);
 	for (i = 0; i < n; i++) {
 		if (xbz_next_record(records, res.records_used, &off, &rec) != 1 ||
-		    rec.gpa != gpas[i] || xbz_apply_record(&rec, dest + i * PAGE))
-			return set_why(why, 256, "record %u: %s", i,
+		    rec.gpa != gpas[i] ||
+		    xbz_check_apply_record(&rec, dest + i * PAGE, scratch, NULL))
+			return set_why(e->why, sizeof(e->why), "record %u: %s", i,
 				       kvm_util_error());
 		type = rec.type;
 	}
@@ -153,67 +185,80 @@ static unsigned int pages_differing(const uint8_t *a, const uint8_t *b,
 	return d;
 }
 
-/* ---------------------------------- alias --------------------------------- */
+#define ALIAS_N		16U
 
-static void test_alias(void)
+FIXTURE(alias) {
+	struct exact e;
+	int t3;			/* the last record's type, or -1 */
+	unsigned int deltas;	/* pages whose second and third were not RAW */
+};
+
+/*
+ * Page p: v1 as alias A, v2 (one byte changed) as alias B, v3 as alias A
+ * again, which is v1 or differs from it by one other byte.  A base per
+ * guest frame sends v3 as a delta on v1 (or UNCHANGED), which the
+ * destination applies to v2.
+ */
+FIXTURE_SETUP(alias)
 {
-	enum { N = 16 };
-	uint8_t *mem = map_pages(N), *dest = calloc(N, PAGE);
-	int vm_fd = vm_create_initially_set(), xfd, t1, t2, t3 = 0;
-	unsigned int p, diff, deltas = 0;
-	char why[256] = "";
+	struct exact *e = &self->e;
+	unsigned int p;
+	int t1, t2;
 
-	set_memslot(vm_fd, 1, GPA_A, N, mem);
-	set_memslot(vm_fd, 2, GPA_B, N, mem);
-	xfd = open_bound(vm_fd);
-	add_region(xfd, 1, GPA_A, N, mem);
-	add_region(xfd, 2, GPA_B, N, mem);
-
-	/*
-	 * Page p: v1 as alias A, v2 (one byte changed) as alias B, v3 as
-	 * alias A again, which is v1 or differs from it by one other byte.
-	 * A base per guest frame sends v3 as a delta on v1 (or UNCHANGED),
-	 * which the destination applies to v2.
-	 */
-	for (p = 0; p < N; p++) {
-		uint8_t *src = mem + p * PAGE, *d = dest + p * PAGE;
+	exact_setup(_metadata, e, ALIAS_N, 2);
+	for (p = 0; p < ALIAS_N; p++) {
+		uint8_t *src = e->mem + p * PAGE, *d = e->dest + p * PAGE;
 
 		memset(src, 0x11, PAGE);
-		t1 = encode_apply(xfd, 0, GPA_A + p * PAGE, 1, PAGE, d, why);
+		t1 = encode_apply(e, GPA_A + p * PAGE, 1, PAGE, d);
 		src[100] = 0x22;
-		t2 = encode_apply(xfd, 0, GPA_B + p * PAGE, 1, PAGE, d, why);
+		t2 = encode_apply(e, GPA_B + p * PAGE, 1, PAGE, d);
 		src[100] = 0x11;		/* even pages: v3 == v1 */
 		if (p & 1)
 			src[p * 7] = 0x33;
-		t3 = encode_apply(xfd, 0, GPA_A + p * PAGE, 1, PAGE, d, why);
-		if (t1 < 0 || t2 < 0 || t3 < 0)
+		self->t3 = encode_apply(e, GPA_A + p * PAGE, 1, PAGE, d);
+		if (t1 < 0 || t2 < 0 || self->t3 < 0) {
+			self->t3 = -1;
 			break;
-		deltas += t2 != KVM_XBZRLE_RECORD_RAW &&
-			  t3 != KVM_XBZRLE_RECORD_RAW;
+		}
+		self->deltas += t2 != KVM_XBZRLE_RECORD_RAW &&
+				self->t3 != KVM_XBZRLE_RECORD_RAW;
 	}
-	diff = pages_differing(mem, dest, N);
-	if (!tap_result(t3 >= 0 && !diff,
-			"alias: a host page encoded as gpa A, B, A: the destination equals the source"))
-		tap_diag("%s; %u of %u pages differ", why, diff, N);
-	if (!tap_result(deltas == N,
-			"alias: the two memslots share one base (the second and third records are not RAW)"))
-		tap_diag("%u of %u pages had their base", deltas, N);
-
-	/* removing alias B drops the host pages' bases: A is sent whole */
-	if (xbz_set_region(xfd, 2, GPA_B, 0, mem))
-		tap_diag("%s", kvm_util_error());
-	t1 = encode_apply(xfd, 0, GPA_A, 1, PAGE, dest, why);
-	if (!tap_result(t1 == KVM_XBZRLE_RECORD_RAW,
-			"alias: removing one alias's region drops the base the other used"))
-		tap_diag("record %s %s", t1 < 0 ? "none" :
-			 xbz_record_type_name(t1), why);
-	close(xfd);
-	close(vm_fd);
-	munmap(mem, N * PAGE);
-	free(dest);
 }
 
-/* ------------------------------- invalidate ------------------------------- */
+FIXTURE_TEARDOWN(alias)
+{
+	exact_teardown(&self->e);
+}
+
+/* a host page encoded as gpa A, B, A: the destination equals the source */
+TEST_F(alias, destination_exact)
+{
+	ASSERT_LE(0, self->t3) TH_LOG("%s", self->e.why);
+	EXPECT_EQ(0U, pages_differing(self->e.mem, self->e.dest, ALIAS_N));
+}
+
+/* the two memslots share one base: the second and third are not RAW */
+TEST_F(alias, one_base_for_both)
+{
+	EXPECT_EQ(ALIAS_N, self->deltas) TH_LOG("%u of %u pages had their base",
+						self->deltas, ALIAS_N);
+}
+
+/* removing alias B drops the host pages' bases: A is sent whole */
+TEST_F(alias, region_removal_drops_base)
+{
+	struct exact *e = &self->e;
+	int t;
+
+	ASSERT_LE(0, self->t3) TH_LOG("%s", e->why);
+	ASSERT_EQ(0, xbz_set_region(e->xfd, 2, GPA_B, 0, e->mem))
+		TH_LOG("%s", kvm_util_error());
+	t = encode_apply(e, GPA_A, 1, PAGE, e->dest);
+	EXPECT_EQ(KVM_XBZRLE_RECORD_RAW, t)
+		TH_LOG("record %s %s", t < 0 ? "none" : xbz_record_type_name(t),
+		       e->why);
+}
 
 static int invalidate(int xfd, uint32_t size, uint32_t flags, uint64_t addr,
 		      uint64_t len, uint64_t reserved)
@@ -226,14 +271,86 @@ static int invalidate(int xfd, uint32_t size, uint32_t flags, uint64_t addr,
 	return ioctl(xfd, KVM_XBZRLE_INVALIDATE, &arg) ? errno : 0;
 }
 
-static void test_invalidate(const struct kvm_xbzrle_caps *caps)
+TEST(caps_offer_invalidate)
 {
-	enum { N = 4 };
-	uint8_t *mem = map_pages(N), *dest = calloc(N, PAGE);
-	int vm_fd = vm_create_initially_set(), xfd, t[4], i, bad = 0;
+	struct kvm_xbzrle_caps caps;
+
+	ASSERT_EQ(0, xbz_check_offload(&caps)) TH_LOG("%s", kvm_util_error());
+	EXPECT_TRUE(!!(caps.capabilities & KVM_XBZRLE_CAP_INVALIDATE));
+	EXPECT_TRUE(!!(caps.capabilities & KVM_XBZRLE_CAP_HOST_PAGE_BASES));
+	EXPECT_EQ((uint32_t)KVM_XBZRLE_MAX_BATCH, caps.max_batch);
+	EXPECT_LE((uint32_t)KVM_XBZRLE_MAX_REGIONS, caps.max_regions);
+}
+
+#define BASES_N		4U	/* pages of 0x5a sent once: each has its base */
+
+FIXTURE(bases) {
+	struct exact e;
+};
+
+FIXTURE_SETUP(bases)
+{
+	exact_setup(_metadata, &self->e, BASES_N, 1);
+	memset(self->e.mem, 0x5a, BASES_N * PAGE);
+	ASSERT_LE(0, encode_apply(&self->e, GPA_A, BASES_N, PAGE, self->e.dest))
+		TH_LOG("first send: %s", self->e.why);
+}
+
+FIXTURE_TEARDOWN(bases)
+{
+	exact_teardown(&self->e);
+}
+
+/* All BASES_N pages again, the records applied, the counters read. */
+static void send_all(struct __test_metadata *_metadata, struct exact *e,
+		     struct kvm_xbzrle_stats *stats)
+{
+	ASSERT_LE(0, encode_apply(e, GPA_A, BASES_N, PAGE, e->dest))
+		TH_LOG("%s", e->why);
+	ASSERT_EQ(0, xbz_get_stats(e->xfd, stats)) TH_LOG("%s", kvm_util_error());
+}
+
+/* a page sent around the module is RAW next, the others keep their bases */
+TEST_F(bases, invalidate_page)
+{
 	struct kvm_xbzrle_stats before, after;
-	uint64_t a = (uintptr_t)mem;
-	char why[256] = "";
+	struct exact *e = &self->e;
+	int err;
+
+	ASSERT_EQ(0, xbz_get_stats(e->xfd, &before)) TH_LOG("%s", kvm_util_error());
+	/* the caller sends page 1 itself after changing it */
+	e->mem[PAGE + 9] = 1;
+	memcpy(e->dest + PAGE, e->mem + PAGE, PAGE);
+	err = invalidate(e->xfd, 40, 0, (uintptr_t)e->mem + PAGE, PAGE, 0);
+	EXPECT_EQ(0, err) TH_LOG("INVALIDATE: %s", errname(err));
+	e->mem[PAGE + 10] = 2;
+	send_all(_metadata, e, &after);
+	EXPECT_EQ(0U, pages_differing(e->mem, e->dest, BASES_N));
+	EXPECT_EQ(before.raw_pages + 1, after.raw_pages);
+	EXPECT_EQ(before.unchanged_pages + 3, after.unchanged_pages);
+}
+
+/* ALL drops every base and keeps the counters */
+TEST_F(bases, invalidate_all)
+{
+	struct kvm_xbzrle_stats before, after;
+	struct exact *e = &self->e;
+	int err;
+
+	/* a second send: the counters hold both */
+	send_all(_metadata, e, &before);
+	err = invalidate(e->xfd, 40, KVM_XBZRLE_INVALIDATE_ALL, 0, 0, 0);
+	EXPECT_EQ(0, err) TH_LOG("INVALIDATE ALL: %s", errname(err));
+	ASSERT_EQ(0, xbz_get_stats(e->xfd, &before)) TH_LOG("%s", kvm_util_error());
+	EXPECT_LE(2ULL * BASES_N, before.pages);
+	send_all(_metadata, e, &after);
+	EXPECT_EQ(before.raw_pages + BASES_N, after.raw_pages);
+	EXPECT_EQ(0U, pages_differing(e->mem, e->dest, BASES_N));
+}
+
+TEST_F(bases, invalidate_bad_arguments)
+{
+	uint64_t a = (uintptr_t)self->e.mem;
 	const struct {
 		const char *what;
 		uint32_t size, flags;
@@ -249,68 +366,26 @@ static void test_invalidate(const struct kvm_xbzrle_caps *caps)
 		{ "range wraps", 40, 0, -PAGE, 2 * PAGE, 0 },
 		{ "ALL with a range", 40, KVM_XBZRLE_INVALIDATE_ALL, a, PAGE, 0 },
 	};
+	unsigned int i;
+	int e;
 
-	tap_result(caps->capabilities & KVM_XBZRLE_CAP_INVALIDATE &&
-		   caps->capabilities & KVM_XBZRLE_CAP_HOST_PAGE_BASES &&
-		   caps->max_batch == KVM_XBZRLE_MAX_BATCH &&
-		   caps->max_regions >= KVM_XBZRLE_MAX_REGIONS,
-		   "invalidate: GET_CAPS offers INVALIDATE and HOST_PAGE_BASES, max_batch %u, max_regions %u",
-		   caps->max_batch, caps->max_regions);
-
-	set_memslot(vm_fd, 1, GPA_A, N, mem);
-	xfd = open_bound(vm_fd);
-	add_region(xfd, 1, GPA_A, N, mem);
-	memset(mem, 0x5a, N * PAGE);
-	encode_apply(xfd, 0, GPA_A, N, PAGE, dest, why);
-	xbz_get_stats(xfd, &before);
-	/* the caller sends page 1 itself after changing it */
-	mem[PAGE + 9] = 1;
-	memcpy(dest + PAGE, mem + PAGE, PAGE);
-	t[0] = invalidate(xfd, 40, 0, a + PAGE, PAGE, 0);
-	mem[PAGE + 10] = 2;
-	t[1] = encode_apply(xfd, 0, GPA_A, N, PAGE, dest, why);
-	if (!tap_result(!t[0] && t[1] >= 0 && !pages_differing(mem, dest, N) &&
-			!xbz_get_stats(xfd, &after) &&
-			after.raw_pages == before.raw_pages + 1 &&
-			after.unchanged_pages == before.unchanged_pages + 3,
-			"invalidate: a page sent around the module is RAW next, the others keep their bases"))
-		tap_diag("INVALIDATE %s; %s", errname(t[0]), why);
-
-	t[2] = invalidate(xfd, 40, KVM_XBZRLE_INVALIDATE_ALL, 0, 0, 0);
-	xbz_get_stats(xfd, &before);
-	t[3] = encode_apply(xfd, 0, GPA_A, N, PAGE, dest, why);
-	if (!tap_result(!t[2] && t[3] >= 0 && !xbz_get_stats(xfd, &after) &&
-			after.raw_pages == before.raw_pages + N &&
-			before.pages >= 2 * N,
-			"invalidate: ALL drops every base and keeps the counters"))
-		tap_diag("INVALIDATE ALL %s; %s", errname(t[2]), why);
-
-	for (i = 0; i < (int)(sizeof(cases) / sizeof(cases[0])); i++) {
-		int e = invalidate(xfd, cases[i].size, cases[i].flags,
-				   cases[i].addr, cases[i].len,
-				   cases[i].reserved);
-
-		if (e != EINVAL) {
-			tap_diag("%s: %s, not EINVAL", cases[i].what, errname(e));
-			bad++;
-		}
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		e = invalidate(self->e.xfd, cases[i].size, cases[i].flags,
+			       cases[i].addr, cases[i].len, cases[i].reserved);
+		EXPECT_EQ(EINVAL, e) TH_LOG("%s: %s, not EINVAL", cases[i].what,
+					    errname(e));
 	}
-	tap_result(!bad, "invalidate: %d bad arguments each give EINVAL",
-		   (int)(sizeof(cases) / sizeof(cases[0])));
-
-	/* max_delta 1: no delta fits, an unchanged page is still UNCHANGED */
-	t[0] = encode_apply(xfd, 0, GPA_A, 1, 1, dest, why);
-	if (!tap_result(t[0] == KVM_XBZRLE_RECORD_UNCHANGED,
-			"max_delta 1: an unchanged page is UNCHANGED"))
-		tap_diag("record %s %s", t[0] < 0 ? "none" :
-			 xbz_record_type_name(t[0]), why);
-	close(xfd);
-	close(vm_fd);
-	munmap(mem, N * PAGE);
-	free(dest);
 }
 
-/* ------------------------------ userfaultfd ------------------------------- */
+/* max_delta 1: no delta fits, an unchanged page is still UNCHANGED */
+TEST_F(bases, max_delta_1_unchanged)
+{
+	int t = encode_apply(&self->e, GPA_A, 1, 1, self->e.dest);
+
+	EXPECT_EQ(KVM_XBZRLE_RECORD_UNCHANGED, t)
+		TH_LOG("record %s %s", t < 0 ? "none" : xbz_record_type_name(t),
+		       self->e.why);
+}
 
 /* What a fault handler's action works on. */
 struct fault_ctx {
@@ -319,14 +394,16 @@ struct fault_ctx {
 	void *new_mem;
 };
 
-/* A userfaultfd on the never-touched page at @addr, or a bail-out. */
-static int uffd_page(void *addr)
+/* Whether this kernel lets the test use userfaultfd; false: skipped. */
+static bool have_uffd(struct __test_metadata *_metadata)
 {
-	int fd = uffd_register_missing(addr, PAGE);
+	int fd = syscall(SYS_userfaultfd, O_CLOEXEC);
 
 	if (fd < 0)
-		tap_bail_out("userfaultfd on one page: %s", kvm_util_error());
-	return fd;
+		SKIP(return false, "userfaultfd: %s (CONFIG_USERFAULTFD? vm.unprivileged_userfaultfd, not root?)",
+		     strerror(errno));
+	close(fd);
+	return true;
 }
 
 static void make_read_only(struct uffd_job *job)
@@ -339,65 +416,74 @@ static void make_read_only(struct uffd_job *job)
 
 /*
  * The outputs cannot be written at the end of the call: the caller gets
- * -EFAULT and none of the records, so its destination lacks them.
+ * -EFAULT and none of the records, so its destination lacks them.  The
+ * set-up makes that call; page 100 is the one it faults on.
  */
-static void test_output_fault(const char *no_uffd)
+FIXTURE(output_fault) {
+	struct exact e;
+	struct kvm_xbzrle_encode *enc;
+	struct uffd_job job;
+	int ret, err;
+};
+
+FIXTURE_SETUP(output_fault)
 {
-	uint8_t *mem = map_pages(NPAGES), *dest = calloc(NPAGES, PAGE);
-	struct kvm_xbzrle_encode *enc = map_pages(1);
-	int vm_fd, xfd, ret, err, t;
-	struct uffd_job job = { 0 };
-	struct fault_ctx f = { .arg_page = enc };
-	unsigned int i, diff;
-	char why[256] = "";
+	struct exact *e = &self->e;
+	struct fault_ctx f;
+	unsigned int i;
 	pthread_t thr;
 
-	if (no_uffd) {
-		tap_skip(no_uffd, "output fault: ENCODE fails with EFAULT");
-		tap_skip(no_uffd, "output fault: no base moved on without the caller");
+	self->job.uffd = -1;
+	if (!have_uffd(_metadata))
 		return;
-	}
-	vm_fd = vm_create_initially_set();
-	set_memslot(vm_fd, 1, GPA_A, NPAGES, mem);
-	xfd = open_bound(vm_fd);
-	add_region(xfd, 1, GPA_A, NPAGES, mem);
+	exact_setup(_metadata, e, NPAGES, 1);
+	self->enc = map_pages(_metadata, 1);
 	for (i = 0; i < NPAGES; i++) {
 		gpas[i] = GPA_A + i * PAGE;
 		if (i != 100)
-			memset(mem + i * PAGE, i + 1, PAGE);
+			memset(e->mem + i * PAGE, i + 1, PAGE);
 	}
-	job = (struct uffd_job) { .uffd = uffd_page(mem + 100 * PAGE),
-				  .action = make_read_only, .opaque = &f };
-	pthread_create(&thr, NULL, uffd_answer_one, &job);
-	*enc = (struct kvm_xbzrle_encode) {
-		.size = sizeof(*enc), .pages = (uintptr_t)gpas,
+	f = (struct fault_ctx) { .arg_page = self->enc };
+	self->job = (struct uffd_job) {
+		.uffd = uffd_register_missing(e->mem + 100 * PAGE, PAGE),
+		.action = make_read_only, .opaque = &f,
+	};
+	ASSERT_LE(0, self->job.uffd) TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, pthread_create(&thr, NULL, uffd_answer_one, &self->job));
+	*self->enc = (struct kvm_xbzrle_encode) {
+		.size = sizeof(*self->enc), .pages = (uintptr_t)gpas,
 		.records = (uintptr_t)records, .npages = NPAGES,
 		.records_size = sizeof(records), .max_delta = PAGE,
 	};
-	ret = ioctl(xfd, KVM_XBZRLE_ENCODE, enc);
-	err = errno;
+	self->ret = ioctl(e->xfd, KVM_XBZRLE_ENCODE, self->enc);
+	self->err = errno;
 	pthread_join(thr, NULL);
-	mprotect(enc, PAGE, PROT_READ | PROT_WRITE);
-	if (!tap_result(ret < 0 && err == EFAULT && job.faults == 1 && !job.err,
-			"output fault: ENCODE fails with EFAULT"))
-		tap_diag("ENCODE %d (%s), %d faults, handler %s", ret,
-			 errname(err), job.faults, errname(job.err));
-
-	/* the destination got nothing of that call: the next must be whole */
-	t = encode_apply(xfd, 0, GPA_A, NPAGES, PAGE, dest, why);
-	diff = pages_differing(mem, dest, NPAGES);
-	if (!tap_result(t >= 0 && !diff,
-			"output fault: no base moved on without the caller (the next call's records make the destination equal)"))
-		tap_diag("%s; %u of %u pages differ", why, diff, NPAGES);
-	close(job.uffd);
-	close(xfd);
-	close(vm_fd);
-	munmap(mem, NPAGES * PAGE);
-	munmap(enc, PAGE);
-	free(dest);
+	ASSERT_EQ(0, mprotect(self->enc, PAGE, PROT_READ | PROT_WRITE));
 }
 
-/* ------------------------------ slot replaced ----------------------------- */
+FIXTURE_TEARDOWN(output_fault)
+{
+	if (self->job.uffd >= 0)
+		close(self->job.uffd);
+	munmap(self->enc, PAGE);
+	exact_teardown(&self->e);
+}
+
+TEST_F_TIMEOUT(output_fault, fails_with_efault, UFFD_TIMEOUT_S)
+{
+	EXPECT_EQ(-1, self->ret);
+	EXPECT_EQ(EFAULT, self->err) TH_LOG("ENCODE: %s", errname(self->err));
+	EXPECT_EQ(1, self->job.faults);
+	EXPECT_EQ(0, self->job.err) TH_LOG("handler: %s", errname(self->job.err));
+}
+
+/* the destination got nothing of that call: the next must be whole */
+TEST_F_TIMEOUT(output_fault, no_base_moved_on, UFFD_TIMEOUT_S)
+{
+	ASSERT_LE(0, encode_apply(&self->e, GPA_A, NPAGES, PAGE, self->e.dest))
+		TH_LOG("%s", self->e.why);
+	EXPECT_EQ(0U, pages_differing(self->e.mem, self->e.dest, NPAGES));
+}
 
 static void replace_slot(struct uffd_job *job)
 {
@@ -410,101 +496,104 @@ static void replace_slot(struct uffd_job *job)
 }
 
 /*
- * Memslot 1 is replaced (same id and gpa, other memory, all pages dirty)
- * while ENCODE of its 128 pages waits in a fault: on page 10 of the guest
- * memory (@fault_in_records false: after the first chunk's clear) or on
- * the record buffer where the module writes the clear's argument (true:
- * before the clear).  Either way no dirty bit of the new memslot may be
- * cleared, and no page of it may be encoded.
+ * The set-up replaces memslot 1 (same id and gpa, other memory, all pages
+ * dirty) while ENCODE of its 128 pages with CLEAR_DIRTY_LOG waits in a
+ * fault: on page 10 of guest memory (after the first chunk's clear) or on
+ * the record buffer where the module writes the clear's argument (before
+ * the clear), then reads the new memslot's dirty log.
  */
-static void slot_replaced(const char *no_uffd, bool fault_in_records,
-			  const char *what)
+FIXTURE(slot_replaced) {
+	struct exact e;
+	uint8_t *new_mem, *recs;
+	struct uffd_job job;
+	struct xbz_encode_result res;
+	int ret, err;
+	unsigned int lost;	/* dirty bits of the new memslot cleared */
+};
+
+FIXTURE_VARIANT(slot_replaced) {
+	bool fault_in_records;
+	uint32_t want_done;	/* pages the call does; 0: it fails */
+};
+
+FIXTURE_VARIANT_ADD(slot_replaced, guest_page_read) {
+	.fault_in_records = false, .want_done = 64,
+};
+
+FIXTURE_VARIANT_ADD(slot_replaced, clear_argument_written) {
+	.fault_in_records = true, .want_done = 0,
+};
+
+FIXTURE_SETUP(slot_replaced)
 {
 	uint64_t bitmap[NPAGES / 64];
-	struct kvm_dirty_log log = { .slot = 1, .dirty_bitmap = bitmap };
-	uint32_t want_done = fault_in_records ? 0 : 64;
-	struct xbz_encode_result res = { 0 };
-	uint8_t *mem, *new_mem, *recs;
-	unsigned int i, lost = 0;
-	struct uffd_job job;
+	struct exact *e = &self->e;
 	struct fault_ctx f;
-	int vm_fd, xfd, ret, err;
+	unsigned int i;
 	pthread_t thr;
 
-	if (no_uffd) {
-		tap_skip(no_uffd, "slot replaced %s: the call does no page of the new memslot", what);
-		tap_skip(no_uffd, "slot replaced %s: no dirty bit of the new memslot is cleared", what);
+	self->job.uffd = -1;
+	if (!have_uffd(_metadata))
 		return;
-	}
-	mem = map_pages(NPAGES);
-	new_mem = map_pages(NPAGES);
-	recs = map_pages(sizeof(records) / PAGE);
-	vm_fd = vm_create_initially_set();
-	set_memslot(vm_fd, 1, GPA_A, NPAGES, mem);
-	xfd = open_bound(vm_fd);
-	add_region(xfd, 1, GPA_A, NPAGES, mem);
+	exact_setup(_metadata, e, NPAGES, 1);
+	self->new_mem = map_pages(_metadata, NPAGES);
+	self->recs = map_pages(_metadata, RECS_PAGES);
 	for (i = 0; i < NPAGES; i++) {
 		gpas[i] = GPA_A + i * PAGE;
-		if (i != 10 || fault_in_records)
-			memset(mem + i * PAGE, i + 1, PAGE);
+		if (i != 10 || variant->fault_in_records)
+			memset(e->mem + i * PAGE, i + 1, PAGE);
 	}
-	f = (struct fault_ctx) { .vm_fd = vm_fd, .new_mem = new_mem };
-	job = (struct uffd_job) {
-		.uffd = uffd_page(fault_in_records ? recs : mem + 10 * PAGE),
+	f = (struct fault_ctx) { .vm_fd = e->vm.fd, .new_mem = self->new_mem };
+	self->job = (struct uffd_job) {
+		.uffd = uffd_register_missing(variant->fault_in_records ?
+					      self->recs : e->mem + 10 * PAGE,
+					      PAGE),
 		.action = replace_slot, .opaque = &f,
 	};
-	pthread_create(&thr, NULL, uffd_answer_one, &job);
-	ret = xbz_encode(xfd, KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG, gpas, NPAGES,
-			 recs, sizeof(records), PAGE, &res);
-	err = ret ? errno : 0;
+	ASSERT_LE(0, self->job.uffd) TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, pthread_create(&thr, NULL, uffd_answer_one, &self->job));
+	self->ret = xbz_encode(e->xfd, KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG, gpas,
+			       NPAGES, self->recs, sizeof(records), PAGE,
+			       &self->res);
+	self->err = self->ret ? errno : 0;
 	pthread_join(thr, NULL);
-	if (!tap_result(job.faults == 1 && !job.err &&
-			(want_done ? !ret && res.npages_done == want_done :
-			 ret && err == ENOENT),
-			"slot replaced %s: the call does no page of the new memslot (%s)",
-			what, want_done ? "64 pages done" : "ENOENT"))
-		tap_diag("ENCODE %d (%s), %u pages done; %d faults, handler %s",
-			 ret, errname(err), res.npages_done, job.faults,
-			 errname(job.err));
 
 	/* the new memslot starts all dirty: nothing of it was read */
-	if (ioctl(vm_fd, KVM_GET_DIRTY_LOG, &log))
-		tap_bail_out("KVM_GET_DIRTY_LOG");
+	ASSERT_EQ(0, vm_get_dirty_log(&e->vm, 1, bitmap))
+		TH_LOG("%s", kvm_util_error());
 	for (i = 0; i < NPAGES; i++)
-		lost += !(bitmap[i / 64] & (1ULL << (i % 64)));
-	if (!tap_result(!lost,
-			"slot replaced %s: no dirty bit of the new memslot is cleared",
-			what))
-		tap_diag("%u of %u dirty bits of the new memslot were cleared",
-			 lost, NPAGES);
-	close(job.uffd);
-	close(xfd);
-	close(vm_fd);
-	munmap(mem, NPAGES * PAGE);
-	munmap(new_mem, NPAGES * PAGE);
-	munmap(recs, sizeof(records));
+		self->lost += !(bitmap[i / 64] & (1ULL << (i % 64)));
 }
 
-int main(void)
+FIXTURE_TEARDOWN(slot_replaced)
 {
-	struct kvm_xbzrle_caps caps;
-	const char *no_uffd = NULL;
-	int fd;
-
-	tap_timeout(TIMEOUT_S);
-	xbz_require_offload(&caps, true);
-	fd = syscall(SYS_userfaultfd, O_CLOEXEC);
-	if (fd < 0)
-		no_uffd = errno == ENOSYS ? "no userfaultfd in this kernel (CONFIG_USERFAULTFD)" :
-			  "userfaultfd refused (vm.unprivileged_userfaultfd, not root?)";
-	else
-		close(fd);
-
-	tap_plan(14);
-	test_alias();
-	test_invalidate(&caps);
-	test_output_fault(no_uffd);
-	slot_replaced(no_uffd, false, "while a guest page is read");
-	slot_replaced(no_uffd, true, "while the clear's argument is written");
-	tap_finish();
+	if (self->job.uffd >= 0)
+		close(self->job.uffd);
+	munmap(self->recs, RECS_PAGES * PAGE);
+	munmap(self->new_mem, NPAGES * PAGE);
+	exact_teardown(&self->e);
 }
+
+/* the call does no page of the new memslot: 64 pages done, or ENOENT */
+TEST_F_TIMEOUT(slot_replaced, no_page_of_new_memslot, UFFD_TIMEOUT_S)
+{
+	EXPECT_EQ(1, self->job.faults);
+	EXPECT_EQ(0, self->job.err) TH_LOG("handler: %s", errname(self->job.err));
+	if (variant->want_done) {
+		EXPECT_EQ(0, self->ret) TH_LOG("ENCODE: %s", errname(self->err));
+		EXPECT_EQ(variant->want_done, self->res.npages_done);
+	} else {
+		EXPECT_EQ(-1, self->ret);
+		EXPECT_EQ(ENOENT, self->err) TH_LOG("ENCODE: %s", errname(self->err));
+	}
+}
+
+TEST_F_TIMEOUT(slot_replaced, dirty_bits_survive, UFFD_TIMEOUT_S)
+{
+	EXPECT_EQ(0U, self->lost) TH_LOG("%u of %u dirty bits of the new memslot were cleared",
+					 self->lost, NPAGES);
+}
+
+XBZRLE_SCALE_TIMEOUTS()
+
+TEST_HARNESS_MAIN
