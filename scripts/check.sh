@@ -39,7 +39,7 @@ set -- $kernels
 # QEMU 7.2, QEMU 10.0, Debian 13's QEMU
 echo "1..$((11 + 3 * $# + 2 + 4 + 3 + 3 + 3 + 2))"
 
-step "checkpatch.pl is clean on kmod/ and uapi/" scripts/checkpatch.sh
+step "checkpatch.pl is clean on kmod/, uapi/ and selftests/" scripts/checkpatch.sh
 step "userspace and selftests build" \
 	sh -c "make -s userspace && make -s selftests"
 step "design.rst names every kmod/ file, testing.rst every selftest" scripts/docs-check.sh
