@@ -31,13 +31,14 @@
  *
  * Manual-protect mode (KVM_CAP_MANUAL_DIRTY_LOG_PROTECT2), the lazy clear
  * that kvm_xbzrle relies on; the steps are round 1 of pages 8-23, round 2
- * of the same pages, a clear of pages 8-15, round 3 of pages 16-31 and
+ * of pages 24-27, a clear of pages 8-15, round 3 of pages 16-31 and
  * round 4 of pages 8-11:
  *
  *   manual_round_logs_written_pages     after round 1, pages 8-23 dirty,
  *                                       no other;
  *   manual_get_does_not_reset           after round 2, without a clear,
- *                                       pages 8-23 still dirty;
+ *                                       pages 8-23 still dirty beside
+ *                                       24-27, no other;
  *   manual_clear_cleans_its_pages_only  after the clear, pages 8-15 clean,
  *                                       16-23 still dirty;
  *   manual_cleared_pages_stay_clean     after round 3, pages 16-31 dirty,
@@ -365,9 +366,15 @@ static const struct step manual_steps[] = {
 	{ .what = "round 1", .first = 8, .count = 16, .val = 0x33,
 	  .dirty_why = "round 1: every written page is dirty",
 	  .clean_why = "round 1: no page outside the written range is dirty" },
-	/* no clear: the log keeps the pages, rewriting them changes nothing */
-	{ .what = "round 2 (no clear)", .first = 8, .count = 16, .val = 0x44,
-	  .dirty_why = "round 2: without KVM_CLEAR_DIRTY_LOG the pages are still dirty" },
+	/*
+	 * no clear: the log keeps round 1's pages; round 2 writes other
+	 * pages, so that a GET that reset the log would show 8-23 clean
+	 */
+	{ .what = "round 2 (no clear)", .first = 24, .count = 4, .val = 0x44,
+	  .dirty = PAGES(8, 20),
+	  .dirty_why = "round 2: without KVM_CLEAR_DIRTY_LOG round 1's pages are still dirty, beside round 2's",
+	  .clean = ~PAGES(8, 20),
+	  .clean_why = "round 2: no other page is dirty" },
 	/* clear a sub-range: effective at once, the rest untouched */
 	{ .what = "KVM_CLEAR_DIRTY_LOG of pages 8-15", .first = 8, .count = 8,
 	  .dirty = PAGES(16, 8),
