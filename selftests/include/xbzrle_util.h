@@ -51,7 +51,8 @@ int xbz_encode_gen(int xfd, uint32_t flags, uint64_t generation,
 int xbz_get_stats(int xfd, struct kvm_xbzrle_stats *stats);
 /*
  * Every counter of @s as "name value ...", into @buf of @len bytes
- * (truncated to fit); returns @buf, for diagnostics.
+ * (truncated to fit; 512 hold them all unless counters pass 10^12);
+ * returns @buf, for diagnostics.
  */
 const char *xbz_stats_str(const struct kvm_xbzrle_stats *s, char *buf,
 			  size_t len);

@@ -109,7 +109,7 @@ struct fuzz_call cur;
 
 void violation(enum vkind k, const char *fmt, ...)
 {
-	char msg[300], hex[300];
+	char msg[1024], hex[300];
 	unsigned int i, n;
 	va_list ap;
 

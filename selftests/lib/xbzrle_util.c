@@ -195,6 +195,8 @@ const char *xbz_stats_str(const struct kvm_xbzrle_stats *s, char *buf,
 	};
 	size_t i, n = 0;
 
+	if (!len)
+		return buf;
 	buf[0] = '\0';
 	for (i = 0; i < ARRAY_SIZE(f) && n < len; i++) {
 		const __u64 *v = (const void *)((const char *)s + f[i].off);
