@@ -49,6 +49,7 @@
 
 #include "kselftest_harness.h"
 
+#include "abi_util.h"
 #include "guest_util.h"
 #include "kvm_util.h"
 #include "records.h"
@@ -57,7 +58,6 @@
 #include "xbzrle_util.h"
 
 #define PAGE		GUEST_PAGE_SIZE
-#define REC_MAX		KVM_XBZRLE_RECORD_MAX_SIZE
 #define NPAGES		128
 #define GPA_A		0x100000ULL
 #define GPA_B		0x400000ULL
@@ -268,7 +268,7 @@ static int invalidate(int xfd, uint32_t size, uint32_t flags, uint64_t addr,
 		.memory_size = len, .reserved[1] = reserved,
 	};
 
-	return ioctl(xfd, KVM_XBZRLE_INVALIDATE, &arg) ? errno : 0;
+	return abi_ioctl(xfd, KVM_XBZRLE_INVALIDATE, &arg);
 }
 
 TEST(caps_offer_invalidate)

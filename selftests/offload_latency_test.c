@@ -50,6 +50,7 @@
 #include "kselftest_harness.h"
 
 #include "kvm_util.h"
+#include "memcg_util.h"
 #include "test_util.h"
 #include "xbzrle_util.h"
 
@@ -209,19 +210,13 @@ out:
 static uint64_t cache_size(void)
 {
 	uint64_t want = WANT_MB * MIB;
-	long long avail = -1;
-	char buf[4096], *p;
+	long long avail = read_key("/proc/meminfo", "MemAvailable");
 
 	if (xbzrle_timeout_scale() > 1)
 		want /= 4;
-
-	if (read_file("/proc/meminfo", buf, sizeof(buf)) == 0) {
-		p = strstr(buf, "MemAvailable:");
-		if (p)
-			avail = strtoll(p + 13, NULL, 10) * 1024;
-	}
 	if (avail < 0)
 		return 0;
+	avail *= 1024;
 	if (avail >= (long long)(want * 3 / 2))
 		return want;
 	return (uint64_t)avail * 2 / 3 / (64 * MIB) * (64 * MIB);
