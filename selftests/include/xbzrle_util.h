@@ -50,6 +50,12 @@ int xbz_encode_gen(int xfd, uint32_t flags, uint64_t generation,
 		   struct xbz_encode_result *res);
 int xbz_get_stats(int xfd, struct kvm_xbzrle_stats *stats);
 /*
+ * The counters of struct kvm_xbzrle_stats, in its order from pages on:
+ * counter i is (&s->pages)[i], named xbz_stats_names[i].
+ */
+#define XBZ_STATS_NR	18
+extern const char *const xbz_stats_names[XBZ_STATS_NR];
+/*
  * Every counter of @s as "name value ...", into @buf of @len bytes
  * (truncated to fit; 512 hold them all unless counters pass 10^12);
  * returns @buf, for diagnostics.

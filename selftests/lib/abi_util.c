@@ -127,12 +127,6 @@ int abi_cache(int xfd, uint32_t flags, uint64_t size, uint64_t *out)
 	return r;
 }
 
-static const char *const stats_names[ABI_STATS_ALL] = {
-	"pages", "cache_hits", "cache_misses", "overflows", "zero_pages",
-	"unchanged_pages", "xbzrle_pages", "raw_pages", "delta_bytes",
-	"evictions", "reclaimed", "cache_bytes", "cache_size",
-};
-
 bool abi_stats_equal(const struct kvm_xbzrle_stats *a,
 		     const struct kvm_xbzrle_stats *b, unsigned int n,
 		     char *diff, size_t len)
@@ -150,7 +144,7 @@ bool abi_stats_equal(const struct kvm_xbzrle_stats *a,
 		same = false;
 		if (at < len)
 			at += snprintf(diff + at, len - at, "%s%s: %llu -> %llu",
-				       at ? "; " : "", stats_names[i],
+				       at ? "; " : "", xbz_stats_names[i],
 				       (unsigned long long)x[i],
 				       (unsigned long long)y[i]);
 	}

@@ -175,33 +175,28 @@ int xbz_get_stats(int xfd, struct kvm_xbzrle_stats *stats)
 	return 0;
 }
 
+const char *const xbz_stats_names[XBZ_STATS_NR] = {
+	"pages", "cache_hits", "cache_misses", "overflows", "zero_pages",
+	"unchanged_pages", "xbzrle_pages", "raw_pages", "delta_bytes",
+	"evictions", "reclaimed", "cache_bytes", "cache_size", "refused",
+	"skipped", "given_back", "probes", "stops",
+};
+_Static_assert(offsetof(struct kvm_xbzrle_stats, pages) +
+	       XBZ_STATS_NR * sizeof(__u64) == sizeof(struct kvm_xbzrle_stats),
+	       "xbz_stats_names names every counter of struct kvm_xbzrle_stats");
+
 const char *xbz_stats_str(const struct kvm_xbzrle_stats *s, char *buf,
 			  size_t len)
 {
-	static const struct {
-		const char *name;
-		size_t off;
-	} f[] = {
-#define XBZ_STAT(x) { #x, offsetof(struct kvm_xbzrle_stats, x) }
-		XBZ_STAT(pages), XBZ_STAT(zero_pages), XBZ_STAT(unchanged_pages),
-		XBZ_STAT(xbzrle_pages), XBZ_STAT(raw_pages),
-		XBZ_STAT(delta_bytes), XBZ_STAT(cache_hits),
-		XBZ_STAT(cache_misses), XBZ_STAT(overflows),
-		XBZ_STAT(cache_bytes), XBZ_STAT(cache_size),
-		XBZ_STAT(evictions), XBZ_STAT(reclaimed), XBZ_STAT(refused),
-		XBZ_STAT(skipped), XBZ_STAT(given_back), XBZ_STAT(probes),
-		XBZ_STAT(stops),
-#undef XBZ_STAT
-	};
+	const __u64 *v = &s->pages;
 	size_t i, n = 0;
 
 	if (!len)
 		return buf;
 	buf[0] = '\0';
-	for (i = 0; i < ARRAY_SIZE(f) && n < len; i++) {
-		const __u64 *v = (const void *)((const char *)s + f[i].off);
+	for (i = 0; i < XBZ_STATS_NR && n < len; i++) {
 		int w = snprintf(buf + n, len - n, "%s%s %llu", i ? " " : "",
-				 f[i].name, (unsigned long long)*v);
+				 xbz_stats_names[i], (unsigned long long)v[i]);
 
 		if (w < 0)
 			break;
