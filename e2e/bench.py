@@ -157,7 +157,8 @@ def one(args, pattern, mode, seed, tap):
     # migrate.py's boot (SeaBIOS stalls retried) and destination; XBZRLE
     # is on for both sides there, and turned off again for "none"
     case = m.Case(mode, mode, args.patched_qemu, args.patched_qemu,
-                  mode.startswith("offload"), linux=image is None)
+                  mode.startswith("offload"), linux=image is None,
+                  module_clear=mode == "offload-clear")
     if case.linux:
         case.seed = seed
         args.linux_ws_mb = PATTERNS[pattern][1]
@@ -165,8 +166,6 @@ def one(args, pattern, mode, seed, tap):
     src = dst = None
     r = {"completed": 0}
     try:
-        if mode == "offload-clear":
-            case.accel_extra = ",xbzrle-offload-clear=on"
         if shift is not None:
             case.src_extra = ("-global", "migration.x-clear-bitmap-shift=%d" % shift)
         src = m.boot_source(case, args, workdir, image, tap)
