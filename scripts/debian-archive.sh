@@ -3,8 +3,16 @@
 #
 # debian-archive.sh: sourced by the scripts that fetch Debian packages
 # through a private apt configuration (userspace/qemu/build-qemu.sh,
-# userspace/bench/fetch-qemu-xbzrle.sh).
+# userspace/bench/fetch-qemu-xbzrle.sh, scripts/debian13-kernel.sh,
+# scripts/debian13-qemu.sh; scripts/test-debian-archive.sh tests it).
 #
+# log MESSAGE, die MESSAGE: MESSAGE on stderr after the name of the
+# script that sourced this file (without .sh); die then exits 1.  A script
+# that defined its own before sourcing this file keeps them
+# (fetch-qemu-xbzrle.sh); one may also define its own after (build-qemu.sh).
+declare -F log >/dev/null || log() { echo "$(basename "$0" .sh): $*" >&2; }
+declare -F die >/dev/null || die() { log "$*"; exit 1; }
+
 # debian_source_apt DIR SUITE: a private apt configuration in DIR for
 # `apt-get source` from SUITE: DIR/sources.list (deb-src lines for SUITE,
 # SUITE-updates and SUITE-security from debian_archive), DIR/lists and

@@ -43,9 +43,6 @@ top=$(cd "$here/.." && pwd)
 # shellcheck source=scripts/debian-archive.sh
 . "$here/debian-archive.sh"
 
-die() { echo "debian13-kernel: $*" >&2; exit 1; }
-log() { echo "debian13-kernel: $*" >&2; }
-
 [ $# -le 1 ] || { echo "usage: $0 [ROOT]" >&2; exit 2; }
 stage=${1:-}
 [ "$(id -u)" = 0 ] || die "needs root (chroot into trixie's build root)"

@@ -21,9 +21,6 @@ repo=$(cd "$here/.." && pwd)
 # shellcheck source=scripts/debian-archive.sh
 . "$here/debian-archive.sh"
 
-die() { echo "debian13-qemu: $*" >&2; exit 1; }
-log() { echo "debian13-qemu: $*" >&2; }
-
 dir=$(realpath -m "${DEBIAN13_QEMU_DIR:-$repo/build/debian13-qemu}")
 mkdir -p "$dir"
 exec 9>"$dir/.lock"
