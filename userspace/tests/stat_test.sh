@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # kvm-xbzrle-stat on fake debugfs files: exact table, derived rates, JSON,
-# options, and the error message and exit status of each failure.
+# options, and the error message and exit status of each failure.  The
+# fake files and the expected tables are in stat_data/ beside this script.
 #
 #   sh tests/stat_test.sh path/to/kvm-xbzrle-stat
 #
@@ -17,6 +18,7 @@ if [ -z "$STAT" ] || [ ! -x "$STAT" ]; then
 	exit 2
 fi
 case $STAT in /*) ;; *) STAT=$PWD/$STAT ;; esac
+DATA=$(cd "$(dirname "$0")/stat_data" && pwd) || exit 2
 
 T=$(mktemp -d)
 trap 'rm -rf "$T"' EXIT
@@ -95,34 +97,11 @@ EOF
 	fi
 }
 
+# stat_data/debugfs: context 2 has a counter this tool does not know and
+# none of the age rule's refusals (a module without
+# KVM_XBZRLE_CAP_GENERATION); context 5 did nothing yet
 D=$T/debugfs
-mkdir -p "$D"
-cat >"$D/stats" <<'EOF'
-contexts 3
-pages 1000
-cache_hits 600
-cache_misses 300
-overflows 50
-zero_pages 100
-unchanged_pages 150
-xbzrle_pages 400
-raw_pages 350
-delta_bytes 81920
-evictions 7
-refused 2
-reclaimed 3
-cache_bytes 3670016
-max_cache_bytes 6442450944
-EOF
-# context 2 has a counter this tool does not know and none of the age rule's
-# refusals (a module without KVM_XBZRLE_CAP_GENERATION); context 5 did
-# nothing yet
-cat >"$D/contexts" <<'EOF'
-id=1 pid=4242 bound=1 pages=800 cache_hits=500 cache_misses=200 overflows=50 zero_pages=100 unchanged_pages=150 xbzrle_pages=300 raw_pages=250 delta_bytes=61440 evictions=7 refused=2 reclaimed=3 cache_bytes=2621440 cache_size=67108864
-id=2 pid=4243 bound=1 pages=200 cache_hits=100 cache_misses=100 overflows=0 zero_pages=0 unchanged_pages=0 xbzrle_pages=100 raw_pages=100 delta_bytes=20480 evictions=0 reclaimed=0 cache_bytes=1048576 cache_size=134217728 future_counter=9
-
-id=5 pid=4242 bound=0 pages=0 cache_hits=0 cache_misses=0 overflows=0 zero_pages=0 unchanged_pages=0 xbzrle_pages=0 raw_pages=0 delta_bytes=0 evictions=0 reclaimed=0 cache_bytes=0 cache_size=0
-EOF
+cp -r "$DATA/debugfs" "$D"
 
 echo "TAP version 13"
 
@@ -133,90 +112,14 @@ echo "TAP version 13"
 #     module 2457600 / 287920 = 8.5357, ctx 1 2048000 / 267140 = 7.6664,
 #     ctx 2 409600 / 20780 = 19.7113
 #   MiB: 3670016 = 3.5, 2621440 = 2.5, 1048576 = 1, 6442450944 = 6144
-cat >"$T/table" <<'EOF'
-                     module     ctx 1      ctx 2  ctx 5
-pid                       -      4242       4243   4242
-bound                     -       yes        yes     no
-contexts                  3         -          -      -
-pages                  1000       800        200      0
-zero_pages              100       100          0      0
-unchanged_pages         150       150          0      0
-xbzrle_pages            400       300        100      0
-raw_pages               350       250        100      0
-cache_hits              600       500        100      0
-cache_misses            300       200        100      0
-overflows                50        50          0      0
-delta_bytes           81920     61440      20480      0
-evictions                 7         7          0      0
-refused                   2         2          -      -
-reclaimed                 3         3          0      0
-cache_bytes         3670016   2621440    1048576      0
-cache_size                -  67108864  134217728      0
-max_cache_bytes  6442450944         -          -      -
-future_counter            -         -          9      -
-cache_hit_rate       66.67%    71.43%     50.00%      -
-cache_miss_rate      30.00%    25.00%     50.00%      -
-encoding_rate          8.54      7.67      19.71      -
-cache_mib              3.50      2.50       1.00   0.00
-cache_limit_mib     6144.00     64.00     128.00   0.00
-EOF
-
-cat >"$T/table-m" <<'EOF'
-                     module
-contexts                  3
-pages                  1000
-zero_pages              100
-unchanged_pages         150
-xbzrle_pages            400
-raw_pages               350
-cache_hits              600
-cache_misses            300
-overflows                50
-delta_bytes           81920
-evictions                 7
-refused                   2
-reclaimed                 3
-cache_bytes         3670016
-max_cache_bytes  6442450944
-cache_hit_rate       66.67%
-cache_miss_rate      30.00%
-encoding_rate          8.54
-cache_mib              3.50
-cache_limit_mib     6144.00
-EOF
-
-cat >"$T/table-p" <<'EOF'
-                    ctx 1  ctx 5
-pid                  4242   4242
-bound                 yes     no
-pages                 800      0
-zero_pages            100      0
-unchanged_pages       150      0
-xbzrle_pages          300      0
-raw_pages             250      0
-cache_hits            500      0
-cache_misses          200      0
-overflows              50      0
-delta_bytes         61440      0
-evictions               7      0
-refused                 2      -
-reclaimed               3      0
-cache_bytes       2621440      0
-cache_size       67108864      0
-cache_hit_rate     71.43%      -
-cache_miss_rate    25.00%      -
-encoding_rate        7.67      -
-cache_mib            2.50   0.00
-cache_limit_mib     64.00   0.00
-EOF
-
+# in stat_data/table (every column), table-m (-m) and table-p (--pid 4242)
 if [ "$(getconf PAGESIZE)" = 4096 ]; then
 	run KVM_XBZRLE_DEBUGFS="$D" "$STAT"
-	same_output "table: module and every context, exact counters and rates" "$T/table"
+	same_output "table: module and every context, exact counters and rates" "$DATA/table"
 	run KVM_XBZRLE_DEBUGFS="$D" "$STAT" -m
-	same_output "-m: module-wide only" "$T/table-m"
+	same_output "-m: module-wide only" "$DATA/table-m"
 	run KVM_XBZRLE_DEBUGFS="$D" "$STAT" --pid 4242
-	same_output "--pid 4242: that process's two contexts, no module column" "$T/table-p"
+	same_output "--pid 4242: that process's two contexts, no module column" "$DATA/table-p"
 else
 	skip "exact tables" "page size is not 4096"
 fi
@@ -302,18 +205,21 @@ run KVM_XBZRLE_DEBUGFS="$M" "$STAT" -m
 expect "missing contexts file: -m still works" 0
 B=$T/bad
 mkdir -p "$B"
-printf 'contexts 0\npages 12x\n' >"$B/stats"
-run KVM_XBZRLE_DEBUGFS="$B" "$STAT" -m
-expect "stats value not a number: exit 1 with file and line" 1 "$B/stats:2: malformed line"
-printf 'pages 1 2\n' >"$B/stats"
-run KVM_XBZRLE_DEBUGFS="$B" "$STAT" -m
-expect "stats line with three fields: exit 1" 1 "$B/stats:1: malformed line"
-printf 'pages 1\npages 2\n' >"$B/stats"
-run KVM_XBZRLE_DEBUGFS="$B" "$STAT" -m
-expect "stats counter given twice: exit 1" 1 "$B/stats:2: malformed line (counter given twice)"
-printf 'pages 18446744073709551616\n' >"$B/stats"
-run KVM_XBZRLE_DEBUGFS="$B" "$STAT" -m
-expect "stats value above 2^64-1: exit 1" 1 "$B/stats:1: malformed line"
+# bad_stats NAME CONTENT STDERR: a stats file of CONTENT (printf's %b) is
+# refused with exit 1 and STDERR
+bad_stats() {
+	printf '%b' "$2" >"$B/stats"
+	run KVM_XBZRLE_DEBUGFS="$B" "$STAT" -m
+	expect "$1" 1 "$3"
+}
+bad_stats "stats value not a number: exit 1 with file and line" \
+	'contexts 0\npages 12x\n' "$B/stats:2: malformed line"
+bad_stats "stats line with three fields: exit 1" \
+	'pages 1 2\n' "$B/stats:1: malformed line"
+bad_stats "stats counter given twice: exit 1" \
+	'pages 1\npages 2\n' "$B/stats:2: malformed line (counter given twice)"
+bad_stats "stats value above 2^64-1: exit 1" \
+	'pages 18446744073709551616\n' "$B/stats:1: malformed line"
 printf 'pages 18446744073709551615\n' >"$B/stats"
 : >"$B/contexts"
 run KVM_XBZRLE_DEBUGFS="$B" "$STAT" -j
@@ -408,62 +314,12 @@ fi
 
 # a module with the per-page rule (GET_STATS version 3's counters), the
 # migration-level stops (version 4) and dirty_log_clears: its counters in
-# their place, after refused
+# their place, after refused (stat_data/adapt, expected: table-adapt)
 D3=$T/adapt
-mkdir -p "$D3"
-cat >"$D3/stats" <<'EOF'
-contexts 1
-pages 100
-cache_hits 60
-cache_misses 40
-overflows 30
-zero_pages 0
-unchanged_pages 10
-xbzrle_pages 20
-raw_pages 70
-delta_bytes 2000
-evictions 0
-refused 0
-skipped 25
-given_back 8
-probes 4
-stops 1
-reclaimed 0
-cache_bytes 4096
-dirty_log_clears 5
-max_cache_bytes 6442450944
-EOF
+cp -r "$DATA/adapt" "$D3"
 : >"$D3/contexts"
-cat >"$T/table-adapt" <<'EOF'
-                      module
-contexts                   1
-pages                    100
-zero_pages                 0
-unchanged_pages           10
-xbzrle_pages              20
-raw_pages                 70
-cache_hits                60
-cache_misses              40
-overflows                 30
-delta_bytes             2000
-evictions                  0
-refused                    0
-skipped                   25
-given_back                 8
-probes                     4
-stops                      1
-reclaimed                  0
-cache_bytes             4096
-max_cache_bytes   6442450944
-dirty_log_clears           5
-cache_hit_rate        60.00%
-cache_miss_rate       40.00%
-encoding_rate           1.97
-cache_mib               0.00
-cache_limit_mib      6144.00
-EOF
 run KVM_XBZRLE_DEBUGFS="$D3" "$STAT" -m
-same_output "the per-page rule's skipped, given_back and probes, and stops, after refused" "$T/table-adapt"
+same_output "the per-page rule's skipped, given_back and probes, and stops, after refused" "$DATA/table-adapt"
 
 echo "1..$n"
 echo "# $((n - failed)) passed, $failed failed"
