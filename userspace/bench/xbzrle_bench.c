@@ -793,6 +793,15 @@ static const char *delta_desc(const struct cell *c, char *buf, size_t len)
 	return buf;
 }
 
+/* A table row's first two columns: the workload and set, the delta per page. */
+static void print_row_head(const struct cell *c)
+{
+	char label[64], dd[32];
+
+	cell_label(label, sizeof(label), c);
+	printf("%-27s %-15s", label, delta_desc(c, dd, sizeof(dd)));
+}
+
 static double median_gbs(const struct meas *m, size_t nm, int reps, enum kind kind,
 			 const struct cell *c, size_t idx)
 {
@@ -893,7 +902,6 @@ int main(int argc, char **argv)
 	struct meas *m;
 	size_t nm = 0, cap;
 	double t_start = now(), target;
-	char label[64], dd[32];
 
 	if (getenv("BENCH_CLOCK") && !strcmp(getenv("BENCH_CLOCK"), "wall"))
 		bench_clock = CLOCK_MONOTONIC;
@@ -1038,8 +1046,7 @@ int main(int argc, char **argv)
 
 			for (size_t v = 0; v < NENC; v++)
 				gbs[v] = median_gbs(m, nm, reps, K_ENC, &cells[w][s], v);
-			cell_label(label, sizeof(label), &cells[w][s]);
-			printf("%-27s %-15s", label, delta_desc(&cells[w][s], dd, sizeof(dd)));
+			print_row_head(&cells[w][s]);
 			for (size_t v = 0; v < NENC; v++)
 				if (encoders[v].avail)
 					printf(" %17.2f", gbs[v]);
@@ -1089,8 +1096,7 @@ int main(int argc, char **argv)
 
 			for (size_t p = 0; p < NPATH; p++)
 				gbs[p] = median_gbs(m, nm, reps, K_PATH, &cells[w][s], p);
-			cell_label(label, sizeof(label), &cells[w][s]);
-			printf("%-27s %-15s", label, delta_desc(&cells[w][s], dd, sizeof(dd)));
+			print_row_head(&cells[w][s]);
 			for (size_t p = 0; p < NPATH; p++)
 				if (paths[p].avail)
 					printf(" %14.2f", gbs[p]);
