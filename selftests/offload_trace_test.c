@@ -84,22 +84,6 @@ FIXTURE(trace) {
 	struct recs t;			/* its records by type */
 };
 
-/* Writes @s to a tracefs file; "" empties it (O_TRUNC, as echo > does). */
-static int tracefs_put(const char *file, const char *s)
-{
-	char path[128];
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), TRACEFS "/%s", file);
-	fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC);
-	if (fd < 0)
-		return -1;
-	n = *s ? write(fd, s, strlen(s)) : 0;
-	close(fd);
-	return n == (ssize_t)strlen(s) ? 0 : -1;
-}
-
 FIXTURE_SETUP(trace)
 {
 	unsigned int i, seed = 7;
@@ -136,18 +120,18 @@ FIXTURE_SETUP(trace)
 		TH_LOG("BIND: %s", kvm_util_error());
 
 	/* last: a set-up that fails before leaves the events as they were */
-	ASSERT_EQ(0, tracefs_put("trace", ""))
+	ASSERT_EQ(0, write_file(TRACEFS "/trace", ""))
 		TH_LOG("emptying " TRACEFS "/trace: %s", strerror(errno));
-	ASSERT_EQ(0, tracefs_put("events/kvm_xbzrle/enable", "1"))
+	ASSERT_EQ(0, write_file(TRACEFS "/events/kvm_xbzrle/enable", "1"))
 		TH_LOG("enabling events/kvm_xbzrle: %s", strerror(errno));
 }
 
 FIXTURE_TEARDOWN(trace)
 {
 	/* the case's _exit() skips atexit(): the events go off here */
-	EXPECT_EQ(0, tracefs_put("events/kvm_xbzrle/enable", "0"))
+	EXPECT_EQ(0, write_file(TRACEFS "/events/kvm_xbzrle/enable", "0"))
 		TH_LOG("disabling events/kvm_xbzrle: %s", strerror(errno));
-	EXPECT_EQ(0, tracefs_put("trace", ""))
+	EXPECT_EQ(0, write_file(TRACEFS "/trace", ""))
 		TH_LOG("emptying " TRACEFS "/trace: %s", strerror(errno));
 	if (self->xfd >= 0)
 		close(self->xfd);
@@ -172,7 +156,7 @@ static void take_trace(struct __test_metadata *_metadata,
 		TH_LOG(TRACEFS "/trace holds more than %d bytes", TRACE_BUF);
 	self->trace[len] = 0;
 	close(fd);
-	ASSERT_EQ(0, tracefs_put("trace", ""))
+	ASSERT_EQ(0, write_file(TRACEFS "/trace", ""))
 		TH_LOG("emptying " TRACEFS "/trace: %s", strerror(errno));
 }
 
@@ -476,7 +460,7 @@ TEST_F_TIMEOUT(trace, shrink_freed_equals_reclaimed, SHRINK_TIMEOUT_S)
 TEST_F(trace, disabled_no_event)
 {
 	first_round(_metadata, self);
-	ASSERT_EQ(0, tracefs_put("events/kvm_xbzrle/enable", "0"))
+	ASSERT_EQ(0, write_file(TRACEFS "/events/kvm_xbzrle/enable", "0"))
 		TH_LOG("disabling events/kvm_xbzrle: %s", strerror(errno));
 	ASSERT_EQ(0, encode(self)) TH_LOG("ENCODE: %s", kvm_util_error());
 	take_trace(_metadata, self);

@@ -71,7 +71,10 @@ set_why(char *why, size_t size, const char *fmt, ...);
 int drop_caches(void);
 /* Reads @path into @buf (@len bytes, NUL-terminated).  0 or -1. */
 int read_file(const char *path, char *buf, size_t len);
-/* Writes the string @s to @path.  0 or -1. */
+/*
+ * Writes the string @s to @path, truncated first: "" empties a file
+ * (tracefs's trace buffer too, as echo > does).  0 or -1.
+ */
 int write_file(const char *path, const char *s);
 
 /*
