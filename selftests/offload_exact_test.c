@@ -408,6 +408,43 @@ static void require_uffd(struct __test_metadata *_metadata)
 	close(fd);
 }
 
+/*
+ * The fault cases' set-up: userfaultfd, the VM and context of NPAGES
+ * pages in memslot 1, and @job (not registered yet), whose fault runs
+ * @action with @f.
+ */
+static void fault_setup(struct __test_metadata *_metadata, struct exact *e,
+			struct uffd_job *job,
+			void (*action)(struct uffd_job *job), struct fault_ctx *f)
+{
+	*job = (struct uffd_job) { .uffd = -1, .action = action, .opaque = f };
+	require_uffd(_metadata);
+	exact_setup(_metadata, e, NPAGES, 1);
+}
+
+/*
+ * After fault_setup() and the case's own set-up: fills guest memory but
+ * @fault_page if it is a page of it (a page registered for userfaultfd
+ * must never have been touched), registers @fault_page for missing-page
+ * faults in @job and starts @thr, which answers its one fault with @job's
+ * action.
+ */
+static void start_fault_job(struct __test_metadata *_metadata,
+			    struct exact *e, void *fault_page,
+			    struct uffd_job *job, pthread_t *thr)
+{
+	unsigned int i;
+
+	for (i = 0; i < NPAGES; i++) {
+		gpas[i] = GPA_A + i * PAGE;
+		if (e->mem + i * PAGE != fault_page)
+			memset(e->mem + i * PAGE, i + 1, PAGE);
+	}
+	job->uffd = uffd_register_missing(fault_page, PAGE);
+	ASSERT_LE(0, job->uffd) TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, pthread_create(thr, NULL, uffd_answer_one, job));
+}
+
 static void make_read_only(struct uffd_job *job)
 {
 	struct fault_ctx *f = job->opaque;
@@ -432,25 +469,12 @@ FIXTURE_SETUP(output_fault)
 {
 	struct exact *e = &self->e;
 	struct fault_ctx f;
-	unsigned int i;
 	pthread_t thr;
 
-	self->job.uffd = -1;
-	require_uffd(_metadata);
-	exact_setup(_metadata, e, NPAGES, 1);
+	fault_setup(_metadata, e, &self->job, make_read_only, &f);
 	self->enc = map_pages(_metadata, 1);
-	for (i = 0; i < NPAGES; i++) {
-		gpas[i] = GPA_A + i * PAGE;
-		if (i != 100)
-			memset(e->mem + i * PAGE, i + 1, PAGE);
-	}
 	f = (struct fault_ctx) { .arg_page = self->enc };
-	self->job = (struct uffd_job) {
-		.uffd = uffd_register_missing(e->mem + 100 * PAGE, PAGE),
-		.action = make_read_only, .opaque = &f,
-	};
-	ASSERT_LE(0, self->job.uffd) TH_LOG("%s", kvm_util_error());
-	ASSERT_EQ(0, pthread_create(&thr, NULL, uffd_answer_one, &self->job));
+	start_fault_job(_metadata, e, e->mem + 100 * PAGE, &self->job, &thr);
 	*self->enc = (struct kvm_xbzrle_encode) {
 		.size = sizeof(*self->enc), .pages = (uintptr_t)gpas,
 		.records = (uintptr_t)records, .npages = NPAGES,
@@ -533,25 +557,12 @@ FIXTURE_SETUP(slot_replaced)
 	unsigned int i;
 	pthread_t thr;
 
-	self->job.uffd = -1;
-	require_uffd(_metadata);
-	exact_setup(_metadata, e, NPAGES, 1);
+	fault_setup(_metadata, e, &self->job, replace_slot, &f);
 	self->new_mem = map_pages(_metadata, NPAGES);
 	self->recs = map_pages(_metadata, RECS_PAGES);
-	for (i = 0; i < NPAGES; i++) {
-		gpas[i] = GPA_A + i * PAGE;
-		if (i != 10 || variant->fault_in_records)
-			memset(e->mem + i * PAGE, i + 1, PAGE);
-	}
 	f = (struct fault_ctx) { .vm_fd = e->vm.fd, .new_mem = self->new_mem };
-	self->job = (struct uffd_job) {
-		.uffd = uffd_register_missing(variant->fault_in_records ?
-					      self->recs : e->mem + 10 * PAGE,
-					      PAGE),
-		.action = replace_slot, .opaque = &f,
-	};
-	ASSERT_LE(0, self->job.uffd) TH_LOG("%s", kvm_util_error());
-	ASSERT_EQ(0, pthread_create(&thr, NULL, uffd_answer_one, &self->job));
+	start_fault_job(_metadata, e, variant->fault_in_records ?
+			self->recs : e->mem + 10 * PAGE, &self->job, &thr);
 	self->ret = xbz_encode(e->xfd, KVM_XBZRLE_ENCODE_CLEAR_DIRTY_LOG, gpas,
 			       NPAGES, self->recs, sizeof(records), PAGE,
 			       &self->res);
