@@ -272,9 +272,6 @@ FIXTURE(foreign) {
 
 FIXTURE_SETUP(foreign)
 {
-	struct kvm_xbzrle_caps caps;
-
-	ASSERT_EQ(0, xbz_check_offload(&caps)) TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(0, abi_fx_init(&self->fx)) TH_LOG("%s", kvm_util_error());
 }
 

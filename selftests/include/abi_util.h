@@ -73,7 +73,9 @@ struct abi_fx {
 
 /*
  * Sets the fixture up (every field; on failure what was done stays for
- * abi_fx_destroy()).  0, or -1 with the reason in kvm_util_error().
+ * abi_fx_destroy()), once xbz_check_offload() found KVM, the module and
+ * its offload: their absence is a failure too, the module being what the
+ * tests test.  0, or -1 with the reason in kvm_util_error().
  */
 int abi_fx_init(struct abi_fx *fx);
 /* Undoes abi_fx_init(), also a partial one (@fx zeroed before it). */

@@ -155,10 +155,14 @@ bool abi_stats_equal(const struct kvm_xbzrle_stats *a,
 
 int abi_fx_init(struct abi_fx *fx)
 {
+	struct kvm_xbzrle_caps caps;
 	int r;
 
 	fx->xfd = -1;
 	fx->vm.fd = -1;
+	/* the module is what is tested: its absence is a failure */
+	if (xbz_check_offload(&caps))
+		return -1;
 	fx->recbuf = abi_map_pages(RECBUF_SIZE / PG + 1, PROT_READ | PROT_WRITE);
 	fx->ro_buf = abi_map_pages(3, PROT_READ);
 	fx->sr_mem = abi_map_pages(1, PROT_READ | PROT_WRITE);
