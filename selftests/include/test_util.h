@@ -184,4 +184,22 @@ test_require_fail(const char *fmt, ...)
 	exit(tap.failed ? TAP_EXIT_FAIL : TAP_EXIT_SKIP);
 }
 
+/*
+ * SKIP_UNLESS_FAILED(statement, fmt, ...), for a case on
+ * kselftest_harness.h, as its SKIP(): a check that could not be made here
+ * (the reason, printf-style).  The case is skipped with the reason,
+ * unless a check already failed: a skip would hide that failure, so the
+ * reason is only logged, "not checked: reason".  Either way @statement
+ * (return) ends the case.
+ */
+#define SKIP_UNLESS_FAILED(statement, fmt, ...)				\
+do {									\
+	if (_metadata->exit_code == KSFT_PASS) {			\
+		SKIP(statement, fmt, ##__VA_ARGS__);			\
+	} else {							\
+		TH_LOG("not checked: " fmt, ##__VA_ARGS__);		\
+		statement;						\
+	}								\
+} while (0)
+
 #endif /* XBZRLE_TEST_UTIL_H */
