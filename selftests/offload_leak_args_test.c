@@ -57,6 +57,14 @@ static const char *const vname[V_NR] = {
 	"ENCODE", "GET_STATS", "SET_CACHE", "GET_CAPS",
 };
 
+/* The test's point of each kind: no violation of it. */
+static const char *const vpoint[V_NR] = {
+	[V_ENCARG] = "ENCODE wrote only npages_done and records_used of its argument",
+	[V_STATS] = "GET_STATS: nothing written past the structure, zero tail zero, counters consistent",
+	[V_CACHE] = "SET_CACHE: nothing written past the structure, zero tail and reserved outputs zero",
+	[V_CAPS] = "GET_CAPS: nothing written past the structure, zero tail and reserved outputs zero",
+};
+
 struct args {
 	unsigned long violations[V_NR];
 	unsigned long calls[V_NR];
@@ -203,6 +211,7 @@ TEST_F_TIMEOUT(leak_args, structures_under_churn, LEAK_TIMEOUT_S)
 {
 	struct args *a = &self->a;
 	struct leak *l = &self->l;
+	unsigned int k;
 	int bad;
 
 	ASSERT_EQ(0, leak_run(l, &args_hooks, a))
@@ -211,18 +220,9 @@ TEST_F_TIMEOUT(leak_args, structures_under_churn, LEAK_TIMEOUT_S)
 		       a->calls[V_ENCARG], a->calls[V_STATS], a->calls[V_CACHE],
 		       a->calls[V_CAPS]);
 
-	EXPECT_TRUE(leak_point(!a->violations[V_ENCARG],
-			       "ENCODE wrote only npages_done and records_used of its argument (%lu violations)",
-			       a->violations[V_ENCARG]));
-	EXPECT_TRUE(leak_point(!a->violations[V_STATS],
-			       "GET_STATS: nothing written past the structure, zero tail zero, counters consistent (%lu violations)",
-			       a->violations[V_STATS]));
-	EXPECT_TRUE(leak_point(!a->violations[V_CACHE],
-			       "SET_CACHE: nothing written past the structure, zero tail and reserved outputs zero (%lu violations)",
-			       a->violations[V_CACHE]));
-	EXPECT_TRUE(leak_point(!a->violations[V_CAPS],
-			       "GET_CAPS: nothing written past the structure, zero tail and reserved outputs zero (%lu violations)",
-			       a->violations[V_CAPS]));
+	for (k = 0; k < V_NR; k++)
+		EXPECT_TRUE(leak_point(!a->violations[k], "%s (%lu violations)",
+				       vpoint[k], a->violations[k]));
 	/* every kind of call was made, so that none of the above is vacuous */
 	EXPECT_TRUE(a->calls[V_ENCARG] && a->calls[V_STATS] &&
 		    a->calls[V_CACHE] && a->calls[V_CAPS]);
