@@ -70,38 +70,27 @@ struct args {
 	unsigned long calls[V_NR];
 };
 
-static void __attribute__((format(printf, 3, 4)))
-violation(struct leak *l, enum vkind k, const char *fmt, ...)
-{
-	struct args *a = l->priv;
-	char msg[400];
-	va_list ap;
-
-	a->violations[k]++;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	leak_report(l, "%s", msg);
-}
-
 /* Bytes [from, PG) of argpage still the sentinel; [zfrom, from) zero. */
 static bool arg_untouched(struct leak *l, enum vkind k, size_t zfrom,
 			  size_t from)
 {
 	const uint8_t *argpage = l->argpage;
+	struct args *a = l->priv;
 	size_t i;
 
 	for (i = zfrom; i < from; i++)
 		if (argpage[i]) {
-			violation(l, k, "%s: byte %zu of the zero tail is 0x%02x",
-				  vname[k], i, argpage[i]);
+			leak_violation(l, &a->violations[k],
+				       "%s: byte %zu of the zero tail is 0x%02x",
+				       vname[k], i, argpage[i]);
 			return false;
 		}
 	for (i = from; i < PG; i++)
 		if (argpage[i] != LEAK_SENTINEL) {
-			violation(l, k, "%s: byte %zu past the structure is 0x%02x: %s",
-				  vname[k], i, argpage[i],
-				  leak_hex(argpage + i, 16));
+			leak_violation(l, &a->violations[k],
+				       "%s: byte %zu past the structure is 0x%02x: %s",
+				       vname[k], i, argpage[i],
+				       leak_hex(argpage + i, 16));
 			return false;
 		}
 	return true;
@@ -118,8 +107,9 @@ static void encoded(struct leak *l, const struct kvm_xbzrle_encode *in,
 	want.npages_done = e->npages_done;
 	want.records_used = e->records_used;
 	if (memcmp(&want, e, sizeof(want)))
-		violation(l, V_ENCARG, "ENCODE changed input fields: %s",
-			  leak_hex((const uint8_t *)e, sizeof(*e)));
+		leak_violation(l, &a->violations[V_ENCARG],
+			       "ENCODE changed input fields: %s",
+			       leak_hex((const uint8_t *)e, sizeof(*e)));
 	arg_untouched(l, V_ENCARG, sizeof(*e), sizeof(*e));
 }
 
@@ -133,20 +123,23 @@ static void stats(struct leak *l, size_t size)
 	a->calls[V_STATS]++;
 	arg_untouched(l, V_STATS, sizeof(*s), size);
 	if (s->size != size || s->flags)
-		violation(l, V_STATS, "GET_STATS: size %u flags 0x%x on return",
-			  s->size, s->flags);
+		leak_violation(l, &a->violations[V_STATS],
+			       "GET_STATS: size %u flags 0x%x on return",
+			       s->size, s->flags);
 	c = &s->pages;
 	for (i = 0; i < ncounters; i++)
 		if (c[i] >= 1ULL << 40)
-			violation(l, V_STATS, "GET_STATS: counter %u is 0x%llx", i,
-				  (unsigned long long)c[i]);
+			leak_violation(l, &a->violations[V_STATS],
+				       "GET_STATS: counter %u is 0x%llx", i,
+				       (unsigned long long)c[i]);
 	if (s->pages != s->zero_pages + s->unchanged_pages + s->xbzrle_pages +
 			s->raw_pages ||
 	    s->cache_hits + s->cache_misses != s->pages - s->zero_pages ||
 	    s->raw_pages != s->cache_misses + s->overflows ||
 	    s->cache_bytes > s->cache_size)
-		violation(l, V_STATS, "GET_STATS: counters inconsistent: %s",
-			  leak_hex((const uint8_t *)s, 64));
+		leak_violation(l, &a->violations[V_STATS],
+			       "GET_STATS: counters inconsistent: %s",
+			       leak_hex((const uint8_t *)s, 64));
 }
 
 static void set_cache(struct leak *l, uint32_t flags, uint64_t bytes,
@@ -159,8 +152,8 @@ static void set_cache(struct leak *l, uint32_t flags, uint64_t bytes,
 	arg_untouched(l, V_CACHE, sizeof(*c), size);
 	if (c->size != size || c->flags != flags || c->reserved[0] ||
 	    c->reserved[1] || c->cache_size != (bytes & ~(PG - 1)))
-		violation(l, V_CACHE, "SET_CACHE: %s",
-			  leak_hex((const uint8_t *)c, sizeof(*c)));
+		leak_violation(l, &a->violations[V_CACHE],
+			       "SET_CACHE: %s", leak_hex((const uint8_t *)c, sizeof(*c)));
 }
 
 static void caps(struct leak *l, size_t size)
@@ -175,8 +168,8 @@ static void caps(struct leak *l, size_t size)
 	    c->api_version != KVM_XBZRLE_API_VERSION ||
 	    c->page_size != PG || c->reserved[0] || c->reserved[1] ||
 	    c->reserved[2])
-		violation(l, V_CAPS, "GET_CAPS: %s",
-			  leak_hex((const uint8_t *)c, sizeof(*c)));
+		leak_violation(l, &a->violations[V_CAPS],
+			       "GET_CAPS: %s", leak_hex((const uint8_t *)c, sizeof(*c)));
 }
 
 static const struct leak_hooks args_hooks = {

@@ -73,20 +73,6 @@ struct stream {
 	unsigned long marker_bytes, scratch_padding;
 };
 
-static void __attribute__((format(printf, 3, 4)))
-violation(struct leak *l, enum vkind k, const char *fmt, ...)
-{
-	struct stream *st = l->priv;
-	char msg[400];
-	va_list ap;
-
-	st->violations[k]++;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	leak_report(l, "%s", msg);
-}
-
 /* Bytes of the KVM_CLEAR_DIRTY_LOG argument the module builds at records. */
 static size_t clear_scratch(struct leak *l, const uint64_t *gpas,
 			    unsigned int n, uint8_t *out, size_t max)
@@ -134,15 +120,17 @@ static void check_record(struct leak *l, uint32_t i, uint32_t off,
 	switch (h->type) {
 	case KVM_XBZRLE_RECORD_ZERO:
 		if (h->len || !zero)
-			violation(l, V_RECORD, "record %u: ZERO len %u for a %szero page",
-				  i, h->len, zero ? "" : "non-");
+			leak_violation(l, &st->violations[V_RECORD],
+				       "record %u: ZERO len %u for a %szero page",
+				       i, h->len, zero ? "" : "non-");
 		memset(d, 0, PG);
 		break;
 	case KVM_XBZRLE_RECORD_UNCHANGED:
 		if (h->len || !st->sent[idx] || memcmp(d, g, PG))
-			violation(l, V_RECORD, "record %u: UNCHANGED len %u, %s, page %s the destination's",
-				  i, h->len, st->sent[idx] ? "sent before" : "never sent",
-				  memcmp(d, g, PG) ? "differs from" : "equals");
+			leak_violation(l, &st->violations[V_RECORD],
+				       "record %u: UNCHANGED len %u, %s, page %s the destination's",
+				       i, h->len, st->sent[idx] ? "sent before" : "never sent",
+				       memcmp(d, g, PG) ? "differs from" : "equals");
 		break;
 	case KVM_XBZRLE_RECORD_XBZRLE:
 		r = xbzrle_encode(d, g, PG, delta, max_delta);
@@ -151,22 +139,25 @@ static void check_record(struct leak *l, uint32_t i, uint32_t off,
 			for (b = 0; b < h->len && b < (uint32_t)(r > 0 ? r : 0) &&
 			     delta[b] == data[b]; b++)
 				;
-			violation(l, V_RECORD, "record %u (gpa 0x%llx): XBZRLE of %u bytes, the encoder makes %d; first difference at %u: %s",
-				  i, (unsigned long long)h->gpa, h->len, r, b,
-				  leak_hex(data + b, h->len - b < 16 ? h->len - b : 16));
+			leak_violation(l, &st->violations[V_RECORD],
+				       "record %u (gpa 0x%llx): XBZRLE of %u bytes, the encoder makes %d; first difference at %u: %s",
+				       i, (unsigned long long)h->gpa, h->len, r, b,
+				       leak_hex(data + b, h->len - b < 16 ? h->len - b : 16));
 		}
 		if (h->len > PG || xbzrle_decode(data, h->len, d, PG) < 0 ||
 		    memcmp(d, g, PG))
-			violation(l, V_RECORD, "record %u: XBZRLE delta does not decode to the guest page",
-				  i);
+			leak_violation(l, &st->violations[V_RECORD],
+				       "record %u: XBZRLE delta does not decode to the guest page",
+				       i);
 		break;
 	case KVM_XBZRLE_RECORD_RAW:
 		if (h->len != PG || memcmp(data, g, PG)) {
 			for (b = 0; b < PG && data[b] == g[b]; b++)
 				;
-			violation(l, V_RECORD, "record %u (gpa 0x%llx): RAW len %u differs from the guest page at %u: %s",
-				  i, (unsigned long long)h->gpa, h->len, b,
-				  leak_hex(data + b, 16));
+			leak_violation(l, &st->violations[V_RECORD],
+				       "record %u (gpa 0x%llx): RAW len %u differs from the guest page at %u: %s",
+				       i, (unsigned long long)h->gpa, h->len, b,
+				       leak_hex(data + b, 16));
 		}
 		/* evicted, reclaimed or an overflow */
 		if (st->sent[idx])
@@ -195,8 +186,9 @@ static void check_buffer(struct leak *l, const struct kvm_xbzrle_encode *in,
 	bool reported;
 
 	if (done != n || used > LEAK_NREC * LEAK_REC_MAX || used % 8) {
-		violation(l, V_RECORD, "ENCODE of %u pages: npages_done %u records_used %u",
-			  n, done, used);
+		leak_violation(l, &st->violations[V_RECORD],
+			       "ENCODE of %u pages: npages_done %u records_used %u",
+			       n, done, used);
 		return;
 	}
 	memset(written, 0, sizeof(written));
@@ -206,9 +198,10 @@ static void check_buffer(struct leak *l, const struct kvm_xbzrle_encode *in,
 		memcpy(&h, recbuf + off, sizeof(h));
 		if (h.gpa != gpas[i] || h.reserved || off + sizeof(h) + h.len > used ||
 		    h.type < KVM_XBZRLE_RECORD_ZERO || h.type > KVM_XBZRLE_RECORD_RAW) {
-			violation(l, V_RECORD, "record %u at %u: header %s (gpa 0x%llx expected)",
-				  i, off, leak_hex(recbuf + off, sizeof(h)),
-				  (unsigned long long)gpas[i]);
+			leak_violation(l, &st->violations[V_RECORD],
+				       "record %u at %u: header %s (gpa 0x%llx expected)",
+				       i, off, leak_hex(recbuf + off, sizeof(h)),
+				       (unsigned long long)gpas[i]);
 			return;
 		}
 		check_record(l, i, off, &h, max_delta);
@@ -216,7 +209,8 @@ static void check_buffer(struct leak *l, const struct kvm_xbzrle_encode *in,
 		off = (off + sizeof(h) + h.len + 7) & ~7U;
 	}
 	if (off != used)
-		violation(l, V_RECORD, "records_used %u, the records end at %u", used, off);
+		leak_violation(l, &st->violations[V_RECORD],
+			       "records_used %u, the records end at %u", used, off);
 
 	if (clear)
 		slen = clear_scratch(l, gpas, n, scratch, sizeof(scratch));
@@ -237,13 +231,15 @@ static void check_buffer(struct leak *l, const struct kvm_xbzrle_encode *in,
 			continue;
 		reported = true;
 		if (b < used)
-			violation(l, V_PADDING, "padding byte %u (records_used %u) is 0x%02x, not the sentinel%s: %s",
-				  b, used, v, b < slen ? " or the clear argument" : "",
-				  leak_hex(recbuf + b, 16));
+			leak_violation(l, &st->violations[V_PADDING],
+				       "padding byte %u (records_used %u) is 0x%02x, not the sentinel%s: %s",
+				       b, used, v, b < slen ? " or the clear argument" : "",
+				       leak_hex(recbuf + b, 16));
 		else
-			violation(l, V_TAIL, "byte %u past records_used %u is 0x%02x, not the sentinel%s: %s",
-				  b, used, v, b < slen ? " or the clear argument" : "",
-				  leak_hex(recbuf + b, 16));
+			leak_violation(l, &st->violations[V_TAIL],
+				       "byte %u past records_used %u is 0x%02x, not the sentinel%s: %s",
+				       b, used, v, b < slen ? " or the clear argument" : "",
+				       leak_hex(recbuf + b, 16));
 	}
 }
 

@@ -121,9 +121,9 @@ int leak_close_and_churn(struct leak *l);
 int leak_kmsg_problems(struct leak *l);
 void leak_free(struct leak *l);
 
-/* A violation: counted by the caller, printed (the first 12 of a run). */
-void __attribute__((format(printf, 2, 3)))
-leak_report(struct leak *l, const char *fmt, ...);
+/* A violation: counted in *@count, printed (the first 12 of a run). */
+void __attribute__((format(printf, 3, 4)))
+leak_violation(struct leak *l, unsigned long *count, const char *fmt, ...);
 /*
  * A point of a test: prints "ok: " or "FAILED: " and its text as a
  * diagnostic, whatever the outcome; returns @ok (for EXPECT_TRUE()).

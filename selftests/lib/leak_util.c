@@ -42,11 +42,12 @@ static uint32_t rn(struct leak *l, uint32_t n)
 
 /* ------------------------------- violations ------------------------------- */
 
-void leak_report(struct leak *l, const char *fmt, ...)
+void leak_violation(struct leak *l, unsigned long *count, const char *fmt, ...)
 {
 	char msg[400];
 	va_list ap;
 
+	++*count;
 	if (++l->printed > 12)
 		return;
 	va_start(ap, fmt);
