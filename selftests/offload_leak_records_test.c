@@ -263,15 +263,7 @@ FIXTURE(leak_records) {
 
 FIXTURE_SETUP(leak_records)
 {
-	struct kvm_xbzrle_caps caps;
-	int r;
-
-	self->l.vm.fd = self->l.pvm.fd = self->l.xfd = self->l.kmsg = -1;
-	self->l.recbuf = self->l.argpage = MAP_FAILED;
-	/* the module is what is tested: its absence is a failure */
-	ASSERT_EQ(0, xbz_check_offload(&caps)) TH_LOG("%s", kvm_util_error());
-	r = leak_setup(&self->l);
-	ASSERT_EQ(0, r) TH_LOG("%s", kvm_util_error());
+	ASSERT_EQ(0, leak_setup(&self->l)) TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(0, xbz_dest_init(&self->st.dest, &self->l.vm))
 		TH_LOG("destination: %s", kvm_util_error());
 }

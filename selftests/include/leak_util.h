@@ -104,9 +104,11 @@ struct leak {
 };
 
 /*
- * The VMs, buffers and the first context; reports whether the kernel
- * zeroes allocations (mem auto-init) and starts reading the kernel log.
- * 0, or -1 (leak_free() then frees what was made).
+ * The VMs, buffers and the first context, once xbz_check_offload() found
+ * KVM, the module and its offload (their absence is a failure too, the
+ * module being what the tests test); reports whether the kernel zeroes
+ * allocations (mem auto-init) and starts reading the kernel log.  0, or
+ * -1 (leak_free() then frees what was made).
  */
 int leak_setup(struct leak *l);
 /* Runs the rounds and the last pass (see the top).  0, or -1. */

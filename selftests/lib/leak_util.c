@@ -346,11 +346,15 @@ static int kmsg_open_report(void)
 
 int leak_setup(struct leak *l)
 {
+	struct kvm_xbzrle_caps caps;
 	unsigned int i;
 
 	memset(l, 0, sizeof(*l));
-	l->vm.fd = l->pvm.fd = l->xfd = -1;
+	l->vm.fd = l->pvm.fd = l->xfd = l->kmsg = -1;
 	l->recbuf = l->argpage = MAP_FAILED;
+	/* the module is what is tested: its absence is a failure */
+	if (xbz_check_offload(&caps))
+		return -1;
 	l->rng = 0x1eacULL;
 	l->drop_caches_ok = true;
 	l->kmsg = kmsg_open_report();
