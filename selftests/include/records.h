@@ -135,6 +135,9 @@ struct xbz_counts {
 	uint64_t zero, unchanged, xbzrle, raw;
 };
 
+/* Counts a record of @type (KVM_XBZRLE_RECORD_*); an unknown type is not. */
+void xbz_count_record(struct xbz_counts *counts, uint16_t type);
+
 /* The destination page of @gpa, or NULL. */
 typedef uint8_t *(*xbz_dest_page_fn)(void *opaque, uint64_t gpa);
 

@@ -262,6 +262,19 @@ int xbz_check_apply_record(const struct xbz_record *rec, uint8_t *page,
 	return 0;
 }
 
+void xbz_count_record(struct xbz_counts *counts, uint16_t type)
+{
+	uint64_t *const count[KVM_XBZRLE_RECORD_RAW + 1] = {
+		[KVM_XBZRLE_RECORD_ZERO] = &counts->zero,
+		[KVM_XBZRLE_RECORD_UNCHANGED] = &counts->unchanged,
+		[KVM_XBZRLE_RECORD_XBZRLE] = &counts->xbzrle,
+		[KVM_XBZRLE_RECORD_RAW] = &counts->raw,
+	};
+
+	if (type <= KVM_XBZRLE_RECORD_RAW && count[type])
+		(*count[type])++;
+}
+
 int xbz_check_apply_call(const void *buf, uint32_t used, const uint64_t *gpas,
 			 uint32_t n, xbz_dest_page_fn dest_page, void *opaque,
 			 uint8_t *scratch, struct xbz_counts *counts)
@@ -286,20 +299,7 @@ int xbz_check_apply_call(const void *buf, uint32_t used, const uint64_t *gpas,
 				    (unsigned long long)rec.gpa);
 		if (xbz_check_apply_record(&rec, page, scratch, NULL))
 			return -1;
-		switch (rec.type) {
-		case KVM_XBZRLE_RECORD_ZERO:
-			counts->zero++;
-			break;
-		case KVM_XBZRLE_RECORD_UNCHANGED:
-			counts->unchanged++;
-			break;
-		case KVM_XBZRLE_RECORD_XBZRLE:
-			counts->xbzrle++;
-			break;
-		case KVM_XBZRLE_RECORD_RAW:
-			counts->raw++;
-			break;
-		}
+		xbz_count_record(counts, rec.type);
 		i++;
 	}
 	if (r < 0)
