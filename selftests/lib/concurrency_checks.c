@@ -35,29 +35,10 @@ int conc_lockdep_debug_locks(void)
 
 bool conc_applies(const struct conc_run *r, enum conc_point p)
 {
-	switch (p) {
-	case CONC_P_A1_EVEN:
-	case CONC_P_A1_ODD:
-	case CONC_P_A2_FULL:
-	case CONC_P_B:
-		return r->threads & conc_owner_bit[p];
-	case CONC_P_HOTPLUG:
-		return r->threads & CONC_HOTPLUG;
-	case CONC_P_LIFECYCLE:
-		return r->threads & CONC_LIFECYCLE;
-	case CONC_P_CACHE:
-		return r->threads & CONC_CACHE;
-	case CONC_P_VCPUS:
+	if (p == CONC_P_VCPUS)
 		return true;
-	case CONC_P_DEST_A1:
-		return r->threads & CONC_A1_OWNERS;
-	case CONC_P_DEST_A2:
-		return r->threads & CONC_A2_OWNER;
-	case CONC_P_DEST_B:
-		return r->threads & CONC_B_OWNER;
-	default:
-		return false;
-	}
+	return (unsigned int)p < CONC_NPOINTS &&
+	       (r->threads & conc_point_threads[p]);
 }
 
 /* The line of a sender's point: its calls and records, @extra, its failure. */

@@ -140,8 +140,13 @@ struct conc_run {
 	long long ctx0, bytes0;
 };
 
-/* The thread that owns each owner point, and its CONC_* bit. */
-extern const unsigned int conc_owner_bit[4];
+/*
+ * The threads (CONC_*) each point checks: it applies to a run of any of
+ * them (conc_applies()).  Owner k's point is point k (CONC_P_A1_EVEN + k),
+ * so entry k is the bit of owner k's thread.  The vCPU threads run in every
+ * run: CONC_P_VCPUS always applies, and has no entry.
+ */
+extern const unsigned int conc_point_threads[CONC_NPOINTS];
 
 /* The reason @s failed, -1; the first reason stays. */
 #define fail_why(s, ...)						\

@@ -25,8 +25,17 @@
 #include "util_internal.h"
 #include "xbzrle_util.h"
 
-const unsigned int conc_owner_bit[4] = {
-	CONC_A1_OWNERS, CONC_A1_OWNERS, CONC_A2_OWNER, CONC_B_OWNER,
+const unsigned int conc_point_threads[CONC_NPOINTS] = {
+	[CONC_P_A1_EVEN]	= CONC_A1_OWNERS,
+	[CONC_P_A1_ODD]		= CONC_A1_OWNERS,
+	[CONC_P_A2_FULL]	= CONC_A2_OWNER,
+	[CONC_P_B]		= CONC_B_OWNER,
+	[CONC_P_HOTPLUG]	= CONC_HOTPLUG,
+	[CONC_P_LIFECYCLE]	= CONC_LIFECYCLE,
+	[CONC_P_CACHE]		= CONC_CACHE,
+	[CONC_P_DEST_A1]	= CONC_A1_OWNERS,
+	[CONC_P_DEST_A2]	= CONC_A2_OWNER,
+	[CONC_P_DEST_B]		= CONC_B_OWNER,
 };
 
 /* -------- progress and thread states, shown when stopping is slow -------- */
@@ -175,7 +184,7 @@ static bool minimum_done(struct conc_run *r)
 	unsigned int k;
 
 	for (k = 0; k < 4; k++)
-		if ((r->threads & conc_owner_bit[k]) &&
+		if ((r->threads & conc_point_threads[k]) &&
 		    rd(&r->owners[k].rounds) < CONC_MIN_ROUNDS)
 			return false;
 	/* the hotplug thread counts its last cycle when it stops */
@@ -336,7 +345,7 @@ int conc_run(struct conc_run *r)
 	r->gb.running = !start(r, true, &r->gb.thread, vcpu_thread, &r->gb,
 			       "vcpu B");
 	for (k = 0; k < 4; k++)
-		r->owners[k].started = !start(r, r->threads & conc_owner_bit[k],
+		r->owners[k].started = !start(r, r->threads & conc_point_threads[k],
 					      &r->owners[k].thread,
 					      conc_owner_thread, &r->owners[k],
 					      names[k]);
