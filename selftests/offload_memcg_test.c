@@ -119,6 +119,21 @@ static void expect_no_oom(struct __test_metadata *_metadata,
 		       MEMCG_MAX / 1024);
 }
 
+/*
+ * The cache's pages were charged to the cgroup and given back on close:
+ * memory.current rose by at least 9/10 of cache_bytes with the cache, and
+ * was as much lower after closing the context.
+ */
+static bool cache_charged_and_given_back(const struct memcg_result *res)
+{
+	long long rise = res->cur[MEMCG_S_CACHE] - res->cur[MEMCG_S_NOCACHE];
+	long long fall = res->cur[MEMCG_S_CACHE] - res->cur[MEMCG_S_CLOSED];
+	long long least = (long long)res->cache_bytes * 9 / 10;
+
+	return res->stage >= MEMCG_S_CLOSED && res->cache_bytes &&
+	       rise >= least && fall >= least;
+}
+
 TEST_F_TIMEOUT(memcg, charged_within_headroom, TIMEOUT_S)
 {
 	static const char *const stage_names[MEMCG_S_NR] = {
@@ -169,11 +184,7 @@ TEST_F_TIMEOUT(memcg, charged_within_headroom, TIMEOUT_S)
 	       res->cur[MEMCG_S_NOCACHE] / 1024, res->cur[MEMCG_S_CACHE] / 1024,
 	       (unsigned long long)res->cache_bytes / 1024,
 	       res->cur[MEMCG_S_CLOSED] / 1024);
-	EXPECT_TRUE(res->stage >= MEMCG_S_CLOSED && res->cache_bytes &&
-		    res->cur[MEMCG_S_CACHE] - res->cur[MEMCG_S_NOCACHE] >=
-		    (long long)res->cache_bytes * 9 / 10 &&
-		    res->cur[MEMCG_S_CACHE] - res->cur[MEMCG_S_CLOSED] >=
-		    (long long)res->cache_bytes * 9 / 10)
+	EXPECT_TRUE(cache_charged_and_given_back(res))
 		TH_LOG("cache pages not charged to the cgroup, or not given back on close%s%s",
 		       WHY_IF(res->stage < MEMCG_S_CLOSED, res->why));
 	for (k = MEMCG_S_IN; k < MEMCG_S_NR; k++)
@@ -231,11 +242,7 @@ TEST_F_TIMEOUT(memcg, growth_past_headroom_reclaims_cache,
 	       res->percpu[MEMCG_S_GROWN] / 1024, res->anon[MEMCG_S_GROWN] / 1024);
 
 	/* ... and closing the context gives what is left of the charge back */
-	EXPECT_TRUE(res->stage >= MEMCG_S_CLOSED && res->cache_bytes &&
-		    res->cur[MEMCG_S_CACHE] - res->cur[MEMCG_S_NOCACHE] >=
-		    (long long)res->cache_bytes * 9 / 10 &&
-		    res->cur[MEMCG_S_CACHE] - res->cur[MEMCG_S_CLOSED] >=
-		    (long long)res->cache_bytes * 9 / 10)
+	EXPECT_TRUE(cache_charged_and_given_back(res))
 		TH_LOG("memory.current %lld KiB without the cache, %lld KiB with it (cache_bytes %llu KiB), %lld KiB after closing the context%s%s",
 		       res->cur[MEMCG_S_NOCACHE] / 1024,
 		       res->cur[MEMCG_S_CACHE] / 1024,
