@@ -229,6 +229,20 @@ static int encode_with_change(struct __test_metadata *_metadata,
 	return ret;
 }
 
+/*
+ * After an ENCODE of every page that returned 0: it did all NPAGES, the
+ * destination equals guest memory, and its clear left no page dirty.
+ */
+static void expect_all_sent(struct __test_metadata *_metadata,
+			    FIXTURE_DATA(retry) *self,
+			    const struct kvm_xbzrle_encode *enc)
+{
+	EXPECT_EQ(NPAGES, enc->npages_done);
+	EXPECT_EQ(0, xbz_dest_compare(&self->dest, &self->vm))
+		TH_LOG("%s", kvm_util_error());
+	EXPECT_EQ(0U, dirty_pages(_metadata, self));
+}
+
 /* the handler waits 10 s for its fault: a case never outlives it */
 #define CASE_TIMEOUT_S	60
 
@@ -240,11 +254,8 @@ TEST_F_TIMEOUT(retry, redone, CASE_TIMEOUT_S)
 		TH_LOG("%s", kvm_util_error());
 	ASSERT_EQ(0, encode_with_change(_metadata, self, &enc))
 		TH_LOG("ENCODE: %s", strerror(errno));
-	EXPECT_EQ(NPAGES, enc.npages_done);
-	EXPECT_EQ(0, xbz_dest_compare(&self->dest, &self->vm))
-		TH_LOG("%s", kvm_util_error());
 	/* the clear of the chunk done again went through */
-	EXPECT_EQ(0U, dirty_pages(_metadata, self));
+	expect_all_sent(_metadata, self, &enc);
 }
 
 TEST_F_TIMEOUT(retry, eagain, CASE_TIMEOUT_S)
@@ -264,10 +275,7 @@ TEST_F_TIMEOUT(retry, eagain, CASE_TIMEOUT_S)
 	/* the next call, with the memslots still, does every page whole */
 	ASSERT_EQ(0, encode_all(_metadata, self, &enc))
 		TH_LOG("ENCODE after EAGAIN: %s", strerror(errno));
-	EXPECT_EQ(NPAGES, enc.npages_done);
-	EXPECT_EQ(0, xbz_dest_compare(&self->dest, &self->vm))
-		TH_LOG("%s", kvm_util_error());
-	EXPECT_EQ(0U, dirty_pages(_metadata, self));
+	expect_all_sent(_metadata, self, &enc);
 }
 
 /* Adds and deletes EXTRA_SLOT until told to stop. */
