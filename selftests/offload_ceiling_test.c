@@ -115,15 +115,6 @@ static int encode_apply(int xfd, uint8_t *dest, unsigned int first,
 	return 0;
 }
 
-static unsigned int pages_differing(const uint8_t *a, const uint8_t *b)
-{
-	unsigned int i, d = 0;
-
-	for (i = 0; i < MEM_PAGES; i++)
-		d += !!memcmp(a + (size_t)i * PAGE, b + (size_t)i * PAGE, PAGE);
-	return d;
-}
-
 /* A VM with MEM_PAGES of random guest RAM and a context bound to it. */
 struct tenant {
 	uint8_t *mem;
@@ -191,7 +182,7 @@ static int round_exact(struct tenant *t, unsigned int *diff, char *why)
 	for (p = 0; p < MEM_PAGES; p++)
 		t->mem[(size_t)p * PAGE + (p * 131) % PAGE] ^= 0x5a;
 	ret = send_pages(t, 0, MEM_PAGES, why);
-	*diff = pages_differing(t->mem, t->dest);
+	*diff = xbz_pages_differing(t->mem, t->dest, MEM_PAGES);
 	return ret || *diff ? -1 : 0;
 }
 

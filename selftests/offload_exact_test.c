@@ -175,16 +175,6 @@ static int encode_apply(struct exact *e, uint64_t gpa, unsigned int n,
 	return type;
 }
 
-static unsigned int pages_differing(const uint8_t *a, const uint8_t *b,
-				    unsigned int n)
-{
-	unsigned int i, d = 0;
-
-	for (i = 0; i < n; i++)
-		d += !!memcmp(a + i * PAGE, b + i * PAGE, PAGE);
-	return d;
-}
-
 #define ALIAS_N		16U
 
 FIXTURE(alias) {
@@ -235,7 +225,7 @@ FIXTURE_TEARDOWN(alias)
 TEST_F(alias, destination_exact)
 {
 	ASSERT_LE(0, self->t3) TH_LOG("%s", self->e.why);
-	EXPECT_EQ(0U, pages_differing(self->e.mem, self->e.dest, ALIAS_N));
+	EXPECT_EQ(0U, xbz_pages_differing(self->e.mem, self->e.dest, ALIAS_N));
 }
 
 /* the two memslots share one base: the second and third are not RAW */
@@ -325,7 +315,7 @@ TEST_F(bases, invalidate_page)
 	EXPECT_EQ(0, err) TH_LOG("INVALIDATE: %s", errname(err));
 	e->mem[PAGE + 10] = 2;
 	send_all(_metadata, e, &after);
-	EXPECT_EQ(0U, pages_differing(e->mem, e->dest, BASES_N));
+	EXPECT_EQ(0U, xbz_pages_differing(e->mem, e->dest, BASES_N));
 	EXPECT_EQ(before.raw_pages + 1, after.raw_pages);
 	EXPECT_EQ(before.unchanged_pages + 3, after.unchanged_pages);
 }
@@ -345,7 +335,7 @@ TEST_F(bases, invalidate_all)
 	EXPECT_LE(2ULL * BASES_N, before.pages);
 	send_all(_metadata, e, &after);
 	EXPECT_EQ(before.raw_pages + BASES_N, after.raw_pages);
-	EXPECT_EQ(0U, pages_differing(e->mem, e->dest, BASES_N));
+	EXPECT_EQ(0U, xbz_pages_differing(e->mem, e->dest, BASES_N));
 }
 
 TEST_F(bases, invalidate_bad_arguments)
@@ -507,7 +497,7 @@ TEST_F_TIMEOUT(output_fault, no_base_moved_on, UFFD_TIMEOUT_S)
 {
 	ASSERT_LE(0, encode_apply(&self->e, GPA_A, NPAGES, PAGE, self->e.dest))
 		TH_LOG("%s", self->e.why);
-	EXPECT_EQ(0U, pages_differing(self->e.mem, self->e.dest, NPAGES));
+	EXPECT_EQ(0U, xbz_pages_differing(self->e.mem, self->e.dest, NPAGES));
 }
 
 static void replace_slot(struct uffd_job *job)

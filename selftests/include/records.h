@@ -87,6 +87,12 @@ int xbz_walk_records(struct xbz_dest *dest, const void *buf, uint32_t used,
  * that differ; the first few are named in the message.
  */
 int xbz_dest_compare(struct xbz_dest *dest, struct kvm_vm *vm);
+/*
+ * The number of pages, of @npages guest pages from @a and from @b, that
+ * differ: two copies of memory (a source and a destination's copy).
+ */
+unsigned int xbz_pages_differing(const uint8_t *a, const uint8_t *b,
+				 size_t npages);
 
 /* What a checker knows of the module's base of a page. */
 enum xbz_base {

@@ -172,6 +172,18 @@ int xbz_walk_records(struct xbz_dest *dest, const void *buf, uint32_t used,
 	return r < 0 ? -1 : n;
 }
 
+unsigned int xbz_pages_differing(const uint8_t *a, const uint8_t *b,
+				 size_t npages)
+{
+	unsigned int d = 0;
+	size_t i;
+
+	for (i = 0; i < npages; i++)
+		d += !!memcmp(a + i * GUEST_PAGE_SIZE, b + i * GUEST_PAGE_SIZE,
+			      GUEST_PAGE_SIZE);
+	return d;
+}
+
 int xbz_dest_compare(struct xbz_dest *dest, struct kvm_vm *vm)
 {
 	char msg[200] = "";
