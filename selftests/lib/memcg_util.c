@@ -304,13 +304,17 @@ static void cg_sync(struct memcg_result *res, int k)
 		sleep_ms(1);
 }
 
-/* Parent: samples memory.current; answers the child's requests. */
+/*
+ * Parent: samples memory.current; answers the child's requests.  The
+ * request is read first: a sample read before it could be from before the
+ * child's step that ended the stage (a close() half done).
+ */
 static void cg_poll(const struct memcg *cg, struct memcg_result *res)
 {
 	static const char *const keys[] = { "kernel", "slab", "percpu", "anon" };
+	int k = __atomic_load_n(&res->want, __ATOMIC_SEQ_CST);
 	char path[256];
 	long long cur = read_num(memcg_path(cg, "memory.current", path, sizeof(path)));
-	int k = __atomic_load_n(&res->want, __ATOMIC_SEQ_CST);
 	long long v[4];
 
 	if (cur > res->cur_max)
